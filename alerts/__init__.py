@@ -1,0 +1,3 @@
+"""alerts package."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""crawlers package."""
+
+from __future__ import annotations

@@ -1,0 +1,66 @@
+"""The ``lootwatch`` command. Each sub-module registers its commands on the one Typer app."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from lootwatch.errors import user_errors
+
+app = typer.Typer(
+    name="lootwatch",
+    help="Watch auction houses for protected cultural-heritage objects.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines register(app). Imported lazily by main() so `lootwatch --help` stays fast
+# and a module's heavy imports (torch, scrapy) load only with its own commands.
+COMMAND_MODULES = [
+    "lootwatch.cli.setup",
+    "lootwatch.cli.gallery",
+    "lootwatch.cli.index",
+    "lootwatch.cli.crawl",
+    "lootwatch.cli.worker",
+    "lootwatch.cli.review",
+    "lootwatch.cli.notify",
+    "lootwatch.cli.demo",
+    "lootwatch.cli.evaluate",
+    "lootwatch.cli.train",
+]
+
+
+def build_app() -> typer.Typer:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a command module not written yet
+                continue
+            raise
+        module.register(app)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        build_app()(standalone_mode=False)
+    except user_errors() as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

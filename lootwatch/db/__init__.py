@@ -1,0 +1,7 @@
+"""Database access: plain SQL over psycopg 3, versioned SQL migrations inside the package."""
+
+from __future__ import annotations
+
+from lootwatch.db.connection import Database, connect
+
+__all__ = ["Database", "connect"]

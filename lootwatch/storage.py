@@ -1,0 +1,53 @@
+"""Content-addressed file store under the data dir: nothing is ever overwritten.
+
+A blob lives at ``<root>/<kind>/<sha[:2]>/<sha><suffix>``; storing the same bytes twice is a
+no-op, so evidence keeps the exact bytes first fetched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class BlobStore:
+    root: Path
+
+    def put(self, kind: str, data: bytes, suffix: str = "", *, compress: bool = False) -> tuple[str, str]:
+        """Store ``data``; return (sha256 of the original bytes, path relative to root)."""
+        sha = sha256_bytes(data)
+        rel = f"{kind}/{sha[:2]}/{sha}{suffix}{'.gz' if compress else ''}"
+        dest = self.root / rel
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            payload = gzip.compress(data, mtime=0) if compress else data
+            # write-then-rename: a crash never leaves a half-written blob under the final name
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+            os.replace(tmp, dest)
+        return sha, rel
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def read(self, rel: str) -> bytes:
+        data = (self.root / rel).read_bytes()
+        return gzip.decompress(data) if rel.endswith(".gz") else data

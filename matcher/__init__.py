@@ -1,0 +1,3 @@
+"""matcher package."""
+
+from __future__ import annotations

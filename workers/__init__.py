@@ -1,0 +1,3 @@
+"""workers package."""
+
+from __future__ import annotations
