@@ -41,7 +41,10 @@ class Settings(BaseSettings):
         "Unset: the threshold calibrated on the gallery when the index was built.",
     )
     batch_size: int = Field(16, description="Listing photos embedded in one forward pass.")
-    batch_window_s: float = Field(0.5, description="How long a worker waits to fill a batch.")
+    requeue_after_s: float = Field(
+        120.0, description="A photo still queued this long after its fetch, with no live job, is queued again."
+    )
+    worker_processes: int = Field(0, description="Worker processes for `lootwatch worker` (0: one per core).")
 
     # --- crawling -------------------------------------------------------------------------
     sites_file: Path | None = Field(None, description="TOML file of auction sites (default: the bundled one).")
@@ -51,6 +54,9 @@ class Settings(BaseSettings):
     )
     contact: str = Field("ops@example.org", description="Contact for site operators (sent in the user agent).")
     download_delay_s: float = Field(1.0, description="Minimum delay between requests to one domain.")
+    chromium_path: str | None = Field(
+        None, description="Chromium binary for pages that need JavaScript (unset: found on PATH)."
+    )
     max_photo_bytes: int = Field(20_000_000, description="Photos larger than this are refused.")
     max_photo_pixels: int = Field(50_000_000, description="Photos with more pixels are refused (decompression bombs).")
     max_page_bytes: int = Field(10_000_000, description="Pages larger than this are refused.")

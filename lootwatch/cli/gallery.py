@@ -1,0 +1,59 @@
+"""``lootwatch gallery import|list``: the protected gallery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from lootwatch.cli.context import running
+from lootwatch.gallery import import_gallery
+from lootwatch.storage import BlobStore
+
+gallery_app = typer.Typer(help="Register and list protected artefacts.", no_args_is_help=True)
+
+
+@gallery_app.command("import")
+def import_cmd(
+    path: Path = typer.Argument(..., help="Folder per artefact, or a gallery.csv (benchmark layout)."),
+) -> None:
+    """Register artefacts and photos; unusable photos are listed with the reason and recorded."""
+    with running() as (s, db, _):
+        report = import_gallery(
+            db,
+            BlobStore(s.store_dir),
+            path,
+            max_bytes=s.max_photo_bytes,
+            max_pixels=s.max_photo_pixels,
+            progress=lambda it: tqdm(list(it), desc="gallery photos", unit="photo"),
+        )
+    typer.echo(
+        f"{report.artefacts} artefacts: {report.photos_added} photos added, {report.photos_known} already known, "
+        f"{len(report.rejected)} rejected"
+    )
+    for ref, reason in report.rejected:
+        typer.secho(f"  rejected {ref}: {reason}", fg=typer.colors.YELLOW)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@gallery_app.command("list")
+def list_cmd() -> None:
+    """Artefacts with their photo counts."""
+    with running() as (_, db, _urls):
+        rows = db.fetchall(
+            """SELECT a.id, a.title, a.collection, count(p.id) AS photos
+               FROM artefacts a LEFT JOIN artefact_photos p ON p.artefact_id = a.id
+               WHERE a.removed_at IS NULL GROUP BY a.id ORDER BY a.id"""
+        )
+    table = Table("artefact", "title", "collection", "photos")
+    for r in rows:
+        table.add_row(r["id"], r["title"], r["collection"], str(r["photos"]))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(gallery_app, name="gallery")

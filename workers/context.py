@@ -1,0 +1,40 @@
+"""Per-process state of a worker: settings, database, blob store and the match engine.
+
+RQ jobs take only JSON-able arguments, so what they need beyond those lives here, built once when
+the worker process starts (model and index are loaded once per process, never per job).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lootwatch.db import Database
+from lootwatch.errors import ConfigError
+from lootwatch.settings import Settings
+from lootwatch.storage import BlobStore
+
+if TYPE_CHECKING:
+    from workers.engine import MatchEngine
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    db: Database
+    store: BlobStore
+    engine: MatchEngine
+
+
+_current: WorkerContext | None = None
+
+
+def install(ctx: WorkerContext) -> None:
+    global _current
+    _current = ctx
+
+
+def current() -> WorkerContext:
+    if _current is None:
+        raise ConfigError("this process is not a lootwatch worker: run jobs with `lootwatch worker`")
+    return _current

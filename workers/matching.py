@@ -1,0 +1,154 @@
+"""Match queued listing photos against the gallery and open review items, exactly once.
+
+Postgres is the source of truth, not the queue: a job locks its own photo row, claims up to a batch
+of other queued photos with ``SKIP LOCKED``, embeds them in one forward pass, and writes matches,
+review items and their notices in the SAME transaction that marks the photos matched. A worker
+killed mid-batch rolls the transaction back, so the photos are queued again and no half-written
+alert or notice survives; a job whose photo another batch already matched is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+
+from lootwatch.errors import BadInputError
+from lootwatch.images import vet_image
+from workers.context import WorkerContext
+from workers.engine import Hit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    photo_id: int
+    status: str  # matched | already-matched | already-rejected | missing
+    batch: int = 0
+    matched: list[int] = field(default_factory=list)
+    rejected: dict[int, str] = field(default_factory=dict)
+    review_items: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "photo_id": self.photo_id,
+            "status": self.status,
+            "batch": self.batch,
+            "matched": self.matched,
+            "rejected": {str(k): v for k, v in self.rejected.items()},
+            "review_items": self.review_items,
+        }
+
+
+def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
+    s = ctx.settings
+    engine = ctx.engine
+    engine.reload_if_changed()
+    with ctx.db.transaction() as conn:
+        conn.execute("SET LOCAL lock_timeout = '120s'")
+        # Wait for our own row: if another batch holds it, its outcome decides whether work is left.
+        own = conn.execute(
+            "SELECT id, status, stored_path FROM listing_photos WHERE id = %s FOR UPDATE", (photo_id,)
+        ).fetchone()
+        if own is None:
+            return BatchResult(photo_id, "missing")
+        if own["status"] != "queued":
+            return BatchResult(photo_id, f"already-{own['status']}")
+        others = conn.execute(
+            """SELECT id, status, stored_path FROM listing_photos
+               WHERE status = 'queued' AND id <> %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+            (photo_id, max(0, s.batch_size - 1)),
+        ).fetchall()
+        rows = [own, *others]
+        result = BatchResult(photo_id, "matched", batch=len(rows))
+
+        ready, images = [], []
+        for row in rows:
+            try:
+                data = ctx.store.read(row["stored_path"])
+                images.append(vet_image(data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels).image)
+                ready.append(row["id"])
+            except (OSError, BadInputError) as exc:
+                result.rejected[row["id"]] = str(exc)
+        for pid, reason in result.rejected.items():
+            conn.execute(
+                "UPDATE listing_photos SET status = 'rejected', reason = %s, matched_at = now() WHERE id = %s",
+                (reason, pid),
+            )
+        if ready:
+            hits = engine.search(engine.embed(images))
+            for pid, photo_hits in zip(ready, hits, strict=True):
+                _write_matches(conn, pid, photo_hits, engine.model_version, engine.index_version)
+            conn.execute(
+                "UPDATE listing_photos SET status = 'matched', matched_at = now() WHERE id = ANY(%s)", (ready,)
+            )
+            result.matched = ready
+            threshold = s.alert_threshold if s.alert_threshold is not None else float(engine.index.threshold)
+            result.review_items = open_review_items(conn, ready, threshold, engine.index_version, ctx)
+        if result.rejected and photo_id in result.rejected:
+            result.status = "rejected"
+    log.info(
+        "batch matched",
+        extra={"action": "match.batch", "photos": len(rows), "alerts": len(result.review_items)},
+    )
+    return result
+
+
+def _write_matches(conn: psycopg.Connection, photo_id: int, hits: Sequence[Hit], model: str, index: str) -> None:
+    for hit in hits:
+        conn.execute(
+            """INSERT INTO matches (photo_id, artefact_id, rank, score, scores, best_gallery_photo_id,
+                                    model_version, index_version)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (photo_id, artefact_id, index_version) DO NOTHING""",
+            (
+                photo_id,
+                hit.artefact_id,
+                hit.rank,
+                hit.score,
+                json.dumps({"descriptor": hit.score}),
+                hit.photo_id,
+                model,
+                index,
+            ),
+        )
+
+
+def open_review_items(
+    conn: psycopg.Connection, photo_ids: list[int], threshold: float, index_version: str, ctx: WorkerContext
+) -> list[int]:
+    """Open one review item per (listing, artefact) whose best top-ranked photo score passes the threshold.
+
+    Every listing that shows one of the photos is considered (a relisted photo alerts on both).
+    Returns the ids of items opened now; their notices are written in this same transaction.
+    """
+    candidates = conn.execute(
+        """SELECT DISTINCT ON (l.listing_id, m.artefact_id) l.listing_id, m.artefact_id, m.id AS match_id, m.score
+           FROM listing_photo_links l
+           JOIN listing_photo_links mine ON mine.listing_id = l.listing_id AND mine.photo_id = ANY(%s)
+           JOIN matches m ON m.photo_id = l.photo_id AND m.rank = 1 AND m.index_version = %s
+           JOIN artefacts a ON a.id = m.artefact_id AND a.removed_at IS NULL
+           WHERE m.score >= %s
+           ORDER BY l.listing_id, m.artefact_id, m.score DESC""",
+        (photo_ids, index_version, threshold),
+    ).fetchall()
+    opened: list[int] = []
+    for c in candidates:
+        row = conn.execute(
+            """INSERT INTO review_items (listing_id, artefact_id, best_match_id, score)
+               VALUES (%s, %s, %s, %s)
+               ON CONFLICT (listing_id, artefact_id) DO UPDATE
+                 SET score = GREATEST(review_items.score, EXCLUDED.score), updated_at = now()
+               RETURNING id, (xmax = 0) AS inserted""",
+            (c["listing_id"], c["artefact_id"], c["match_id"], c["score"]),
+        ).fetchone()
+        if row and row["inserted"]:
+            from alerts.outbox import enqueue_notices
+
+            enqueue_notices(conn, row["id"], ctx.settings)
+            opened.append(row["id"])
+    return opened
