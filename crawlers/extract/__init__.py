@@ -1,0 +1,56 @@
+"""Page extraction: pure functions from (HTML, URL) to a :class:`PageResult`; no network, no Scrapy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from parsel import Selector
+
+from crawlers.extract.catawiki import extract_catawiki
+from crawlers.extract.detect import challenge_reason, js_shell_reason, not_found_reason
+from crawlers.extract.ebay import extract_ebay, is_ebay
+from crawlers.extract.generic import extract_generic
+from crawlers.extract.liveauctioneers import extract_liveauctioneers
+from crawlers.extract.result import BLOCKED, NEEDS_JS, NOT_FOUND, UNKNOWN, PageResult, SearchResult
+from crawlers.extract.text import clean
+
+__all__ = ["ADAPTERS", "PageResult", "SearchResult", "extract_page", "guess_adapter"]
+
+ADAPTERS = {
+    "generic": lambda sel, html, url, selectors: extract_generic(sel, html, url, selectors),
+    "ebay": lambda sel, html, url, selectors: extract_ebay(sel, html, url),
+    "liveauctioneers": lambda sel, html, url, selectors: extract_liveauctioneers(sel, html, url),
+    "catawiki": lambda sel, html, url, selectors: extract_catawiki(sel, html, url),
+}
+
+
+def guess_adapter(url: str) -> str:
+    if is_ebay(url):
+        return "ebay"
+    if "liveauctioneers.com" in url:
+        return "liveauctioneers"
+    if "catawiki." in url:
+        return "catawiki"
+    return "generic"
+
+
+def extract_page(
+    html: str, url: str, *, adapter: str | None = None, selectors: Mapping[str, str] | None = None
+) -> PageResult:
+    """Classify and read one page. ``adapter`` None: chosen from the URL's host."""
+    name = adapter or guess_adapter(url)
+    if name not in ADAPTERS:
+        raise ValueError(f"unknown adapter {name!r} (known: {', '.join(sorted(ADAPTERS))})")
+    sel = Selector(text=html or "<html></html>")
+    reason = challenge_reason(sel, html)
+    if reason:
+        return PageResult(url=url, page_type=BLOCKED, adapter=name, reason=reason,
+                          title=clean(sel.css("title::text").get()))
+    result = ADAPTERS[name](sel, html, url, selectors)
+    if result.page_type != UNKNOWN:
+        return result
+    for page_type, why in ((NOT_FOUND, not_found_reason(sel)), (NEEDS_JS, js_shell_reason(sel))):
+        if why:
+            return PageResult(url=url, page_type=page_type, adapter=name, reason=why,
+                              canonical_url=result.canonical_url)
+    return result

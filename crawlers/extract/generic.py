@@ -1,0 +1,122 @@
+"""The generic adapter: site selectors, then JSON-LD, microdata, OpenGraph, then markup heuristics."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from parsel import Selector
+
+from crawlers.extract import heuristics, photos, structured
+from crawlers.extract.result import ITEM, SEARCH, PageResult, SearchResult
+from crawlers.extract.selectors import select_text, select_urls
+from crawlers.extract.text import absolute, clean, parse_price, unique
+
+_STATUS_TEXT = [
+    (re.compile(r"\bsold\b|落札済|売り切れ|sold out|verkauft|vendu|zugeschlagen", re.I), "sold"),
+    (re.compile(r"\bended\b|\bclosed\b|bidding has ended|auction (is )?over|終了", re.I), "ended"),
+]
+
+
+def item_id_from_url(url: str) -> str:
+    """The last path segment holding a digit: /item/z659638164, /lot/123-some-title -> 123-some-title."""
+    segments = [s for s in urlsplit(url).path.split("/") if s]
+    for seg in reversed(segments):
+        if any(c.isdigit() for c in seg):
+            m = re.match(r"^([A-Za-z]*\d[\w-]*?)(?:[_-][a-z][\w-]*)?(?:\.html?)?$", seg)
+            return m.group(1) if m else seg
+    return segments[-1] if segments else ""
+
+
+def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, str] | None = None) -> PageResult:
+    selectors = selectors or {}
+    canonical = absolute(url, sel.xpath("//link[@rel='canonical']/@href").get()) or url
+    out = PageResult(url=url, canonical_url=canonical)
+    _search_part(sel, html, url, selectors, out)
+    if out.results:
+        out.page_type = SEARCH
+        return out
+    _item_part(sel, url, selectors, out)
+    return out
+
+
+def _search_part(sel: Selector, html: str, url: str, selectors: Mapping[str, str], out: PageResult) -> None:
+    ld = structured.from_jsonld(sel, url)
+    urls = select_urls(sel, selectors.get("result_links"), url)
+    pattern = selectors.get("item_url_pattern")
+    if not urls and pattern:
+        rx = re.compile(pattern)
+        urls = unique(u for u in (absolute(url, h) for h in sel.xpath("//a/@href").getall()) if rx.search(u))
+    if not urls and ld.item_list and not ld.found:
+        urls = unique(e["url"] for e in ld.item_list)
+    if not urls:
+        return
+    by_url = {e["url"]: e for e in ld.item_list}
+    results = heuristics.enrich_results(html, url, urls)
+    for r in results:
+        e = by_url.get(r.url, {})
+        r.title = r.title or e.get("name", "")
+        r.price_text = r.price_text or e.get("price", "")
+        r.thumb = r.thumb or e.get("image", "")
+        r.image = photos.upgrade(r.thumb) if r.thumb else ""
+        r.item_id = item_id_from_url(r.url)
+    out.results = results
+    out.next_page = (select_urls(sel, selectors.get("next_page"), url) or [""])[0] or heuristics.next_page(sel, url)
+
+
+def _item_part(sel: Selector, url: str, selectors: Mapping[str, str], out: PageResult) -> None:
+    ld = structured.from_jsonld(sel, url)
+    md = structured.from_microdata(sel, url) if not ld.found else structured.Structured()
+    og = structured.from_opengraph(sel, url)
+    data = ld if ld.found else md
+    sel_title = select_text(sel, selectors.get("title"))
+    out.title = sel_title or data.title or (og.title if og.found else "")
+    if not (out.title or data.found or og.found):
+        return  # nothing says this is a listing
+    if not out.title:
+        out.title = clean(" ".join(sel.css("h1 ::text").getall())) or og.title
+    out.page_type = ITEM
+    out.description = select_text(sel, selectors.get("description")) or data.description or og.description
+    out.seller = select_text(sel, selectors.get("seller")) or data.seller
+    out.sale_date = select_text(sel, selectors.get("date")) or data.date
+    out.item_id = (
+        select_text(sel, selectors.get("item_id")) or data.item_id or item_id_from_url(out.canonical_url or url)
+    )
+    amount = data.amount if data.amount is not None else og.amount
+    currency = data.currency or og.currency
+    price_text = select_text(sel, selectors.get("price")) or heuristics.shown_price(sel, amount)
+    if price_text:
+        parsed_amount, parsed_currency = parse_price(price_text)
+        amount = amount if amount is not None else parsed_amount
+        currency = currency or parsed_currency
+    elif amount is not None:
+        price_text = f"{currency} {amount:g}".strip() if currency else f"{amount:g}"
+    out.price_text, out.amount, out.currency = price_text, amount, currency
+    out.photos = _photos(sel, url, selectors, data, og)
+    out.status = _status(sel, selectors, data.availability, out)
+
+
+def _photos(sel: Selector, url: str, selectors: Mapping[str, str], data: structured.Structured,
+            og: structured.Structured) -> list[str]:
+    if selectors.get("photos"):
+        found = select_urls(sel, selectors["photos"], url)
+        if found:
+            return photos.dedupe(found)
+    if data.images:
+        return photos.dedupe(data.images)
+    gallery = photos.gallery_photos(sel, url)
+    if gallery:
+        return gallery
+    return photos.dedupe(og.images)
+
+
+def _status(sel: Selector, selectors: Mapping[str, str], availability: str, out: PageResult) -> str:
+    text = select_text(sel, selectors.get("status"))
+    for rx, status in _STATUS_TEXT:
+        if text and rx.search(text):
+            return status
+    status = structured.status_of(availability)
+    if status != "unknown":
+        return status
+    return "open" if out.price_text else "unknown"

@@ -1,0 +1,124 @@
+"""Markup heuristics for what structured data leaves out: shown price, search cards, next-page link."""
+
+from __future__ import annotations
+
+import re
+
+from lxml import html as lxml_html
+from parsel import Selector
+
+from crawlers.extract.result import SearchResult
+from crawlers.extract.text import absolute, clean, join_text, parse_price
+
+_PRICE_CLASS = re.compile(
+    r"(^|[-_ ])(price|amount|current-?bid|bid-?amount)([-_ ]?value|[-_ ]?amount|[-_ ]?primary)?([-_ ]|$)", re.I
+)
+_SKIP_PRICE = re.compile(r"shipping|postage|delivery|strike|was|original|old|save|discount", re.I)
+
+
+def price_candidates(sel: Selector) -> list[str]:
+    nodes = [n for n in sel.xpath(
+        ".//*[@itemprop='price' or @data-testid='price' or contains(@class,'price') or contains(@class,'Price')]"
+    ) if _is_price_node(n)]
+    inner = {id(n.root) for n in nodes}
+    out = []
+    for n in nodes:
+        # the innermost price element: "現在 <span class=priceValue>1,000円</span>" gives "1,000円"
+        if any(id(d) in inner for d in n.root.iterdescendants()):
+            continue
+        text = join_text(n.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]").getall())
+        if text and any(c.isdigit() for c in text) and len(text) <= 40:
+            out.append(text)
+    return out
+
+
+def _is_price_node(n: Selector) -> bool:
+    cls = n.attrib.get("class", "") + " " + n.attrib.get("data-testid", "")
+    if _SKIP_PRICE.search(cls):
+        return False
+    return bool(_PRICE_CLASS.search(cls)) or n.attrib.get("itemprop") == "price" or n.attrib.get("data-testid") == "price"
+
+
+def shown_price(sel: Selector, amount: float | None) -> str:
+    """Price text as the page shows it; agrees with the structured amount when one is known."""
+    cands = price_candidates(sel)
+    if amount is not None:
+        for c in cands:
+            if parse_price(c)[0] == amount:
+                return c
+        return ""
+    return cands[0] if cands else ""
+
+
+_NEXT_TEXT = re.compile(r"^(next( page)?|›|»|>|次へ|次のページ|suivant|weiter|nächste|siguiente|avanti|volgende)\W*$", re.I)
+
+
+def next_page(sel: Selector, base: str) -> str:
+    for xp in (
+        "//a[contains(concat(' ', normalize-space(@rel), ' '), ' next ')]/@href",
+        "//a[@type='next' or @aria-label='Next page' or @aria-label='next page']/@href",
+        "//*[contains(@class,'next') or contains(@class,'Next')][not(self::a)]//a/@href",
+        "//a[contains(@class,'next') or contains(@class,'Next')]/@href",
+        "//link[@rel='next']/@href",
+    ):
+        for href in sel.xpath(xp).getall():
+            url = absolute(base, href)
+            if url and url.split("#")[0] != base.split("#")[0]:
+                return url
+    for a in sel.xpath("//a[@href]"):
+        if _NEXT_TEXT.match(clean(" ".join(a.xpath(".//text()").getall()))):
+            url = absolute(base, a.attrib["href"])
+            if url:
+                return url
+    return ""
+
+
+def enrich_results(html: str, base: str, urls: list[str]) -> list[SearchResult]:
+    """Title, price and thumbnail of each result from the card around its link."""
+    doc = lxml_html.fromstring(html)
+    links: dict[str, list] = {}
+    for a in doc.iter("a"):
+        href = absolute(base, a.get("href"))
+        if href:
+            links.setdefault(_key(href), []).append(a)
+    wanted = {_key(u) for u in urls}
+    out = []
+    for url in urls:
+        anchors = links.get(_key(url), [])
+        title = ""
+        for a in anchors:
+            t = clean(a.get("title") or a.get("data-auction-title") or a.text_content())
+            if len(t) > len(title):
+                title = t
+        card = _card(anchors[0], wanted, base) if anchors else None
+        price, thumb = "", ""
+        if card is not None:
+            card_sel = Selector(root=card)
+            prices = price_candidates(card_sel)
+            price = prices[0] if prices else ""
+            if not title:
+                title = clean(card_sel.xpath("(.//img/@alt)[1]").get())
+            img = card_sel.xpath("(.//img)[1]")
+            if img:
+                thumb = absolute(base, img[0].attrib.get("data-src") or img[0].attrib.get("src"))
+        out.append(SearchResult(url=url, title=title, price_text=price, thumb=thumb))
+    return out
+
+
+def _key(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    s = urlsplit(url)
+    return s.netloc.lower() + s.path.rstrip("/")
+
+
+def _card(anchor, wanted: set[str], base: str):  # type: ignore[no-untyped-def]
+    """Largest ancestor of ``anchor`` that holds no link to another result."""
+    own = _key(absolute(base, anchor.get("href")))
+    card, node = anchor, anchor.getparent()
+    while node is not None and node.tag not in ("body", "html"):
+        others = {_key(absolute(base, a.get("href"))) for a in node.iter("a") if a.get("href")}
+        if (others & wanted) - {own}:
+            break
+        card, node = node, node.getparent()
+    return card

@@ -1,0 +1,48 @@
+"""What extraction returns: one JSON-able record per page."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# page types: a blocked page must be retried later, never read as "no results"
+ITEM, SEARCH, BLOCKED, NOT_FOUND, NEEDS_JS, UNKNOWN = "item", "search", "blocked", "not_found", "needs_js", "unknown"
+
+
+@dataclass
+class SearchResult:
+    url: str
+    item_id: str = ""
+    title: str = ""
+    price_text: str = ""
+    thumb: str = ""  # as shown on the search page
+    image: str = ""  # largest variant of that photo, where the site's URL scheme allows it
+
+
+@dataclass
+class PageResult:
+    url: str
+    page_type: str = UNKNOWN
+    adapter: str = "generic"
+    canonical_url: str = ""
+    title: str = ""
+    item_id: str = ""
+    price_text: str = ""
+    amount: float | None = None
+    currency: str | None = None
+    seller: str = ""
+    sale_date: str = ""
+    status: str = "unknown"  # open, sold, ended, unknown
+    description: str = ""
+    photos: list[str] = field(default_factory=list)  # full-size photos of this listing only
+    results: list[SearchResult] = field(default_factory=list)
+    next_page: str = ""
+    reason: str = ""  # why blocked / not_found / needs_js
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def has_item_data(self) -> bool:
+        return bool(self.title or self.photos or self.price_text)

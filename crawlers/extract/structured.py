@@ -1,0 +1,210 @@
+"""schema.org JSON-LD, microdata and OpenGraph: the markup most listing pages carry for search engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from parsel import Selector
+
+from crawlers.extract.text import absolute, as_float, clean, loads_lenient, unique
+
+PRODUCT_TYPES = frozenset(
+    {"product", "individualproduct", "productmodel", "visualartwork", "sculpture", "painting", "artwork",
+     "creativework", "vehicle", "car", "book"}
+)
+
+
+@dataclass
+class Structured:
+    """Listing fields found in structured markup (empty where absent)."""
+
+    found: bool = False
+    title: str = ""
+    description: str = ""
+    item_id: str = ""
+    images: list[str] = field(default_factory=list)
+    amount: float | None = None
+    currency: str | None = None
+    availability: str = ""
+    seller: str = ""
+    date: str = ""
+    url: str = ""
+    item_list: list[dict[str, str]] = field(default_factory=list)  # ItemList entries: url, name, image, price
+
+
+def _types(node: dict) -> set[str]:
+    t = node.get("@type", [])
+    return {str(x).rsplit("/", 1)[-1].lower() for x in (t if isinstance(t, list) else [t])}
+
+
+def _walk(value: Any) -> Iterator[dict]:
+    if isinstance(value, dict):
+        yield value
+        for key in ("@graph", "mainEntity", "itemOffered", "about"):
+            if key in value:
+                yield from _walk(value[key])
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
+def jsonld_nodes(sel: Selector) -> list[dict]:
+    nodes: list[dict] = []
+    for raw in sel.css('script[type="application/ld+json"]::text').getall():
+        try:
+            nodes.extend(_walk(loads_lenient(raw)))
+        except ValueError:
+            continue
+    return nodes
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _name(value: Any) -> str:
+    value = _first(value)
+    if isinstance(value, dict):
+        return clean(str(value.get("name") or value.get("alternateName") or ""))
+    return clean(str(value or ""))
+
+
+def _image_urls(base: str, value: Any) -> list[str]:
+    out: list[str] = []
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, dict):
+            v = v.get("contentUrl") or v.get("url") or v.get("@id")
+        if isinstance(v, str):
+            out.append(absolute(base, v))
+    return unique(out)
+
+
+def _offer(node: dict) -> dict:
+    offers = node.get("offers")
+    offers = _first(offers) if isinstance(offers, list) else offers
+    if isinstance(offers, dict) and _types(offers) & {"aggregateoffer"} and "offers" in offers:
+        offers = _first(offers["offers"]) or offers
+    return offers if isinstance(offers, dict) else {}
+
+
+def from_jsonld(sel: Selector, base: str) -> Structured:
+    out = Structured()
+    nodes = jsonld_nodes(sel)
+    product = next((n for n in nodes if _types(n) & PRODUCT_TYPES and (n.get("name") or n.get("image"))), None)
+    if product is None:  # a bare Offer carrying the item
+        product = next((n for n in nodes if _types(n) & {"offer"} and n.get("name")), None)
+    if product is not None:
+        out.found = True
+        offer = _offer(product) or (product if _types(product) & {"offer"} else {})
+        out.title = _name(product.get("name"))
+        out.description = clean(str(_first(product.get("description")) or ""))
+        out.item_id = clean(str(product.get("productID") or product.get("sku") or product.get("identifier") or ""))
+        out.images = _image_urls(base, product.get("image"))
+        out.amount = as_float(offer.get("price") if offer.get("price") is not None else offer.get("lowPrice"))
+        out.currency = offer.get("priceCurrency") or None
+        out.availability = str(offer.get("availability") or "")
+        out.seller = _name(offer.get("seller") or product.get("seller") or "")
+        out.date = str(
+            offer.get("availabilityEnds") or offer.get("priceValidUntil") or offer.get("validThrough")
+            or product.get("endDate") or product.get("dateCreated") or ""
+        )
+        out.url = absolute(base, str(product.get("url") or offer.get("url") or ""))
+    for node in nodes:
+        if "itemlist" in _types(node):
+            for el in node.get("itemListElement") or []:
+                entry = _list_entry(base, el)
+                if entry:
+                    out.item_list.append(entry)
+    return out
+
+
+def _list_entry(base: str, el: Any) -> dict[str, str] | None:
+    if isinstance(el, str):
+        return {"url": absolute(base, el)}
+    if not isinstance(el, dict):
+        return None
+    item = el.get("item") if isinstance(el.get("item"), dict) else el
+    url = item.get("url") or item.get("@id") or (el.get("item") if isinstance(el.get("item"), str) else "") or el.get("url")
+    if not url:
+        return None
+    offer = _offer(item)
+    price = offer.get("price")
+    return {
+        "url": absolute(base, str(url)),
+        "name": _name(item.get("name")),
+        "image": (_image_urls(base, item.get("image")) or [""])[0],
+        "price": f"{offer.get('priceCurrency', '')} {price}".strip() if price is not None else "",
+    }
+
+
+def from_microdata(sel: Selector, base: str) -> Structured:
+    out = Structured()
+    scope = sel.xpath(
+        "//*[@itemscope and (contains(@itemtype,'Product') or contains(@itemtype,'VisualArtwork') "
+        "or contains(@itemtype,'CreativeWork'))][not(ancestor::*[@itemscope])]"
+    )
+    if not scope:
+        return out
+    node = scope[0]
+
+    def prop(name: str) -> Selector | None:
+        hits = node.xpath(f".//*[@itemprop='{name}']")
+        return hits[0] if hits else None
+
+    def value(name: str) -> str:
+        hit = prop(name)
+        if hit is None:
+            return ""
+        for attr in ("content", "value", "datetime"):
+            if hit.attrib.get(attr):
+                return clean(hit.attrib[attr])
+        return clean(" ".join(hit.xpath(".//text()").getall()))
+
+    out.found = True
+    out.title = value("name")
+    out.description = value("description")
+    out.item_id = value("productID") or value("sku")
+    imgs = node.xpath(".//*[@itemprop='image']")
+    out.images = unique(
+        absolute(base, i.attrib.get("content") or i.attrib.get("src") or i.attrib.get("href")) for i in imgs
+    )
+    out.amount = as_float(value("price"))
+    out.currency = value("priceCurrency") or None
+    out.availability = (prop("availability").attrib.get("href", "") if prop("availability") is not None else "") or value(
+        "availability"
+    )
+    out.seller = value("seller")
+    return out
+
+
+def from_opengraph(sel: Selector, base: str) -> Structured:
+    def meta(prop: str) -> list[str]:
+        return [
+            clean(v)
+            for v in sel.xpath(f"//meta[@property='{prop}' or @name='{prop}']/@content").getall()
+            if clean(v)
+        ]
+
+    out = Structured()
+    out.title = (meta("og:title") or [""])[0]
+    out.description = (meta("og:description") or [""])[0]
+    out.images = unique(absolute(base, u) for u in meta("og:image") + meta("og:image:url") + meta("og:image:secure_url"))
+    out.amount = as_float((meta("product:price:amount") or meta("og:price:amount") or [None])[0])
+    out.currency = (meta("product:price:currency") or meta("og:price:currency") or [None])[0]
+    out.url = absolute(base, (meta("og:url") or [""])[0])
+    og_type = (meta("og:type") or [""])[0].lower()
+    out.found = "product" in og_type or out.amount is not None
+    return out
+
+
+def status_of(availability: str) -> str:
+    a = availability.rsplit("/", 1)[-1].lower()
+    if a in ("soldout", "sold"):
+        return "sold"
+    if a in ("discontinued", "outofstock", "ended"):
+        return "ended"
+    if a in ("instock", "preorder", "onlineonly", "limitedavailability", "instoreonly", "presale", "backorder"):
+        return "open"
+    return "unknown"

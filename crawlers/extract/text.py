@@ -1,0 +1,125 @@
+"""Small text, URL and price helpers shared by the adapters."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from parsel import Selector
+
+_WS = re.compile(r"\s+")
+
+
+def clean(text: str | None) -> str:
+    return _WS.sub(" ", text or "").strip()
+
+
+def join_text(parts: Iterable[str]) -> str:
+    return clean(" ".join(p for p in parts if p and p.strip()))
+
+
+def visible_text(node: Selector) -> str:
+    return join_text(node.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]").getall())
+
+
+def absolute(base: str, url: str | None) -> str:
+    url = (url or "").strip()
+    if not url or url.startswith(("javascript:", "data:", "mailto:", "#")):
+        return ""
+    return urljoin(base, url)
+
+
+def same_page(a: str, b: str) -> bool:
+    """Equal ignoring query and fragment (tracking parameters differ between links to one item)."""
+    sa, sb = urlsplit(a), urlsplit(b)
+    return (sa.netloc.lower(), sa.path.rstrip("/")) == (sb.netloc.lower(), sb.path.rstrip("/"))
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for x in items:
+        if x and x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def loads_lenient(text: str) -> Any:
+    """JSON as sites embed it: sometimes wrapped in comments/CDATA, with stray control characters."""
+    text = text.strip()
+    text = re.sub(r"^\s*(<!--|//\s*<!\[CDATA\[|<!\[CDATA\[)", "", text)
+    text = re.sub(r"(-->|//\s*\]\]>|\]\]>)\s*$", "", text).strip().rstrip(";")
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        return json.loads(re.sub(r",\s*([\]}])", r"\1", text), strict=False)
+
+
+def json_after(html: str, marker: str) -> Any:
+    """The JSON value that follows ``marker`` in a script (``window.__data = {...};``)."""
+    i = html.find(marker)
+    if i < 0:
+        return None
+    start = i + len(marker)
+    while start < len(html) and html[start] in " \t\r\n=:":
+        start += 1
+    try:
+        value, _ = json.JSONDecoder(strict=False).raw_decode(html, start)
+        return value
+    except ValueError:
+        return None
+
+
+# --- prices -----------------------------------------------------------------------------
+_CURRENCY_MARKS = [
+    ("US $", "USD"), ("US$", "USD"), ("C $", "CAD"), ("C$", "CAD"), ("AU $", "AUD"), ("AU$", "AUD"),
+    ("HK$", "HKD"), ("CHF", "CHF"), ("EUR", "EUR"), ("GBP", "GBP"), ("USD", "USD"), ("JPY", "JPY"),
+    ("CAD", "CAD"), ("AUD", "AUD"), ("SEK", "SEK"), ("DKK", "DKK"), ("NOK", "NOK"), ("PLN", "PLN"),
+    ("€", "EUR"), ("£", "GBP"), ("円", "JPY"), ("¥", "JPY"), ("￥", "JPY"), ("₹", "INR"), ("$", "USD"),
+]
+_NUMBER = re.compile(r"\d[\d.,'\u00a0\u202f ]*")
+
+
+def parse_price(text: str) -> tuple[float | None, str | None]:
+    """(amount, ISO currency) of the first price in ``text``; either may be None."""
+    text = clean(text)
+    currency = next((code for mark, code in _CURRENCY_MARKS if mark in text), None)
+    m = _NUMBER.search(text)
+    if not m:
+        return None, currency
+    return _to_number(m.group(0)), currency
+
+
+def _to_number(raw: str) -> float | None:
+    s = re.sub(r"[\s'\u00a0\u202f]", "", raw).rstrip(".,")
+    if "," in s and "." in s:
+        s = s.replace(",", "") if s.rfind(".") > s.rfind(",") else s.replace(".", "").replace(",", ".")
+    elif "," in s:
+        head, _, tail = s.rpartition(",")
+        # "1,000" is a thousands mark, "12,50" a decimal comma
+        s = s.replace(",", "") if len(tail) == 3 else head.replace(",", "") + "." + tail
+    elif s.count(".") > 1:
+        s = s.replace(".", "")
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def as_float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return parse_price(str(value))[0]
+
+
+def format_price(amount: float | None, currency: str | None) -> str:
+    if amount is None:
+        return ""
+    number = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
+    return f"{currency} {number}" if currency else number

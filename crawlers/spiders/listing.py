@@ -1,0 +1,130 @@
+"""The listing spider: search pages -> item pages -> photos, for one site entry."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawlers.extract import extract_page
+from crawlers.extract.result import BLOCKED, ITEM, NEEDS_JS, NOT_FOUND, SEARCH, PageResult
+from crawlers.items import ListingItem, PhotoItem
+from crawlers.sites import SiteConfig
+from crawlers.store import CrawlStats, content_hash
+
+log = logging.getLogger(__name__)
+MAX_CHALLENGE_RETRIES = 2
+
+
+class ListingSpider(Spider):
+    name = "listing"
+
+    def __init__(self, site: SiteConfig, stats: CrawlStats, known_hashes: dict[str, str] | None = None,
+                 max_photo_bytes: int = 20_000_000, **kwargs: Any) -> None:
+        super().__init__(name=f"listing-{site.name}", **kwargs)
+        self.site, self.crawl_stats = site, stats
+        self.known_hashes = known_hashes or {}
+        self.max_photo_bytes = max_photo_bytes
+        self.search_pages = 0
+        if site.download_delay is not None:
+            self.download_delay = site.download_delay
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.site.start_urls:
+            yield self._page_request(url, js=self.site.needs_js)
+
+    def _page_request(self, url: str, *, js: bool, **meta: Any) -> Request:
+        meta = {"lw_kind": "page", **meta}
+        if js:
+            from scrapy_playwright.page import PageMethod
+
+            # the page is closed by scrapy-playwright once the response is built
+            meta.update(playwright=True, playwright_page_methods=[PageMethod("wait_for_load_state", "networkidle")])
+        return Request(url, callback=self.parse, errback=self.page_failed, meta=meta,
+                       dont_filter=bool(meta.get("lw_retry")))
+
+    # --- pages ----------------------------------------------------------------------------
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        self.crawl_stats.pages += 1
+        text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
+        page = extract_page(text, response.url, adapter=self.site.adapter, selectors=self.site.selectors)
+        if page.page_type == BLOCKED:
+            yield from self._blocked(response, page)
+        elif page.page_type == NEEDS_JS and not response.meta.get("playwright"):
+            log.info("%s needs JavaScript; fetching it again in Chromium", response.url)
+            yield self._page_request(response.url, js=True, lw_retry=True)
+        elif page.page_type == SEARCH:
+            yield from self._search(response, page)
+        elif page.page_type == ITEM:
+            yield from self._item(response, page)
+        elif page.page_type == NOT_FOUND:
+            log.info("not found: %s (%s)", response.url, page.reason)
+        else:
+            log.info("nothing to read on %s (%s)", response.url, page.page_type)
+
+    def _blocked(self, response: Response, page: PageResult) -> Iterator[Any]:
+        self.crawl_stats.blocked += 1
+        tries = response.meta.get("lw_challenge", 0)
+        log.warning("blocked by a bot challenge on %s: %s", response.url, page.reason)
+        mw = self._delay_mw()
+        if tries < MAX_CHALLENGE_RETRIES and mw is not None:
+            retry = mw.back_off(response.request, None, "bot challenge")  # type: ignore[arg-type]
+            if retry is not None:
+                retry.meta["lw_challenge"] = tries + 1
+                yield retry
+                return
+        self.crawl_stats.note = f"blocked: {page.reason}"
+
+    def _delay_mw(self) -> Any:
+        from crawlers.middlewares import PoliteDelayMiddleware
+
+        for mw in self.crawler.engine.downloader.middleware.middlewares:  # type: ignore[union-attr]
+            if isinstance(mw, PoliteDelayMiddleware):
+                return mw
+        return None
+
+    def _search(self, response: Response, page: PageResult) -> Iterator[Any]:
+        self.search_pages += 1
+        js = bool(response.meta.get("playwright")) and self.site.needs_js
+        for result in page.results:
+            yield self._page_request(result.url, js=js)
+        if page.next_page and self.search_pages < self.site.max_pages:
+            yield self._page_request(page.next_page, js=js)
+
+    def _item(self, response: Response, page: PageResult) -> Iterator[Any]:
+        if not page.item_id:
+            self.crawl_stats.errors += 1
+            log.warning("item page without an item id: %s", response.url)
+            return
+        self.crawl_stats.listings += 1
+        changed = self.known_hashes.get(page.item_id) != content_hash(page)
+        # the listing row is written (synchronously, by the pipeline) before any photo response arrives
+        yield ListingItem(page=page, body=response.body, http_status=response.status, changed=changed)
+        if not changed:
+            return
+        self.crawl_stats.listings_changed += 1
+        for position, url in enumerate(page.photos):
+            yield Request(
+                url, callback=self.photo, errback=self.photo_failed, dont_filter=True,
+                meta={"lw_kind": "photo", "item_id": page.item_id, "position": position,
+                      "download_maxsize": self.max_photo_bytes, "handle_httpstatus_all": True},
+            )
+
+    def page_failed(self, failure: Failure) -> None:
+        self.crawl_stats.errors += 1
+        log.warning("page failed: %s: %s", getattr(failure.request, "url", "?"), failure.getErrorMessage())  # type: ignore[attr-defined]
+
+    # --- photos ---------------------------------------------------------------------------
+    def photo(self, response: Response) -> Iterator[PhotoItem]:
+        meta = response.meta
+        error = f"HTTP {response.status} fetching photo" if response.status != 200 else ""
+        yield PhotoItem(meta["item_id"], response.url, meta["position"], None if error else response.body, error)
+
+    def photo_failed(self, failure: Failure) -> Iterator[PhotoItem]:
+        request = failure.request  # type: ignore[attr-defined]
+        yield PhotoItem(request.meta["item_id"], request.url, request.meta["position"], None,
+                        f"download failed: {failure.getErrorMessage() or failure.type.__name__}")

@@ -1,0 +1,203 @@
+"""Storing a crawl (spine step 3): sources, crawl runs, listings with history, page snapshots, photos.
+
+Photos: vetted, stored once by content (sha256), linked to every listing that shows them. Only a
+photo never seen before is queued for matching, after its row is committed, so a relisted
+photo links the new listing and is never matched twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+from rq import Queue
+
+from lootwatch.db import Database
+from lootwatch.errors import BadInputError, StateError
+from lootwatch.images import vet_image
+from lootwatch.queueing import enqueue_photo
+from lootwatch.storage import BlobStore, sha256_bytes
+
+from crawlers.extract.result import PageResult
+
+HISTORY_FIELDS = ("price_text", "status", "title")
+_HASHED = ("title", "description", "price_text", "amount", "currency", "seller", "sale_date", "status", "photos")
+
+
+@dataclass
+class CrawlStats:
+    site: str
+    status: str = "running"
+    pages: int = 0
+    listings: int = 0
+    listings_changed: int = 0
+    photos_new: int = 0
+    photos_known: int = 0
+    photos_rejected: int = 0
+    blocked: int = 0
+    errors: int = 0
+    note: str = ""
+
+    @property
+    def photos(self) -> int:
+        return self.photos_new + self.photos_known + self.photos_rejected
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def content_hash(page: PageResult) -> str:
+    """Hash of the extracted fields: equal hashes mean nothing in the listing changed."""
+    fields = {k: getattr(page, k) for k in _HASHED}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class CrawlStore:
+    def __init__(self, db: Database, blobs: BlobStore, queue: Queue, *, max_photo_bytes: int,
+                 max_photo_pixels: int) -> None:
+        self.db, self.blobs, self.queue = db, blobs, queue
+        self.max_photo_bytes, self.max_photo_pixels = max_photo_bytes, max_photo_pixels
+
+    # --- sources and runs -----------------------------------------------------------------
+    def source_id(self, name: str, base_url: str = "") -> int:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                """INSERT INTO sources (name, base_url) VALUES (%s, %s)
+                   ON CONFLICT (name) DO UPDATE SET base_url = CASE WHEN EXCLUDED.base_url <> ''
+                        THEN EXCLUDED.base_url ELSE sources.base_url END
+                   RETURNING id""",
+                (name, base_url),
+            ).fetchone()
+        return int(row["id"])  # type: ignore[index]
+
+    def start_run(self, source_id: int, site: str) -> int:
+        """A new running crawl_runs row; StateError while another run of the site is still running."""
+        try:
+            with self.db.transaction() as conn:
+                row = conn.execute(
+                    "INSERT INTO crawl_runs (source_id) VALUES (%s) RETURNING id", (source_id,)
+                ).fetchone()
+        except psycopg.errors.UniqueViolation as exc:
+            raise StateError(f"site {site!r} already has a crawl running; runs of one site never overlap") from exc
+        return int(row["id"])  # type: ignore[index]
+
+    def finish_run(self, run_id: int, stats: CrawlStats, *, failed: bool = False) -> None:
+        stats.status = "failed" if failed else "finished"
+        self.db.execute(
+            """UPDATE crawl_runs SET status = %s, finished_at = now(), pages = %s, listings = %s, photos = %s,
+                      errors = %s, note = %s WHERE id = %s""",
+            (stats.status, stats.pages, stats.listings, stats.photos, stats.errors + stats.blocked, stats.note, run_id),
+        )
+
+    def known_hashes(self, source_id: int) -> dict[str, str]:
+        rows = self.db.fetchall("SELECT item_id, content_hash FROM listings WHERE source_id = %s", (source_id,))
+        return {r["item_id"]: r["content_hash"] for r in rows}
+
+    def listing_id(self, source_id: int, item_id: str) -> int | None:
+        row = self.db.fetchone("SELECT id FROM listings WHERE source_id = %s AND item_id = %s", (source_id, item_id))
+        return int(row["id"]) if row else None
+
+    # --- listings and pages ---------------------------------------------------------------
+    def save_listing(self, source_id: int, page: PageResult, body: bytes, http_status: int) -> tuple[int, bool]:
+        """Upsert the listing, record changed fields, keep the page; (listing id, changed)."""
+        digest = content_hash(page)
+        sha, rel = self.blobs.put("pages", body, ".html", compress=True)
+        values = {
+            "url": page.canonical_url or page.url, "title": page.title, "description": page.description,
+            "price_text": page.price_text, "amount": page.amount, "currency": page.currency, "seller": page.seller,
+            "sale_date": page.sale_date, "status": page.status if page.status in ("open", "sold", "ended") else "unknown",
+        }
+        with self.db.transaction() as conn:
+            old = conn.execute(
+                "SELECT * FROM listings WHERE source_id = %s AND item_id = %s FOR UPDATE", (source_id, page.item_id)
+            ).fetchone()
+            if old is None:
+                row = conn.execute(
+                    """INSERT INTO listings (source_id, item_id, url, title, description, price_text, amount, currency,
+                                             seller, sale_date, status, content_hash)
+                       VALUES (%(source_id)s, %(item_id)s, %(url)s, %(title)s, %(description)s, %(price_text)s,
+                               %(amount)s, %(currency)s, %(seller)s, %(sale_date)s, %(status)s, %(hash)s)
+                       RETURNING id""",
+                    {**values, "source_id": source_id, "item_id": page.item_id, "hash": digest},
+                ).fetchone()
+                listing_id, changed = int(row["id"]), True  # type: ignore[index]
+            else:
+                listing_id, changed = int(old["id"]), old["content_hash"] != digest  # type: ignore[index]
+                if changed:
+                    for field in HISTORY_FIELDS:
+                        if str(old[field]) != str(values[field]):  # type: ignore[index]
+                            conn.execute(
+                                """INSERT INTO listing_history (listing_id, field, old_value, new_value)
+                                   VALUES (%s, %s, %s, %s)""",
+                                (listing_id, field, old[field], values[field]),  # type: ignore[index]
+                            )
+                    conn.execute(
+                        """UPDATE listings SET url = %(url)s, title = %(title)s, description = %(description)s,
+                                  price_text = %(price_text)s, amount = %(amount)s, currency = %(currency)s,
+                                  seller = %(seller)s, sale_date = %(sale_date)s, status = %(status)s,
+                                  content_hash = %(hash)s, last_seen = now() WHERE id = %(id)s""",
+                        {**values, "hash": digest, "id": listing_id},
+                    )
+                else:
+                    conn.execute("UPDATE listings SET last_seen = now() WHERE id = %s", (listing_id,))
+            conn.execute(
+                """INSERT INTO page_snapshots (listing_id, url, sha256, stored_path, http_status)
+                   VALUES (%s, %s, %s, %s, %s)""",
+                (listing_id, page.url, sha, rel, http_status),
+            )
+        return listing_id, changed
+
+    # --- photos ---------------------------------------------------------------------------
+    def save_photo(self, listing_id: int, url: str, data: bytes | None, position: int, error: str = "") -> str:
+        """Store, link and (if new) queue one listing photo: returns 'new', 'known' or 'rejected'."""
+        if data is None or error:
+            self._reject(url, error or "no data")
+            return "rejected"
+        sha = sha256_bytes(data)
+        try:
+            vetted = vet_image(data, max_bytes=self.max_photo_bytes, max_pixels=self.max_photo_pixels)
+        except BadInputError as exc:
+            with self.db.transaction() as conn:
+                row = conn.execute(
+                    """INSERT INTO listing_photos (sha256, source_url, bytes, status, reason)
+                       VALUES (%s, %s, %s, 'rejected', %s)
+                       ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256 RETURNING id""",
+                    (sha, url, len(data), str(exc)),
+                ).fetchone()
+                self._link(conn, listing_id, int(row["id"]), position)  # type: ignore[index]
+                conn.execute(
+                    "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (url, str(exc))
+                )
+            return "rejected"
+        suffix = "." + vetted.format.lower().replace("jpeg", "jpg").replace("mpo", "jpg")
+        _, rel = self.blobs.put("photos", data, suffix)
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                """INSERT INTO listing_photos (sha256, source_url, phash, stored_path, bytes, width, height)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING RETURNING id""",
+                (sha, url, vetted.phash, rel, len(data), vetted.width, vetted.height),
+            ).fetchone()
+            new = row is not None
+            if not new:
+                row = conn.execute("SELECT id FROM listing_photos WHERE sha256 = %s", (sha,)).fetchone()
+            photo_id = int(row["id"])  # type: ignore[index]
+            self._link(conn, listing_id, photo_id, position)
+        if new:  # after commit: the worker must find the row
+            enqueue_photo(self.queue, photo_id, sha)
+        return "new" if new else "known"
+
+    def _link(self, conn: psycopg.Connection, listing_id: int, photo_id: int, position: int) -> None:
+        conn.execute(
+            """INSERT INTO listing_photo_links (listing_id, photo_id, position) VALUES (%s, %s, %s)
+               ON CONFLICT (listing_id, photo_id) DO NOTHING""",
+            (listing_id, photo_id, position),
+        )
+
+    def _reject(self, ref: str, reason: str) -> None:
+        self.db.execute("INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (ref, reason))
+
+    def reject_page(self, url: str, reason: str) -> None:
+        self.db.execute("INSERT INTO rejections (kind, ref, reason) VALUES ('page', %s, %s)", (url, reason))

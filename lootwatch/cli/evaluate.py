@@ -1,0 +1,151 @@
+"""``lootwatch eval BENCH_DIR``: score a descriptor (or compare it with baselines) on a benchmark.
+
+Pure files: no database, no queue. Heavy imports (torch, faiss, matplotlib) load inside the command.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from matcher.evaluate import RunResult
+    from matcher.metrics import Metrics
+
+
+def eval_cmd(
+    bench_dir: Path = typer.Argument(..., help="Benchmark folder (gallery.csv, listings.csv; see BENCHMARK.md)."),
+    descriptor: str | None = typer.Option(
+        None, "--descriptor", help="Checkpoint path, 'default' or a built-in such as imagenet-lite0-gem "
+        "(default: the configured descriptor)."
+    ),
+    compare: bool = typer.Option(
+        False, "--compare", help="Also train and score the baselines (gem, rmac, spoc, mac, netvlad, pan-noatt, "
+        "pan-single) the same way, and untrained ImageNet features (imagenet-lite0-gem)."
+    ),
+    train_images: Path | None = typer.Option(
+        None, "--train-images", help="Folder of training photos, one sub-folder per object (needed by --compare)."
+    ),
+    epochs: int = typer.Option(3, "--epochs", min=1, help="Training epochs of each baseline (--compare)."),
+    checkpoints: Path | None = typer.Option(
+        None, "--checkpoints", help="Where trained baselines are cached (default: <data_dir>/checkpoints/baselines)."
+    ),
+    retrain: bool = typer.Option(False, "--retrain", help="Train baselines again even when cached."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write every number (and per-listing scores) here."),
+    plots: Path | None = typer.Option(None, "--plots", help="Folder for pr_curve.png and score histograms."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda (default: the configured device)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Photos embedded per forward pass."),
+    threads: int = typer.Option(0, "--threads", min=0, help="torch CPU threads (0: torch's default)."),
+) -> None:
+    """Build the gallery index from the benchmark's gallery photos, score every listing photo, print metrics."""
+    import torch
+    from rich.console import Console
+    from tqdm import tqdm
+
+    from lootwatch.cli.context import settings
+    from lootwatch.errors import BadInputError
+    from matcher.benchmark import read_benchmark
+    from matcher.evaluate import UNTRAINED_BASELINE, BenchImages, evaluate_descriptor, train_baselines
+    from models.descriptor import load_descriptor
+
+    s = settings()
+    if compare and train_images is None:
+        raise BadInputError("--compare trains the baselines: give --train-images DIR (e.g. coil100-train)")
+    if threads:
+        torch.set_num_threads(threads)
+    dev = device or s.device
+    if dev == "auto":
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+    spec = descriptor or s.descriptor
+    console = Console()
+
+    bench = read_benchmark(bench_dir)
+    console.print(f"benchmark {bench.root}: {bench.summary()}")
+
+    def progress(it: Any, desc: str) -> Any:
+        return tqdm(it, desc=desc, unit="batch" if desc.startswith("embed") else "photo", leave=False)
+
+    images = BenchImages.load(bench, progress)
+    runs: list[RunResult] = []
+
+    def run(spec_or_path: str, name: str) -> None:
+        model = load_descriptor(spec_or_path, dev)
+        runs.append(evaluate_descriptor(images, model, name=name, batch_size=batch_size, progress=progress))
+
+    run(spec, spec if not Path(spec).exists() else Path(spec).stem)
+    if compare:
+        assert train_images is not None
+        backbone = runs[0].card.get("backbone", "lite0")
+        paths = train_baselines(
+            train_images,
+            checkpoints or s.checkpoints_dir / "baselines",
+            backbone=backbone,
+            epochs=epochs,
+            retrain=retrain,
+            log=console.print,
+        )
+        for arch, path in paths.items():
+            run(str(path), f"{arch} (trained, {epochs} ep)")
+        if spec != UNTRAINED_BASELINE:
+            run(UNTRAINED_BASELINE, f"{UNTRAINED_BASELINE} (no training)")
+
+    print_runs(console, runs)
+    if json_path is not None:
+        payload = {"bench": str(bench.root), "summary": bench.summary(), "runs": [r.to_dict() for r in runs]}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(payload, indent=1, allow_nan=False))
+        console.print(f"wrote {json_path}")
+    if plots is not None:
+        from matcher.plots import plot_pr, plot_scores, safe_name
+
+        written = [plot_pr(runs, plots / "pr_curve.png")]
+        written += [plot_scores(r, plots / f"scores_{safe_name(r.name)}.png") for r in runs]
+        console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def _row(label: str, m: Metrics) -> list[str]:
+    return [
+        label,
+        f"{m.n_protected}/{m.n_unprotected}",
+        _fmt(m.top1),
+        _fmt(m.top5),
+        _fmt(m.top10),
+        _fmt(m.ap),
+        _fmt(m.r_at_p95),
+        "nan" if math.isnan(m.fp_at_r90) else _fmt(m.fp_at_r90),
+        _fmt(m.threshold),
+        _fmt(m.precision_at_threshold),
+        _fmt(m.recall_at_threshold),
+        _fmt(m.fp_rate_at_threshold),
+    ]
+
+
+def print_runs(console: Console, runs: list[RunResult]) -> None:
+    from rich.table import Table
+
+    table = Table(title="listing photos: protected/unprotected; t = threshold calibrated on the gallery alone")
+    for col in ("descriptor / subset", "n", "top1", "top5", "top10", "AP", "R@P95", "FP@R90", "t", "P@t", "R@t", "FP@t"):
+        table.add_column(col, justify="left" if col.startswith("desc") else "right")
+    for i, r in enumerate(runs):
+        table.add_row(*_row(r.name, r.metrics), style="bold")
+        for coll, m in r.by_collection.items():
+            table.add_row(*_row(f"  collection {coll or '(none)'}", m))
+        for n, m in sorted(r.by_photos.items(), key=lambda kv: int(kv[0])):
+            table.add_row(*_row(f"  {n} gallery photo(s)/artefact", m))
+        if i < len(runs) - 1:
+            table.add_section()
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_cmd)

@@ -1,0 +1,145 @@
+"""``lootwatch review list|show|decide``: the review queue from the terminal."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from enum import StrEnum
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lootwatch.cli.context import running
+
+review_app = typer.Typer(help="Review possible matches: list, show, decide.", no_args_is_help=True)
+
+
+class Action(StrEnum):
+    confirm = "confirm"
+    dismiss = "dismiss"
+    escalate = "escalate"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"
+
+
+def _cell(value: object) -> str:
+    # listing fields come from auction pages: never let them carry rich markup
+    return escape("" if value is None else str(value))
+
+
+@review_app.command("list")
+def list_cmd(
+    state: str | None = typer.Option(None, help="new, confirmed, dismissed or escalated."),
+    limit: int = typer.Option(50, min=1, help="Items shown."),
+    site: str | None = typer.Option(None, help="Only listings of this site."),
+) -> None:
+    """Review items, newest first."""
+    from alerts.review import count_items, list_items
+
+    with running() as (_, db, _urls):
+        rows = list_items(db, state=state, limit=limit, site=site)
+        total = count_items(db, state=state, site=site)
+    table = Table("id", "state", "score", "artefact", "site", "title", "price", "created")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["state"],
+            f"{r['score']:.3f}",
+            _cell(r["artefact_id"]),
+            _cell(r["site"]),
+            _cell(r["title"])[:60],
+            _cell(r["price_text"]),
+            f"{r['created_at']:%Y-%m-%d %H:%M}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"{len(rows)} of {total} item(s)")
+
+
+@review_app.command("show")
+def show_cmd(item_id: int = typer.Argument(..., help="Review item id.")) -> None:
+    """One item: listing, artefact, scores, photos, evidence and decisions."""
+    from alerts.review import show_item
+    from alerts.states import allowed_actions
+
+    with running() as (_, db, _urls):
+        d = show_item(db, item_id)
+    item, listing, artefact = d["item"], d["listing"], d["artefact"]
+    console = Console()
+    head = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("item", f"{item['id']}  state {item['state']}  score {item['score']:.3f}"),
+        ("listing", listing["title"]),
+        ("url", listing["url"]),
+        ("site", listing["site"]),
+        ("price", listing["price_text"]),
+        ("seller", listing["seller"]),
+        ("sale date", listing["sale_date"]),
+        ("artefact", f"{artefact['id']} {artefact['title']}"),
+        ("collection", artefact["collection"]),
+        ("provenance", artefact["provenance"]),
+        ("actions", ", ".join(allowed_actions(item["state"])) or "none (final)"),
+    ):
+        head.add_row(f"[bold]{label}[/bold]", _cell(value))
+    console.print(head)
+
+    matches = Table("photo", "score", "per model", "gallery photo", "model", title="matches")
+    for m in d["matches"]:
+        matches.add_row(
+            str(m["photo_id"]),
+            f"{m['score']:.3f}",
+            _cell(json.dumps(m["scores"])),
+            str(m["best_gallery_photo_id"] or ""),
+            _cell(m["model_version"]),
+        )
+    console.print(matches)
+
+    photos = Table("photo", "sha256", "size", "status", "source", title="listing photos")
+    for p in d["listing_photos"]:
+        size = f"{p['width']}x{p['height']}" if p["width"] else ""
+        photos.add_row(str(p["id"]), p["sha256"][:16], size, p["status"], _cell(p["source_url"]))
+    console.print(photos)
+
+    if d["snapshots"]:
+        snaps = Table("fetched", "http", "sha256", "url", title="page evidence")
+        for s in d["snapshots"]:
+            when = f"{s['fetched_at']:%Y-%m-%d %H:%M}"
+            snaps.add_row(when, str(s["http_status"]), s["sha256"], _cell(s["url"]))
+        console.print(snaps)
+
+    history = Table("when", "actor", "from", "to", "comment", title="decisions")
+    for x in d["decisions"]:
+        history.add_row(
+            f"{x['decided_at']:%Y-%m-%d %H:%M:%S}",
+            _cell(x["actor"]),
+            x["from_state"],
+            x["to_state"],
+            _cell(x["comment"]),
+        )
+    console.print(history)
+
+
+@review_app.command("decide")
+def decide_cmd(
+    item_id: int = typer.Argument(..., help="Review item id."),
+    action: Action = typer.Argument(..., help="confirm, dismiss or escalate."),
+    comment: str = typer.Option(..., "--comment", "-m", help="Why (kept in the audit log)."),
+    actor: str = typer.Option(None, help="Who decides (default: the OS user)."),
+) -> None:
+    """Confirm, dismiss or escalate an item; the decision is appended to the audit log."""
+    from alerts.review import decide
+
+    with running() as (_, db, _urls):
+        d = decide(db, item_id, action.value, actor or _os_user(), comment)
+    typer.echo(f"review item {d.review_item_id}: {d.from_state} -> {d.to_state} by {d.actor}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(review_app, name="review")

@@ -1,0 +1,73 @@
+"""``lootwatch train descriptor|...``: train models on local photos."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+train_app = typer.Typer(help="Train descriptors and classifiers.", no_args_is_help=True)
+
+ARCHS = "pan|pan-noatt|pan-single|gem|gem-learn|rmac|spoc|mac|netvlad"
+
+
+@train_app.command("descriptor")
+def descriptor_cmd(
+    images: Path = typer.Option(..., "--images", help="Folder of per-object sub-folders, or a gallery.csv."),
+    out: Path = typer.Option(..., "--out", help="Checkpoint to write (.pt); rewritten every epoch."),
+    arch: str = typer.Option("pan", "--arch", help=ARCHS),
+    backbone: str = typer.Option("lite0", "--backbone", help="lite0|lite1|lite2|mobilenetv2|any timm name."),
+    epochs: int = typer.Option(10, "--epochs", min=1),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run that wrote --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start again even if --out exists."),
+    input_size: int = typer.Option(224, "--input-size", help="Training and inference size in px."),
+    mining: str = typer.Option("batch-hard", "--mining", help="batch-hard|semi-hard"),
+    margin: float = typer.Option(0.3, "--margin"),
+    lr: float = typer.Option(5e-4, "--lr"),
+    dim: int = typer.Option(512, "--dim"),
+    view_window: int | None = typer.Option(
+        None, "--view-window", help="Positives within +-N neighbouring photos (turntable series)."
+    ),
+    threads: int = typer.Option(2, "--threads", help="CPU threads for torch."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop after the epoch past this."),
+) -> None:
+    """Triplet-train a retrieval descriptor (PAN by default) and write checkpoint + card."""
+    from models.card import ModelCard
+    from models.descriptor import read_checkpoint
+    from models.train_descriptor import train_descriptor
+
+    logging.getLogger("models").setLevel(logging.INFO)
+    path = train_descriptor(
+        images,
+        out,
+        arch=arch,
+        backbone=backbone,
+        epochs=epochs,
+        resume=resume,
+        overwrite=overwrite,
+        max_minutes=max_minutes,
+        input_size=input_size,
+        mining=mining,
+        margin=margin,
+        lr=lr,
+        dim=dim,
+        view_window=view_window,
+        threads=threads,
+    )
+    card: ModelCard = read_checkpoint(path)[0]
+    left_out = card.extra.get("left_out_objects") or []
+    if left_out:
+        typer.secho(f"left out (fewer than two photos): {', '.join(left_out)}", fg=typer.colors.YELLOW)
+    typer.echo(f"wrote {path} ({card.version}, {card.extra.get('epochs_done')} epochs)")
+
+
+def register(app: typer.Typer) -> None:
+    try:
+        from lootwatch.cli.train_classifier import register_classifier
+
+        register_classifier(train_app)
+    except ModuleNotFoundError as exc:
+        if exc.name != "lootwatch.cli.train_classifier":
+            raise
+    app.add_typer(train_app, name="train")

@@ -1,0 +1,175 @@
+"""Evaluate descriptors on a benchmark folder: pure files, no database, no queue.
+
+The gallery index is built from the benchmark's gallery photos (and its alert threshold
+calibrated on them, as a deployment would); every listing photo is then scored against it.
+Nothing is learned from listing photos or ``listings.csv``: they are only read to score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from lootwatch.errors import BadInputError
+from matcher.benchmark import Benchmark, open_image
+from matcher.index import EmbedsImages, GalleryIndex, card_dict, embed_images
+from matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
+
+Progress = Callable[[Iterable[Any], str], Iterable[Any]]
+K = 10  # artefacts kept per listing photo (top-10 is the widest metric)
+# trained the same way as the evaluated descriptor for `--compare` (BENCHMARK.md's ablations)
+BASELINE_ARCHS = ("gem", "rmac", "spoc", "mac", "netvlad", "pan-noatt", "pan-single")
+UNTRAINED_BASELINE = "imagenet-lite0-gem"
+
+
+@dataclass
+class BenchImages:
+    """The benchmark's photos, decoded once and shared by every descriptor evaluated."""
+
+    bench: Benchmark
+    gallery: list[Image.Image]
+    listings: list[Image.Image]
+
+    @classmethod
+    def load(cls, bench: Benchmark, progress: Progress | None = None) -> BenchImages:
+        def read(paths: Sequence[Path], what: str) -> list[Image.Image]:
+            it: Iterable[Path] = progress(paths, what) if progress else paths
+            return [open_image(p) for p in it]
+
+        return cls(
+            bench,
+            read([r.image for r in bench.gallery], "read gallery"),
+            read([r.image for r in bench.listings], "read listings"),
+        )
+
+
+@dataclass
+class RunResult:
+    name: str
+    card: dict[str, Any]
+    metrics: Metrics
+    by_collection: dict[str, Metrics]
+    by_photos: dict[str, Metrics]  # key: number of gallery photos of the artefact
+    calibration: dict[str, Any]
+    curve: PRCurve
+    listings: list[dict[str, Any]]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "card_version": f"{self.card.get('name')}-{str(self.card.get('weights_sha256', ''))[:12]}",
+            "card": self.card,
+            "metrics": self.metrics.to_dict(),
+            "by_collection": {k: m.to_dict() for k, m in self.by_collection.items()},
+            "by_photos_per_artefact": {k: m.to_dict() for k, m in self.by_photos.items()},
+            "calibration": self.calibration,
+            "seconds": self.seconds,
+            "listings": self.listings,
+        }
+
+
+def evaluate_descriptor(
+    images: BenchImages,
+    descriptor: EmbedsImages,
+    *,
+    name: str | None = None,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+) -> RunResult:
+    bench = images.bench
+    card = card_dict(descriptor.card)
+    label = name or str(card.get("name"))
+
+    def bar(what: str) -> Callable[[Iterable[Any]], Iterable[Any]] | None:
+        return (lambda it: progress(it, f"{what} ({label})")) if progress else None
+
+    t0 = time.perf_counter()
+    gallery_vectors = embed_images(descriptor, images.gallery, batch_size=batch_size, progress=bar("embed gallery"))
+    t1 = time.perf_counter()
+    # photo ids are positions in gallery.csv (1-based), as artefact_photos ids would be
+    index = GalleryIndex.from_vectors(
+        card,
+        np.arange(1, len(bench.gallery) + 1),
+        [r.artefact_id for r in bench.gallery],
+        gallery_vectors,
+    )
+    t2 = time.perf_counter()
+    listing_vectors = embed_images(descriptor, images.listings, batch_size=batch_size, progress=bar("embed listings"))
+    t3 = time.perf_counter()
+    hits = index.search(listing_vectors, K)
+    t4 = time.perf_counter()
+
+    results = [
+        ListingResult(row.artefact_id, tuple(h.artefact_id for h in row_hits), row_hits[0].score if row_hits else -np.inf)
+        for row, row_hits in zip(bench.listings, hits, strict=True)
+    ]
+    threshold = index.threshold
+    photos = bench.photos_per_artefact
+    return RunResult(
+        name=label,
+        card=card,
+        metrics=compute_metrics(results, threshold),
+        by_collection=grouped_metrics(results, bench.collection_of, threshold),
+        by_photos=grouped_metrics(results, {a: str(n) for a, n in photos.items()}, threshold),
+        calibration=index.calibration,
+        curve=pr_curve(results),
+        listings=[
+            {
+                "listing_id": row.listing_id,
+                "image": str(row.image.relative_to(bench.root)),
+                "artefact_id": row.artefact_id,
+                "top": [[h.artefact_id, round(h.score, 6)] for h in row_hits],
+            }
+            for row, row_hits in zip(bench.listings, hits, strict=True)
+        ],
+        seconds={
+            "embed_gallery": round(t1 - t0, 3),
+            "index_and_calibrate": round(t2 - t1, 3),
+            "embed_listings": round(t3 - t2, 3),
+            "search": round(t4 - t3, 3),
+            "ms_per_listing_photo": round(1000 * (t3 - t2 + t4 - t3) / max(1, len(bench.listings)), 2),
+        },
+    )
+
+
+def baseline_checkpoint(
+    checkpoints_dir: Path, arch: str, backbone: str, train_images: Path, epochs: int
+) -> Path:
+    """Where a baseline trained on ``train_images`` is cached (the name says how it was trained)."""
+    key = hashlib.sha256(str(Path(train_images).resolve()).encode()).hexdigest()[:8]
+    return Path(checkpoints_dir) / f"baseline-{arch}-{backbone}-e{epochs}-{key}.pt"
+
+
+def train_baselines(
+    train_images: Path,
+    checkpoints_dir: Path,
+    *,
+    backbone: str,
+    epochs: int,
+    archs: Sequence[str] = BASELINE_ARCHS,
+    retrain: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Each baseline architecture trained the same way on ``train_images`` (cached checkpoints)."""
+    from models.train_descriptor import train_descriptor
+
+    if not Path(train_images).is_dir():
+        raise BadInputError(f"training images folder {train_images} does not exist")
+    out = {}
+    for arch in archs:
+        path = baseline_checkpoint(checkpoints_dir, arch, backbone, train_images, epochs)
+        if path.exists() and not retrain:
+            log(f"baseline {arch}: reusing {path}")
+        else:
+            log(f"baseline {arch}: training {epochs} epoch(s) on {train_images} -> {path}")
+            train_descriptor(train_images, path, arch=arch, backbone=backbone, epochs=epochs, overwrite=True)
+        out[arch] = path
+    return out

@@ -1,0 +1,295 @@
+"""Fusing the instance classifier with the retrieval descriptor, on calibrated scores.
+
+Both models give, for a listing photo and each protected artefact ``a``, a score on [0, 1]:
+
+- classifier: ``p(a)``, its softmax at the temperature fitted on held-out validation views
+  (``card.extra["temperature"]``); an ensemble averages its members' calibrated softmax;
+- descriptor: ``q(a) = sigmoid(alpha * (s(a) - beta))`` where ``s(a)`` is the cosine similarity
+  of the best gallery photo of ``a`` and (alpha, beta) is a logistic fit of genuine vs impostor
+  leave-one-out scores among the GALLERY photos (``matcher.calibrate.leave_one_out_scores``) --
+  the same gallery-only data the alert threshold is calibrated on; never listing photos.
+
+Fusion rule (``fuse``): ``f(a) = w * p(a) + (1 - w) * q(a)``, ``w = 0.5`` by default. A listing's
+alert score is ``max_a f(a)``: an alert needs BOTH models fairly sure of the same artefact to get
+high, a photo of an unknown object that fools one model stays below the other's half -- the
+rejection score for the open set. ``rule="geometric"`` uses ``p^w * q^(1-w)`` instead (stricter).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from matcher.calibrate import leave_one_out_scores
+from matcher.evaluate import BenchImages, RunResult
+from matcher.index import EmbedsImages, GalleryIndex, card_dict, embed_images
+from matcher.metrics import ListingResult, compute_metrics, grouped_metrics, pr_curve
+
+DEFAULT_WEIGHT = 0.5
+RULES = ("mean", "geometric")
+
+
+class ClassifiesImages(Protocol):
+    """``models.classifier.LoadedClassifier`` or ``Ensemble``."""
+
+    @property
+    def classes(self) -> list[str]: ...
+
+    def predict_proba(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class DescriptorCalibration:
+    alpha: float
+    beta: float
+    n_genuine: int
+    n_impostor: int
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        return (1.0 / (1.0 + np.exp(-self.alpha * (np.asarray(s, dtype=np.float64) - self.beta)))).astype(
+            np.float32
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def calibrate_descriptor(gallery_vectors: np.ndarray, artefact_ids: Sequence[str]) -> DescriptorCalibration:
+    """Logistic map cosine -> P(same artefact), fitted on gallery leave-one-out scores."""
+    genuine, impostor, _ = leave_one_out_scores(gallery_vectors, artefact_ids)
+    if genuine.size == 0 or impostor.size == 0:  # nothing to fit on: centre on a plain cosine scale
+        return DescriptorCalibration(10.0, 0.5, int(genuine.size), int(impostor.size))
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.r_[genuine, impostor].reshape(-1, 1)
+    y = np.r_[np.ones(genuine.size), np.zeros(impostor.size)]
+    lr = LogisticRegression(C=100.0, class_weight="balanced").fit(x, y)
+    alpha = float(lr.coef_[0, 0])
+    beta = float(-lr.intercept_[0] / alpha) if alpha else 0.5
+    return DescriptorCalibration(alpha, beta, int(genuine.size), int(impostor.size))
+
+
+def descriptor_scores(index: GalleryIndex, vectors: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """(n, C) best cosine per artefact, columns in ``classes`` order (-1 where an artefact has no photo)."""
+    col = {c: i for i, c in enumerate(classes)}
+    out = np.full((len(vectors), len(classes)), -1.0, dtype=np.float32)
+    for row, hits in enumerate(index.search(vectors, k=len(classes))):
+        for h in hits:
+            if h.artefact_id in col:
+                out[row, col[h.artefact_id]] = h.score
+    return out
+
+
+def fuse(p: np.ndarray, q: np.ndarray, weight: float = DEFAULT_WEIGHT, rule: str = "mean") -> np.ndarray:
+    if p.shape != q.shape:
+        raise ValueError(f"classifier scores {p.shape} and descriptor scores {q.shape} differ")
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"fusion weight must be within [0, 1], got {weight}")
+    if rule == "mean":
+        return (weight * p + (1.0 - weight) * q).astype(np.float32)
+    if rule == "geometric":
+        return (np.clip(p, 1e-12, 1) ** weight * np.clip(q, 1e-12, 1) ** (1.0 - weight)).astype(np.float32)
+    raise ValueError(f"unknown fusion rule {rule!r}; known: {', '.join(RULES)}")
+
+
+@dataclass
+class FusedScores:
+    """Everything a benchmark run needs, kept so several rules can be compared without re-embedding."""
+
+    classes: list[str]
+    classifier: np.ndarray  # (n, C) calibrated probabilities
+    cosine: np.ndarray  # (n, C) raw descriptor scores
+    descriptor: np.ndarray  # (n, C) calibrated descriptor probabilities
+    calibration: DescriptorCalibration
+    seconds: dict[str, float]
+
+
+def score_listings(
+    images: BenchImages,
+    classifier: ClassifiesImages,
+    descriptor: EmbedsImages,
+    *,
+    batch_size: int = 32,
+) -> FusedScores:
+    bench = images.bench
+    classes = list(classifier.classes)
+    missing = sorted(set(bench.artefacts) - set(classes))
+    if missing:
+        # artefacts the classifier was not trained on (e.g. below --min-images): still scored by
+        # the descriptor; the classifier gives them probability 0
+        classes = classes + missing
+    t0 = time.perf_counter()
+    gallery_vectors = embed_images(descriptor, images.gallery, batch_size=batch_size)
+    ids = [r.artefact_id for r in bench.gallery]
+    index = GalleryIndex.from_vectors(
+        card_dict(descriptor.card), np.arange(1, len(ids) + 1), ids, gallery_vectors
+    )
+    calibration = calibrate_descriptor(gallery_vectors, ids)
+    listing_vectors = embed_images(descriptor, images.listings, batch_size=batch_size)
+    cosine = descriptor_scores(index, listing_vectors, classes)
+    t1 = time.perf_counter()
+    probs = classifier.predict_proba(images.listings, batch_size)
+    p = np.zeros((len(images.listings), len(classes)), dtype=np.float32)
+    p[:, : probs.shape[1]] = probs
+    t2 = time.perf_counter()
+    n = max(1, len(images.listings))
+    return FusedScores(
+        classes,
+        p,
+        cosine,
+        calibration(cosine),
+        calibration,
+        {
+            "descriptor_ms_per_photo": round(1000 * (t1 - t0) / n, 2),
+            "classifier_ms_per_photo": round(1000 * (t2 - t1) / n, 2),
+        },
+    )
+
+
+def run_from_scores(
+    images: BenchImages,
+    scores: np.ndarray,
+    classes: Sequence[str],
+    *,
+    name: str,
+    card: dict[str, Any],
+    calibration: dict[str, Any],
+    threshold: float | None = None,
+    k: int = 10,
+) -> RunResult:
+    """A ``RunResult`` (same metrics as descriptor runs) from an (n, C) artefact score matrix."""
+    bench = images.bench
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    results, listings = [], []
+    for row, (lrow, idx) in enumerate(zip(bench.listings, order, strict=True)):
+        ranked = tuple(classes[i] for i in idx)
+        results.append(ListingResult(lrow.artefact_id, ranked, float(scores[row, idx[0]])))
+        listings.append(
+            {
+                "listing_id": lrow.listing_id,
+                "image": str(lrow.image.relative_to(bench.root)),
+                "artefact_id": lrow.artefact_id,
+                "top": [[classes[i], round(float(scores[row, i]), 6)] for i in idx],
+            }
+        )
+    photos = bench.photos_per_artefact
+    return RunResult(
+        name=name,
+        card=card,
+        metrics=compute_metrics(results, threshold),
+        by_collection=grouped_metrics(results, bench.collection_of, threshold),
+        by_photos=grouped_metrics(results, {a: str(n) for a, n in photos.items()}, threshold),
+        calibration=calibration,
+        curve=pr_curve(results),
+        listings=listings,
+    )
+
+
+def classifier_runs(
+    images: BenchImages,
+    classifier: ClassifiesImages,
+    descriptor: EmbedsImages,
+    *,
+    name: str = "classifier",
+    weight: float = DEFAULT_WEIGHT,
+    rule: str = "mean",
+    batch_size: int = 32,
+) -> tuple[list[RunResult], FusedScores]:
+    """[classifier alone, descriptor (calibrated) alone, fusion] on a benchmark, plus the raw scores.
+
+    Alert thresholds: the classifier's and the fusion's operating point is 0.5 on their calibrated
+    scale (more likely the artefact than not); AP / R@P95 / FP@R90 do not depend on it.
+    """
+    fs = score_listings(images, classifier, descriptor, batch_size=batch_size)
+    ccard = _classifier_card(classifier)
+    dcard = card_dict(descriptor.card)
+    cal = {"descriptor_logistic": fs.calibration.to_dict(), "seconds": fs.seconds}
+    fused = fuse(fs.classifier, fs.descriptor, weight, rule)
+    runs = [
+        run_from_scores(
+            images, fs.classifier, fs.classes, name=name, card=ccard, calibration=cal, threshold=0.5
+        ),
+        run_from_scores(
+            images,
+            fs.descriptor,
+            fs.classes,
+            name=f"{dcard.get('name')} (calibrated)",
+            card=dcard,
+            calibration=cal,
+            threshold=0.5,
+        ),
+        run_from_scores(
+            images,
+            fused,
+            fs.classes,
+            name=f"fusion {rule} w={weight:g}",
+            card={"classifier": ccard, "descriptor": dcard},
+            calibration={**cal, "rule": rule, "weight": weight},
+            threshold=0.5,
+        ),
+    ]
+    return runs, fs
+
+
+def classification_tables(
+    images: BenchImages, fs: FusedScores, fused: np.ndarray | None = None
+) -> dict[str, Any]:
+    """P/R/F1 and top-1/3/5/10 per collection and per photos-per-artefact, for each model."""
+    from models.classifier_metrics import classification_report
+
+    bench = images.bench
+    truths = [r.artefact_id for r in bench.listings]
+    groups = {
+        "by_collection": bench.collection_of,
+        "by_photos_per_artefact": {a: str(n) for a, n in bench.photos_per_artefact.items()},
+    }
+    out = {
+        "classifier": classification_report(fs.classifier, fs.classes, truths, groups),
+        "descriptor": classification_report(fs.descriptor, fs.classes, truths, groups),
+    }
+    if fused is not None:
+        out["fusion"] = classification_report(fused, fs.classes, truths, groups)
+    return out
+
+
+def _classifier_card(classifier: Any) -> dict[str, Any]:
+    if hasattr(classifier, "card"):
+        return card_dict(classifier.card)
+    members = getattr(classifier, "members", [])
+    return {"ensemble": [card_dict(m.card) for m in members]}
+
+
+def load_classifiers(paths: Sequence[str | Path], device: str = "cpu") -> ClassifiesImages:
+    """One checkpoint -> that classifier; several -> an ensemble averaging their softmax."""
+    from models.classifier import load_classifier, load_ensemble
+
+    if not paths:
+        raise ValueError("no classifier checkpoint given")
+    return load_classifier(paths[0], device) if len(paths) == 1 else load_ensemble(paths, device)
+
+
+def train_for_benchmark(
+    images: BenchImages,
+    out: Path,
+    *,
+    negatives: Path | None = None,
+    backbone: str = "tf_efficientnet_lite0",
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Train a classifier on the benchmark's GALLERY photos only (plus optional negatives such as
+    coil100-train for outlier exposure); listing photos are never read."""
+    from models.classifier_train import TrainConfig, train_classifier
+
+    cfg = TrainConfig(backbone=backbone, negatives=negatives)
+    return train_classifier(images.bench.root / "gallery.csv", out, cfg, say=say).checkpoint
+
+
+def nan_to_none(v: float) -> float | None:
+    return None if isinstance(v, float) and math.isnan(v) else v

@@ -1,0 +1,465 @@
+"""The gallery index: FAISS over gallery photo vectors, answered at artefact level.
+
+Vectors are keyed by lootwatch's own photo ids (``artefact_photos.id``, int64) through an
+``IndexIDMap2``, so a photo id found by FAISS is the database row, and ``artefact_of`` maps it to
+its artefact. Scores are inner products of L2-normalised vectors, i.e. cosine similarities.
+
+**Artefact score** = the best score over that artefact's photos (max-pooling). A listing photo
+shows one view of an object; the gallery holds a few views of it, and the closest view is the
+evidence. Averaging would punish artefacts photographed from many sides.
+
+``kind`` selects the FAISS structure:
+
+- ``flat`` (default): exact search; removal with ``remove_ids``. Right up to ~1M photos.
+- ``hnsw``: graph search, sub-linear query time, approximate; FAISS cannot delete from HNSW,
+  so removed photos are tombstoned (filtered out of results) and the graph is rebuilt from its
+  own stored vectors once tombstones pass a quarter of the index.
+- ``ivfpq``: inverted lists + product quantisation: ~16x less memory, approximate scores; needs
+  a training set (the gallery itself, at least :data:`IVFPQ_MIN_PHOTOS` photos).
+
+The recall cost of the approximate kinds is measured by ``bench/bench_faiss.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import faiss
+import numpy as np
+from PIL import Image
+
+from lootwatch.errors import BadInputError
+from matcher.errors import IndexMismatchError, IndexNotFoundError
+
+KINDS = ("flat", "hnsw", "ivfpq")
+INDEX_FILE = "index.faiss"
+META_FILE = "meta.json"
+FORMAT = 1
+IVFPQ_MIN_PHOTOS = 10_000  # k-means over 256 PQ centroids wants ~39 points each
+# card fields that change the vectors a descriptor gives; any difference refuses an index
+IDENTITY_FIELDS = (
+    "name",
+    "arch",
+    "backbone",
+    "backbone_weights",
+    "dim",
+    "input_size",
+    "mean",
+    "std",
+    "weights_sha256",
+)
+
+
+@dataclass(frozen=True)
+class ArtefactHit:
+    artefact_id: str
+    score: float  # best cosine similarity over the artefact's photos
+    photo_id: int  # the photo that gave that score
+    rank: int  # 0 = best artefact
+
+
+@dataclass(frozen=True)
+class GalleryPhoto:
+    photo_id: int
+    artefact_id: str
+    image: Image.Image
+
+
+class EmbedsImages(Protocol):
+    """What the index needs of a descriptor (models.descriptor.Descriptor satisfies it)."""
+
+    @property
+    def card(self) -> Any: ...
+
+    def embed(self, images: list[Image.Image]) -> np.ndarray: ...
+
+
+def card_dict(card: Any) -> dict[str, Any]:
+    """A ModelCard or its dict form -> a plain JSON-able dict."""
+    if hasattr(card, "to_dict"):
+        return dict(card.to_dict())
+    if isinstance(card, Mapping):
+        return json.loads(json.dumps(dict(card)))  # normalise tuples to lists, as meta.json holds them
+    raise TypeError(f"not a model card: {type(card).__name__}")
+
+
+def card_version(card: Any) -> str:
+    """``ModelCard.version`` computed from either form."""
+    d = card_dict(card)
+    return f"{d.get('name', '?')}-{str(d.get('weights_sha256', ''))[:12]}"
+
+
+def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
+    v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+    if v.ndim != 2 or v.shape[1] != dim:
+        raise BadInputError(f"expected vectors of shape (n, {dim}), got {v.shape}")
+    if not np.isfinite(v).all():
+        raise BadInputError("vectors contain NaN or infinite values")
+    return v
+
+
+def _pq_subquantizers(dim: int) -> int:
+    # ~8 dims per sub-vector: 16x smaller than float32, still a usable approximation
+    for m in (64, 48, 32, 16, 8, 4, 2):
+        if dim % m == 0 and dim // m >= 4:
+            return m
+    return 1
+
+
+class GalleryIndex:
+    def __init__(
+        self,
+        card: Any,
+        *,
+        kind: str = "flat",
+        threshold: float | None = None,
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+        nprobe: int = 16,
+    ) -> None:
+        if kind not in KINDS:
+            raise BadInputError(f"unknown index kind {kind!r}; known: {', '.join(KINDS)}")
+        self.card: dict[str, Any] = card_dict(card)
+        self.dim = int(self.card["dim"])
+        if self.dim <= 0:
+            raise BadInputError(f"model card has no usable dim ({self.dim})")
+        self.kind = kind
+        self.threshold = threshold
+        self.calibration: dict[str, Any] = {}
+        self.artefact_of: dict[int, str] = {}
+        self.tombstones: set[int] = set()  # hnsw only: removed photos still in the graph
+        self.hnsw_m = hnsw_m
+        self.ef_search = ef_search
+        self.nprobe = nprobe
+        self.created_at = datetime.now(UTC)
+        self.version = ""
+        self._index: faiss.IndexIDMap2 | None = None if kind == "ivfpq" else self._empty()
+        self._refresh_version()
+
+    # ---- construction -------------------------------------------------------------------
+
+    def _empty(self, train: np.ndarray | None = None) -> faiss.IndexIDMap2:
+        if self.kind == "flat":
+            inner = faiss.IndexFlatIP(self.dim)
+        elif self.kind == "hnsw":
+            inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = 80
+        else:
+            assert train is not None
+            nlist = int(min(4096, max(16, 4 * math.sqrt(len(train)))))
+            quantizer = faiss.IndexFlatIP(self.dim)
+            inner = faiss.IndexIVFPQ(
+                quantizer, self.dim, nlist, _pq_subquantizers(self.dim), 8, faiss.METRIC_INNER_PRODUCT
+            )
+            inner.train(train)
+        return faiss.IndexIDMap2(inner)
+
+    @classmethod
+    def from_vectors(
+        cls,
+        card: Any,
+        photo_ids: Sequence[int] | np.ndarray,
+        artefact_ids: Sequence[str],
+        vectors: np.ndarray,
+        *,
+        kind: str = "flat",
+        calibrate: bool = True,
+        **options: Any,
+    ) -> GalleryIndex:
+        """An index over already computed vectors; ``calibrate`` sets the threshold from them."""
+        index = cls(card, kind=kind, **options)
+        index.add(photo_ids, artefact_ids, vectors)
+        if calibrate:
+            index.calibrate(vectors, artefact_ids)
+        return index
+
+    @classmethod
+    def build(
+        cls,
+        descriptor: EmbedsImages,
+        photos: Iterable[GalleryPhoto],
+        *,
+        kind: str = "flat",
+        batch_size: int = 32,
+        progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+        calibrate: bool = True,
+        **options: Any,
+    ) -> GalleryIndex:
+        """Embed gallery photos with ``descriptor`` and index them (threshold calibrated on them)."""
+        items = list(photos)
+        if not items:
+            raise BadInputError("cannot build a gallery index from no photos")
+        vectors = embed_images(descriptor, [p.image for p in items], batch_size=batch_size, progress=progress)
+        return cls.from_vectors(
+            descriptor.card,
+            [p.photo_id for p in items],
+            [p.artefact_id for p in items],
+            vectors,
+            kind=kind,
+            calibrate=calibrate,
+            **options,
+        )
+
+    def calibrate(self, vectors: np.ndarray, artefact_ids: Sequence[str]) -> None:
+        from matcher.calibrate import calibrate_threshold
+
+        result = calibrate_threshold(vectors, artefact_ids)
+        self.threshold = result.threshold
+        self.calibration = result.to_dict()
+
+    # ---- maintenance --------------------------------------------------------------------
+
+    def add(self, photo_ids: Sequence[int] | np.ndarray, artefact_ids: Sequence[str], vectors: np.ndarray) -> None:
+        ids = np.asarray(photo_ids, dtype=np.int64).reshape(-1)
+        v = _as_vectors(vectors, self.dim)
+        if not (len(ids) == len(artefact_ids) == len(v)):
+            raise BadInputError(
+                f"add needs as many photo ids ({len(ids)}), artefact ids ({len(artefact_ids)}) "
+                f"and vectors ({len(v)})"
+            )
+        if len(ids) == 0:
+            return
+        dup = sorted({int(i) for i in ids if int(i) in self.artefact_of} | _repeated(ids))
+        if dup:
+            raise BadInputError(f"photo ids already in the index (or repeated): {dup[:10]}")
+        if self._index is None:  # ivfpq: the first batch is the training set
+            if len(v) < IVFPQ_MIN_PHOTOS:
+                raise BadInputError(
+                    f"an ivfpq index needs at least {IVFPQ_MIN_PHOTOS} photos to train on, got {len(v)}; "
+                    "use kind='flat' (exact, fast enough for galleries this size)"
+                )
+            self._index = self._empty(train=v)
+        self._index.add_with_ids(v, ids)
+        for pid, aid in zip(ids.tolist(), artefact_ids, strict=True):
+            self.artefact_of[int(pid)] = str(aid)
+        self._refresh_version()
+
+    def remove_artefact(self, artefact_id: str) -> int:
+        """Take every photo of ``artefact_id`` out of the index; returns how many were removed."""
+        ids = [pid for pid, aid in self.artefact_of.items() if aid == artefact_id]
+        if not ids:
+            return 0
+        self.remove_photos(ids)
+        return len(ids)
+
+    def remove_photos(self, photo_ids: Iterable[int]) -> None:
+        ids = [int(i) for i in photo_ids if int(i) in self.artefact_of]
+        if not ids or self._index is None:
+            return
+        if self.kind == "hnsw":
+            self.tombstones.update(ids)
+        else:
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+        for pid in ids:
+            del self.artefact_of[pid]
+        if self.kind == "hnsw" and len(self.tombstones) > max(64, self.ntotal // 4):
+            self._compact()
+        self._refresh_version()
+
+    def _compact(self) -> None:
+        """Rebuild the HNSW graph without its tombstoned photos (from the vectors it stores)."""
+        assert self._index is not None
+        keep = np.asarray(sorted(self.artefact_of), dtype=np.int64)
+        vectors = np.stack([self._index.reconstruct(int(i)) for i in keep]) if len(keep) else None
+        self._index = self._empty()
+        if vectors is not None:
+            self._index.add_with_ids(vectors, keep)
+        self.tombstones.clear()
+
+    @property
+    def ntotal(self) -> int:
+        """Photos searchable (tombstoned ones excluded)."""
+        return len(self.artefact_of)
+
+    @property
+    def artefacts(self) -> set[str]:
+        return set(self.artefact_of.values())
+
+    def restamp(self) -> None:
+        """Give the index a new version time stamp (publishing does, so versions never repeat)."""
+        self.created_at = datetime.now(UTC)
+        self._refresh_version()
+
+    def _refresh_version(self) -> None:
+        stamp = self.created_at.strftime("%Y%m%dT%H%M%S")
+        self.version = f"{stamp}-{card_version(self.card)}-{self.ntotal}"
+
+    # ---- search -------------------------------------------------------------------------
+
+    def search(self, vectors: np.ndarray, k: int = 5) -> list[list[ArtefactHit]]:
+        """For each query vector, its ``k`` best artefacts (artefact score = best photo score).
+
+        Fetches ``k * m`` photos, m = most photos any artefact has: any artefact in the true
+        top-k has fewer than k other artefacts (<= m photos each) above its best photo, so
+        its best photo is within the first ``k * m`` and the artefact ranking is exact
+        (for the exact ``flat`` kind).
+        """
+        q = _as_vectors(vectors, self.dim)
+        if len(q) == 0 or self.ntotal == 0 or k <= 0 or self._index is None:
+            return [[] for _ in range(len(q))]
+        per_artefact = max(_counts(self.artefact_of.values()).values())
+        fetch = min(self._index.ntotal, k * per_artefact + len(self.tombstones))
+        self._set_search_params(fetch)
+        scores, ids = self._index.search(q, fetch)
+        results = []
+        for row_scores, row_ids in zip(scores, ids, strict=True):
+            best: dict[str, tuple[float, int]] = {}
+            for s, pid in zip(row_scores.tolist(), row_ids.tolist(), strict=True):
+                aid = self.artefact_of.get(pid)  # -1 (not enough results) and tombstones map to None
+                if aid is not None and aid not in best:
+                    best[aid] = (s, pid)
+            ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
+            results.append([ArtefactHit(aid, float(s), int(pid), r) for r, (aid, (s, pid)) in enumerate(ranked)])
+        return results
+
+    def _set_search_params(self, fetch: int) -> None:
+        assert self._index is not None
+        inner = faiss.downcast_index(self._index.index)
+        if self.kind == "hnsw":
+            inner.hnsw.efSearch = max(self.ef_search, fetch)
+        elif self.kind == "ivfpq":
+            inner.nprobe = self.nprobe
+
+    def is_alert(self, hit: ArtefactHit) -> bool:
+        if self.threshold is None:
+            raise BadInputError("this index has no calibrated threshold; build it with calibrate=True")
+        return hit.score >= self.threshold
+
+    # ---- persistence --------------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "kind": self.kind,
+            "dim": self.dim,
+            "card": self.card,
+            "card_version": card_version(self.card),
+            "created_at": self.created_at.isoformat(),
+            "threshold": self.threshold,
+            "calibration": self.calibration,
+            "n_photos": self.ntotal,
+            "n_artefacts": len(self.artefacts),
+            "artefact_of": {str(k): v for k, v in sorted(self.artefact_of.items())},
+            "tombstones": sorted(self.tombstones),
+            "options": {"hnsw_m": self.hnsw_m, "ef_search": self.ef_search, "nprobe": self.nprobe},
+        }
+
+    def save(self, directory: Path) -> Path:
+        """Write ``index.faiss`` and ``meta.json`` to ``directory``.
+
+        Each file is written under a temporary name and renamed; meta.json goes last and holds
+        the sha256 of index.faiss, so a reader never pairs metadata with another index file.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        blob = b"" if self._index is None else faiss.serialize_index(self._index).tobytes()
+        meta = self.meta()
+        meta["index_sha256"] = hashlib.sha256(blob).hexdigest() if blob else None
+        _atomic_write(directory / INDEX_FILE, blob)
+        _atomic_write(directory / META_FILE, json.dumps(meta, indent=1).encode())
+        return directory
+
+    @classmethod
+    def load(
+        cls, directory: Path, *, expect_card: Any = None, expect_card_version: str | None = None
+    ) -> GalleryIndex:
+        """Read an index; refuses it when built by another descriptor than ``expect_card``.
+
+        ``expect_card`` (ModelCard or dict) compares every field that changes the vectors;
+        ``expect_card_version`` compares ``card.version`` (name + weights hash) only.
+        """
+        directory = Path(directory)
+        meta_path, index_path = directory / META_FILE, directory / INDEX_FILE
+        if not meta_path.exists() or not index_path.exists():
+            raise IndexNotFoundError(f"no gallery index in {directory} (needs {INDEX_FILE} and {META_FILE})")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexNotFoundError(f"unreadable {meta_path}: {exc}") from exc
+        if meta.get("format") != FORMAT:
+            raise IndexNotFoundError(f"{meta_path}: unsupported index format {meta.get('format')!r}")
+        _check_card(meta["card"], expect_card, expect_card_version, directory)
+        blob = index_path.read_bytes()
+        if (hashlib.sha256(blob).hexdigest() if blob else None) != meta.get("index_sha256"):
+            raise IndexNotFoundError(f"{index_path} does not match {META_FILE} (interrupted write?)")
+        options = meta.get("options", {})
+        index = cls(meta["card"], kind=meta["kind"], threshold=meta.get("threshold"), **options)
+        index.calibration = meta.get("calibration") or {}
+        index.created_at = datetime.fromisoformat(meta["created_at"])
+        index.artefact_of = {int(k): v for k, v in meta["artefact_of"].items()}
+        index.tombstones = {int(i) for i in meta.get("tombstones", [])}
+        if blob:
+            index._index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+        index.version = meta["version"]
+        return index
+
+
+def embed_images(
+    descriptor: EmbedsImages,
+    images: Sequence[Image.Image],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> np.ndarray:
+    """Embed in batches (a progress callback wraps the batch iterator), as one float32 array."""
+    dim = int(card_dict(descriptor.card)["dim"])
+    starts: Iterable[int] = range(0, len(images), batch_size)
+    if progress is not None:
+        starts = progress(starts)
+    parts = [np.asarray(descriptor.embed(list(images[i : i + batch_size])), dtype=np.float32) for i in starts]
+    return np.ascontiguousarray(np.concatenate(parts)) if parts else np.zeros((0, dim), np.float32)
+
+
+def _check_card(built_by: Mapping[str, Any], expect_card: Any, expect_version: str | None, where: Path) -> None:
+    if expect_version is not None and card_version(built_by) != expect_version:
+        raise IndexMismatchError(
+            f"the index in {where} was built by descriptor {card_version(built_by)}, but the descriptor in use "
+            f"is {expect_version}; rebuild the index with `lootwatch index build`"
+        )
+    if expect_card is not None:
+        want = card_dict(expect_card)
+        differ = [f for f in IDENTITY_FIELDS if want.get(f) != built_by.get(f)]
+        if differ:
+            detail = ", ".join(f"{f}: index {built_by.get(f)!r} != in use {want.get(f)!r}" for f in differ)
+            raise IndexMismatchError(
+                f"the index in {where} was built by another descriptor ({card_version(built_by)}, in use: "
+                f"{card_version(want)}; {detail}); rebuild the index with `lootwatch index build`"
+            )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _counts(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _repeated(ids: np.ndarray) -> set[int]:
+    uniq, n = np.unique(ids, return_counts=True)
+    return {int(i) for i in uniq[n > 1]}
+
+
+__all__ = ["ArtefactHit", "GalleryIndex", "GalleryPhoto", "KINDS", "card_version", "embed_images"]
