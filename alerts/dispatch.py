@@ -48,9 +48,8 @@ class DeliveryStats:
         self.errors = (self.errors + other.errors)[-100:]  # a long-running sender keeps the latest only
 
     def summary(self) -> str:
-        return (
-            f"{self.claimed} claimed: {self.sent} sent, {self.retried} to retry, {self.dead} dead"
-            + (f", {self.reclaimed} reclaimed" if self.reclaimed else "")
+        return f"{self.claimed} claimed: {self.sent} sent, {self.retried} to retry, {self.dead} dead" + (
+            f", {self.reclaimed} reclaimed" if self.reclaimed else ""
         )
 
 

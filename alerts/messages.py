@@ -71,12 +71,12 @@ def render(fields: dict[str, Any], link: str, key: str) -> dict[str, Any]:
     table = "".join(
         f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows if v and k != "Listing URL"
     )
-    listing_link = f"<p><a href=\"{e(url)}\">Open the listing</a></p>" if url else ""
+    listing_link = f'<p><a href="{e(url)}">Open the listing</a></p>' if url else ""
     html_body = (
         "<html><body>"
         f"<p>lootwatch found a listing that may show a protected artefact (review item {int(item_id)}).</p>"
         f"<table>{table}</table>{listing_link}"
-        f"<p><a href=\"{e(link)}\">Review it in lootwatch</a></p>"
+        f'<p><a href="{e(link)}">Review it in lootwatch</a></p>'
         f"<p style='color:#888'>ref: {e(key)}</p>"
         "</body></html>"
     )

@@ -55,8 +55,12 @@ def enqueue_notices(conn: psycopg.Connection, review_item_id: int, settings: Set
         body = render(fields, link, key)  # type: ignore[arg-type]
         payload: dict = {"idempotency_key": key, "review_item_id": review_item_id, "link": link}
         if channel == "email":
-            payload |= {"subject": body["subject"], "text": body["text"], "html": body["html"],
-                        "to": list(settings.email_to)}
+            payload |= {
+                "subject": body["subject"],
+                "text": body["text"],
+                "html": body["html"],
+                "to": list(settings.email_to),
+            }
         else:
             payload |= {"slack": body["slack"]}
         cur = conn.execute(

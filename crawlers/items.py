@@ -7,18 +7,25 @@ from dataclasses import dataclass
 from crawlers.extract.result import PageResult
 
 
-@dataclass
+@dataclass(repr=False)
 class ListingItem:
     page: PageResult
     body: bytes
     http_status: int
     changed: bool  # False: same content hash as stored, only last_seen is updated
 
+    def __repr__(self) -> str:  # Scrapy logs items: keep page bodies out of the log
+        return f"ListingItem({self.page.item_id!r}, {self.page.url!r}, changed={self.changed})"
 
-@dataclass
+
+@dataclass(repr=False)
 class PhotoItem:
     item_id: str  # the listing's site item id
     url: str
     position: int
     data: bytes | None
     error: str = ""
+
+    def __repr__(self) -> str:
+        size = len(self.data) if self.data is not None else 0
+        return f"PhotoItem({self.item_id!r}, {self.url!r}, {size} bytes{', ' + self.error if self.error else ''})"

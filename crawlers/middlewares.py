@@ -109,7 +109,8 @@ class PoliteThrottle(AutoThrottle):
 
     def _adjust_delay(self, slot: Any, latency: float, response: Response) -> None:
         super()._adjust_delay(slot, latency, response)
-        key = self.crawler.engine.downloader.get_slot_key(response.request)  # type: ignore[union-attr,arg-type]
-        floor = delay_floors(self.crawler).get(key)
+        slots = self.crawler.engine.downloader.slots  # type: ignore[union-attr]
+        key = next((k for k, v in slots.items() if v is slot), None)
+        floor = delay_floors(self.crawler).get(key) if key else None
         if floor:
             slot.delay = max(slot.delay, floor)

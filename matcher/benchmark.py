@@ -59,10 +59,11 @@ class Benchmark:
         return dict(Counter(r.artefact_id for r in self.gallery))
 
     def summary(self) -> str:
+        n = len(self.listings)
         protected = sum(r.artefact_id is not None for r in self.listings)
         return (
-            f"{len(self.artefacts)} artefacts, {len(self.gallery)} gallery photos; {len(self.listings)} listing photos "
-            f"({protected} protected, {len(self.listings) - protected} unprotected)"
+            f"{len(self.artefacts)} artefacts, {len(self.gallery)} gallery photos; "
+            f"{n} listing photos ({protected} protected, {n - protected} unprotected)"
         )
 
 
@@ -113,7 +114,7 @@ def read_benchmark(root: Path) -> Benchmark:
     shared = sorted({r.image for r in gallery} & {r.image for r in listings})
     if shared:
         problems.append(f"listing photos that are also gallery photos: {_few([str(p) for p in shared])}")
-    absent = [str(r.image) for r in [*gallery, *listings] if not r.image.is_file()]
+    absent = [str(p) for p in [*(r.image for r in gallery), *(r.image for r in listings)] if not p.is_file()]
     if absent:
         problems.append(f"{len(absent)} image file(s) missing: {_few(absent)}")
     if problems:

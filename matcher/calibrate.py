@@ -1,32 +1,44 @@
 """The alert threshold, calibrated on the gallery alone.
 
 A deployment has its gallery and nothing else (no labelled listing photos), so the threshold is
-read off leave-one-out scores among gallery photos: each photo plays a listing photo once.
+read off scores among gallery photos, each gallery photo playing a listing photo in turn.
 
-- **genuine** score of a photo: its best score to the *other* photos of its own artefact
-  (photos of artefacts with a single photo have none);
-- **impostor** score: its best score to any photo of another artefact.
+Clean gallery photos share a studio backdrop and make poor stand-ins for listing photos (on
+bench-coil-dev their leave-one-out genuine scores sit far above those of real listing photos),
+so the queries are **re-staged** copies of gallery photos (``models.augment.listing_style``: new
+backdrop, scale, tilt, light, noise, watermark, crop, JPEG), compared with the gallery *without*
+the photo they came from:
 
-Rule: ``threshold = quantile(impostor, 0.99)`` -- about 1 gallery photo in 100 would raise a
-false alert against another artefact -- **bounded by** ``quantile(genuine, 0.5)``, so that at
-least half of the known views of an object still alert when the two distributions overlap
-(a missed looted object costs more than a review of a false one). With no impostor scores
-(one artefact) the threshold is ``quantile(genuine, 0.05)``; with neither it is None.
+- **genuine** score of a query: its best score to the *other* photos of its own artefact
+  (artefacts with a single photo give none);
+- **impostor** score: its best score to any photo of another artefact -- what an object that is
+  not in the gallery scores, i.e. an unprotected listing photo.
+
+Rule: ``threshold = quantile(impostor, 0.95)`` -- about 1 unprotected object in 20 would raise
+an alert -- **bounded by** ``quantile(genuine, 0.5)``, so that at least half of the other views
+of a protected object still alert when the two distributions overlap (a missed looted object
+costs more than reviewing a false one). Without images (``calibrate_threshold`` on vectors
+only) the clean gallery photos are the queries, same rule. With no impostor score (one
+artefact) the threshold is ``quantile(genuine, 0.05)``; with neither it is None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from lootwatch.errors import BadInputError
 
-IMPOSTOR_QUANTILE = 0.99
+IMPOSTOR_QUANTILE = 0.95
 GENUINE_CAP_QUANTILE = 0.5
 MAX_QUERIES = 5000  # leave-one-out queries sampled from big galleries (cost is queries x photos)
+RESTAGED_PER_PHOTO = 2
+MAX_RESTAGED = 1000  # re-staged queries must be embedded: bound the cost on big galleries
 
 
 @dataclass(frozen=True)
@@ -66,47 +78,88 @@ class Calibration:
     n_photos: int
     n_artefacts: int
     n_queries: int
+    queries: str  # "restaged gallery photos" or "gallery photos"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def leave_one_out_scores(
-    vectors: np.ndarray, artefact_ids: Sequence[str], *, max_queries: int = MAX_QUERIES, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """(genuine scores, impostor scores, queries used); see the module docstring."""
+def restage_queries(
+    images: Sequence[Image.Image],
+    *,
+    per_photo: int = RESTAGED_PER_PHOTO,
+    max_queries: int = MAX_RESTAGED,
+    seed: int = 0,
+) -> tuple[list[Image.Image], np.ndarray]:
+    """Listing-style copies of gallery photos and, for each, the index of the photo it came from.
+
+    Seeded: the same gallery always gives the same queries (and so the same threshold).
+    """
+    from models.augment import listing_style
+
+    sources = [i for i in range(len(images)) for _ in range(per_photo)]
+    if len(sources) > max_queries:
+        sources = sorted(random.Random(seed).sample(sources, max_queries))
+    queries = [listing_style(images[i], random.Random(seed * 1_000_003 + k)) for k, i in enumerate(sources)]
+    return queries, np.asarray(sources, dtype=np.int64)
+
+
+def query_scores(
+    queries: np.ndarray, sources: np.ndarray, vectors: np.ndarray, artefact_ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(genuine, impostor) best scores of each query, its source photo left out."""
+    q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32))
     x = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
-    if x.ndim != 2 or len(x) != len(artefact_ids):
-        raise BadInputError(f"need one vector per artefact id: vectors {x.shape}, {len(artefact_ids)} ids")
-    n = len(x)
+    if x.ndim != 2 or len(x) != len(artefact_ids) or q.ndim != 2 or len(q) != len(sources):
+        raise BadInputError(
+            f"need one vector per artefact id ({x.shape}, {len(artefact_ids)} ids) "
+            f"and one source per query ({q.shape}, {len(sources)} sources)"
+        )
     _, labels = np.unique(np.asarray(artefact_ids, dtype=object).astype(str), return_inverse=True)
-    queries = np.arange(n)
-    if n > max_queries:  # deterministic sample: the same gallery always gets the same threshold
-        queries = np.sort(np.random.default_rng(seed).choice(n, max_queries, replace=False))
     genuine, impostor = [], []
-    chunk = max(1, (1 << 24) // max(n, 1))  # ~64 MB of scores at a time
-    for start in range(0, len(queries), chunk):
-        rows = queries[start : start + chunk]
-        sims = x[rows] @ x.T
-        sims[np.arange(len(rows)), rows] = -np.inf  # leave the photo itself out
-        same = labels[rows][:, None] == labels[None, :]
+    chunk = max(1, (1 << 24) // max(len(x), 1))  # ~64 MB of scores at a time
+    for start in range(0, len(q), chunk):
+        src = sources[start : start + chunk]
+        sims = q[start : start + chunk] @ x.T
+        sims[np.arange(len(src)), src] = -np.inf  # never compare a photo with (a copy of) itself
+        same = labels[src][:, None] == labels[None, :]
         gen = np.where(same, sims, -np.inf).max(axis=1)
         imp = np.where(same, -np.inf, sims).max(axis=1)
         genuine.append(gen[np.isfinite(gen)])
         impostor.append(imp[np.isfinite(imp)])
-    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.float32)  # noqa: E731
-    return cat(genuine), cat(impostor), len(queries)
+    return _cat(genuine), _cat(impostor)
+
+
+def leave_one_out_scores(
+    vectors: np.ndarray, artefact_ids: Sequence[str], *, max_queries: int = MAX_QUERIES, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(genuine, impostor, queries used) with the clean gallery photos themselves as queries."""
+    x = np.asarray(vectors, dtype=np.float32)
+    sources = np.arange(len(x))
+    if len(x) > max_queries:  # deterministic sample: the same gallery always gets the same threshold
+        sources = np.sort(np.random.default_rng(seed).choice(len(x), max_queries, replace=False))
+    genuine, impostor = query_scores(x[sources], sources, x, artefact_ids)
+    return genuine, impostor, len(sources)
 
 
 def calibrate_threshold(
     vectors: np.ndarray,
     artefact_ids: Sequence[str],
     *,
+    queries: np.ndarray | None = None,
+    sources: np.ndarray | None = None,
     impostor_quantile: float = IMPOSTOR_QUANTILE,
     genuine_cap_quantile: float = GENUINE_CAP_QUANTILE,
     max_queries: int = MAX_QUERIES,
 ) -> Calibration:
-    genuine, impostor, n_queries = leave_one_out_scores(vectors, artefact_ids, max_queries=max_queries)
+    """The threshold from gallery ``vectors``; ``queries``/``sources``: re-staged copies (see module doc)."""
+    if queries is None or sources is None:
+        kind = "gallery photos"
+        genuine, impostor, n_queries = leave_one_out_scores(vectors, artefact_ids, max_queries=max_queries)
+    else:
+        kind = "restaged gallery photos"
+        genuine, impostor = query_scores(queries, np.asarray(sources, dtype=np.int64), vectors, artefact_ids)
+        n_queries = len(queries)
     threshold: float | None
     if impostor.size:
         threshold = float(np.quantile(impostor, impostor_quantile))
@@ -114,7 +167,10 @@ def calibrate_threshold(
         if genuine.size:
             cap = float(np.quantile(genuine, genuine_cap_quantile))
             if cap < threshold:
-                threshold, rule = cap, f"quantile(genuine, {genuine_cap_quantile}) (caps impostor q{impostor_quantile})"
+                threshold, rule = (
+                    cap,
+                    f"quantile(genuine, {genuine_cap_quantile}), below impostor q{impostor_quantile}",
+                )
     elif genuine.size:
         threshold, rule = float(np.quantile(genuine, 0.05)), "quantile(genuine, 0.05) (no other artefact)"
     else:
@@ -127,4 +183,23 @@ def calibrate_threshold(
         n_photos=len(artefact_ids),
         n_artefacts=len(set(artefact_ids)),
         n_queries=n_queries,
+        queries=kind,
     )
+
+
+def calibrate_with_descriptor(
+    embed: Callable[[list[Image.Image]], np.ndarray],
+    images: Sequence[Image.Image],
+    vectors: np.ndarray,
+    artefact_ids: Sequence[str],
+    *,
+    per_photo: int = RESTAGED_PER_PHOTO,
+    max_queries: int = MAX_RESTAGED,
+) -> Calibration:
+    """Re-stage gallery photos, embed them with ``embed`` and calibrate on them."""
+    queries, sources = restage_queries(images, per_photo=per_photo, max_queries=max_queries)
+    return calibrate_threshold(vectors, artefact_ids, queries=embed(queries), sources=sources)
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)

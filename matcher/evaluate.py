@@ -92,23 +92,38 @@ def evaluate_descriptor(
         return (lambda it: progress(it, f"{what} ({label})")) if progress else None
 
     t0 = time.perf_counter()
-    gallery_vectors = embed_images(descriptor, images.gallery, batch_size=batch_size, progress=bar("embed gallery"))
+    gallery_vectors = embed_images(
+        descriptor, images.gallery, batch_size=batch_size, progress=bar("embed gallery")
+    )
     t1 = time.perf_counter()
     # photo ids are positions in gallery.csv (1-based), as artefact_photos ids would be
+    artefact_ids = [r.artefact_id for r in bench.gallery]
     index = GalleryIndex.from_vectors(
-        card,
-        np.arange(1, len(bench.gallery) + 1),
-        [r.artefact_id for r in bench.gallery],
+        card, np.arange(1, len(bench.gallery) + 1), artefact_ids, gallery_vectors, calibrate=False
+    )
+    # the threshold comes from the gallery alone, exactly as `lootwatch index build` sets it
+    index.calibrate(
         gallery_vectors,
+        artefact_ids,
+        descriptor=descriptor,
+        images=images.gallery,
+        batch_size=batch_size,
+        progress=bar("calibrate on re-staged gallery"),
     )
     t2 = time.perf_counter()
-    listing_vectors = embed_images(descriptor, images.listings, batch_size=batch_size, progress=bar("embed listings"))
+    listing_vectors = embed_images(
+        descriptor, images.listings, batch_size=batch_size, progress=bar("embed listings")
+    )
     t3 = time.perf_counter()
     hits = index.search(listing_vectors, K)
     t4 = time.perf_counter()
 
     results = [
-        ListingResult(row.artefact_id, tuple(h.artefact_id for h in row_hits), row_hits[0].score if row_hits else -np.inf)
+        ListingResult(
+            row.artefact_id,
+            tuple(h.artefact_id for h in row_hits),
+            row_hits[0].score if row_hits else -np.inf,
+        )
         for row, row_hits in zip(bench.listings, hits, strict=True)
     ]
     threshold = index.threshold

@@ -142,12 +142,13 @@ class GalleryIndex:
         self.nprobe = nprobe
         self.created_at = datetime.now(UTC)
         self.version = ""
-        self._index: faiss.IndexIDMap2 | None = None if kind == "ivfpq" else self._empty()
+        self._index: Any = None if kind == "ivfpq" else self._empty()  # faiss.IndexIDMap2
         self._refresh_version()
 
     # ---- construction -------------------------------------------------------------------
 
-    def _empty(self, train: np.ndarray | None = None) -> faiss.IndexIDMap2:
+    def _empty(self, train: np.ndarray | None = None) -> Any:
+        inner: Any  # faiss's SWIG classes carry no useful static types
         if self.kind == "flat":
             inner = faiss.IndexFlatIP(self.dim)
         elif self.kind == "hnsw":
@@ -194,31 +195,68 @@ class GalleryIndex:
         calibrate: bool = True,
         **options: Any,
     ) -> GalleryIndex:
-        """Embed gallery photos with ``descriptor`` and index them (threshold calibrated on them)."""
+        """Embed gallery photos with ``descriptor`` and index them.
+
+        ``calibrate``: set the threshold from re-staged copies of these photos (see
+        :mod:`matcher.calibrate`; embeds up to ~2 more images per gallery photo).
+        """
         items = list(photos)
         if not items:
             raise BadInputError("cannot build a gallery index from no photos")
-        vectors = embed_images(descriptor, [p.image for p in items], batch_size=batch_size, progress=progress)
-        return cls.from_vectors(
+        images = [p.image for p in items]
+        artefact_ids = [p.artefact_id for p in items]
+        vectors = embed_images(descriptor, images, batch_size=batch_size, progress=progress)
+        index = cls.from_vectors(
             descriptor.card,
             [p.photo_id for p in items],
-            [p.artefact_id for p in items],
+            artefact_ids,
             vectors,
             kind=kind,
-            calibrate=calibrate,
+            calibrate=False,
             **options,
         )
+        if calibrate:
+            index.calibrate(
+                vectors,
+                artefact_ids,
+                descriptor=descriptor,
+                images=images,
+                batch_size=batch_size,
+                progress=progress,
+            )
+        return index
 
-    def calibrate(self, vectors: np.ndarray, artefact_ids: Sequence[str]) -> None:
-        from matcher.calibrate import calibrate_threshold
+    def calibrate(
+        self,
+        vectors: np.ndarray,
+        artefact_ids: Sequence[str],
+        *,
+        descriptor: EmbedsImages | None = None,
+        images: Sequence[Image.Image] | None = None,
+        batch_size: int = 32,
+        progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    ) -> None:
+        """Set ``threshold`` from the gallery alone: re-staged copies of ``images`` when given
+        with their ``descriptor``, else the gallery vectors themselves (leave-one-out)."""
+        from matcher.calibrate import calibrate_threshold, calibrate_with_descriptor
 
-        result = calibrate_threshold(vectors, artefact_ids)
+        if descriptor is not None and images is not None:
+            result = calibrate_with_descriptor(
+                lambda imgs: embed_images(descriptor, imgs, batch_size=batch_size, progress=progress),
+                images,
+                vectors,
+                artefact_ids,
+            )
+        else:
+            result = calibrate_threshold(vectors, artefact_ids)
         self.threshold = result.threshold
         self.calibration = result.to_dict()
 
     # ---- maintenance --------------------------------------------------------------------
 
-    def add(self, photo_ids: Sequence[int] | np.ndarray, artefact_ids: Sequence[str], vectors: np.ndarray) -> None:
+    def add(
+        self, photo_ids: Sequence[int] | np.ndarray, artefact_ids: Sequence[str], vectors: np.ndarray
+    ) -> None:
         ids = np.asarray(photo_ids, dtype=np.int64).reshape(-1)
         v = _as_vectors(vectors, self.dim)
         if not (len(ids) == len(artefact_ids) == len(v)):
@@ -318,12 +356,14 @@ class GalleryIndex:
                 if aid is not None and aid not in best:
                     best[aid] = (s, pid)
             ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
-            results.append([ArtefactHit(aid, float(s), int(pid), r) for r, (aid, (s, pid)) in enumerate(ranked)])
+            results.append(
+                [ArtefactHit(aid, float(s), int(pid), r) for r, (aid, (s, pid)) in enumerate(ranked)]
+            )
         return results
 
     def _set_search_params(self, fetch: int) -> None:
         assert self._index is not None
-        inner = faiss.downcast_index(self._index.index)
+        inner: Any = faiss.downcast_index(self._index.index)
         if self.kind == "hnsw":
             inner.hnsw.efSearch = max(self.ef_search, fetch)
         elif self.kind == "ivfpq":
@@ -420,11 +460,13 @@ def embed_images(
     return np.ascontiguousarray(np.concatenate(parts)) if parts else np.zeros((0, dim), np.float32)
 
 
-def _check_card(built_by: Mapping[str, Any], expect_card: Any, expect_version: str | None, where: Path) -> None:
+def _check_card(
+    built_by: Mapping[str, Any], expect_card: Any, expect_version: str | None, where: Path
+) -> None:
     if expect_version is not None and card_version(built_by) != expect_version:
         raise IndexMismatchError(
-            f"the index in {where} was built by descriptor {card_version(built_by)}, but the descriptor in use "
-            f"is {expect_version}; rebuild the index with `lootwatch index build`"
+            f"the index in {where} was built by descriptor {card_version(built_by)}, "
+            f"but the descriptor in use is {expect_version}; rebuild the index with `lootwatch index build`"
         )
     if expect_card is not None:
         want = card_dict(expect_card)

@@ -23,7 +23,12 @@ def plot_pr(runs: Sequence[RunResult], path: Path) -> Path:
             ax.plot([m.recall_at_threshold], [m.precision_at_threshold], "o", color=ax.lines[-1].get_color())
     ax.axhline(0.95, color="grey", lw=0.8, ls=":")
     ax.axvline(0.90, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="recall (protected listing photos, right artefact)", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.02))
+    ax.set(
+        xlabel="recall (protected listing photos, right artefact)",
+        ylabel="precision",
+        xlim=(0, 1.01),
+        ylim=(0, 1.02),
+    )
     ax.set_title("alert precision-recall (dot: gallery-calibrated threshold)", fontsize=9)
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()

@@ -73,4 +73,5 @@ class MatchEngine:
 
     def search(self, vectors: np.ndarray) -> list[list[Hit]]:
         hits = self.index.search(vectors, self.top_k)
-        return [[Hit(h.artefact_id, float(h.score), h.photo_id, h.rank) for h in row] for row in hits]
+        # matches.rank is 1-based (1 = the best artefact), as analysts read it
+        return [[Hit(h.artefact_id, float(h.score), h.photo_id, h.rank + 1) for h in row] for row in hits]

@@ -21,10 +21,10 @@ _STATUS_TEXT = [
 
 def item_id_from_url(url: str) -> str:
     """The last path segment holding a digit: /item/z659638164, /lot/123-some-title -> 123-some-title."""
-    segments = [s for s in urlsplit(url).path.split("/") if s]
+    segments = [re.sub(r"\.(html?|php|aspx?)$", "", s) for s in urlsplit(url).path.split("/") if s]
     for seg in reversed(segments):
         if any(c.isdigit() for c in seg):
-            m = re.match(r"^([A-Za-z]*\d[\w-]*?)(?:[_-][a-z][\w-]*)?(?:\.html?)?$", seg)
+            m = re.match(r"^(\d+)[_-][A-Za-z]", seg)  # "12345_bronze-figure": the number is the id
             return m.group(1) if m else seg
     return segments[-1] if segments else ""
 
@@ -73,7 +73,9 @@ def _item_part(sel: Selector, url: str, selectors: Mapping[str, str], out: PageR
     sel_title = select_text(sel, selectors.get("title"))
     out.title = sel_title or data.title or (og.title if og.found else "")
     if not (out.title or data.found or og.found):
-        return  # nothing says this is a listing
+        # no markup names a listing: a heading beside a photo gallery still is one
+        if not (sel.css("h1") and photos.gallery_photos(sel, url)):
+            return
     if not out.title:
         out.title = clean(" ".join(sel.css("h1 ::text").getall())) or og.title
     out.page_type = ITEM

@@ -80,7 +80,7 @@ def dedupe(urls: list[str]) -> list[str]:
     return out
 
 
-_GALLERY = ("gallery", "carousel", "slider", "slideshow", "photos", "images", "media", "swiper", "lightbox")
+_GALLERY = ("gallery", "carousel", "slider", "slideshow", "photo", "image", "media", "swiper", "lightbox", "zoom")
 _NOT_LISTING = ("related", "similar", "recommend", "recently", "other-lots", "more-from", "also", "sponsored",
                 "upsell", "cross", "footer", "header", "nav", "logo", "avatar", "seller", "banner", "ad-")
 

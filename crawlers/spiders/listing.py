@@ -115,6 +115,11 @@ class ListingSpider(Spider):
             )
 
     def page_failed(self, failure: Failure) -> None:
+        from scrapy.exceptions import IgnoreRequest
+
+        if failure.check(IgnoreRequest):  # robots.txt or the SSRF guard said no: by design, not an error
+            log.info("skipped %s: %s", getattr(failure.request, "url", "?"), failure.getErrorMessage())  # type: ignore[attr-defined]
+            return
         self.crawl_stats.errors += 1
         log.warning("page failed: %s: %s", getattr(failure.request, "url", "?"), failure.getErrorMessage())  # type: ignore[attr-defined]
 

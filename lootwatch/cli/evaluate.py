@@ -20,30 +20,44 @@ if TYPE_CHECKING:
 
 
 def eval_cmd(
-    bench_dir: Path = typer.Argument(..., help="Benchmark folder (gallery.csv, listings.csv; see BENCHMARK.md)."),
+    bench_dir: Path = typer.Argument(
+        ..., help="Benchmark folder (gallery.csv, listings.csv; see BENCHMARK.md)."
+    ),
     descriptor: str | None = typer.Option(
-        None, "--descriptor", help="Checkpoint path, 'default' or a built-in such as imagenet-lite0-gem "
-        "(default: the configured descriptor)."
+        None,
+        "--descriptor",
+        help="Checkpoint path, 'default' or a built-in such as imagenet-lite0-gem "
+        "(default: the configured descriptor).",
     ),
     compare: bool = typer.Option(
-        False, "--compare", help="Also train and score the baselines (gem, rmac, spoc, mac, netvlad, pan-noatt, "
-        "pan-single) the same way, and untrained ImageNet features (imagenet-lite0-gem)."
+        False,
+        "--compare",
+        help="Also train and score the baselines (gem, rmac, spoc, mac, netvlad, pan-noatt, "
+        "pan-single) the same way, and untrained ImageNet features (imagenet-lite0-gem).",
     ),
     train_images: Path | None = typer.Option(
-        None, "--train-images", help="Folder of training photos, one sub-folder per object (needed by --compare)."
+        None,
+        "--train-images",
+        help="Folder of training photos, one sub-folder per object (needed by --compare).",
     ),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Training epochs of each baseline (--compare)."),
     checkpoints: Path | None = typer.Option(
-        None, "--checkpoints", help="Where trained baselines are cached (default: <data_dir>/checkpoints/baselines)."
+        None,
+        "--checkpoints",
+        help="Where trained baselines are cached (default: <data_dir>/checkpoints/baselines).",
     ),
     retrain: bool = typer.Option(False, "--retrain", help="Train baselines again even when cached."),
-    json_path: Path | None = typer.Option(None, "--json", help="Write every number (and per-listing scores) here."),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="Write every number (and per-listing scores) here."
+    ),
     plots: Path | None = typer.Option(None, "--plots", help="Folder for pr_curve.png and score histograms."),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda (default: the configured device)."),
+    device: str | None = typer.Option(
+        None, "--device", help="auto, cpu or cuda (default: the configured device)."
+    ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Photos embedded per forward pass."),
     threads: int = typer.Option(0, "--threads", min=0, help="torch CPU threads (0: torch's default)."),
 ) -> None:
-    """Build the gallery index from the benchmark's gallery photos, score every listing photo, print metrics."""
+    """Index the benchmark's gallery photos, score every listing photo against them, print the metrics."""
     import torch
     from rich.console import Console
     from tqdm import tqdm
@@ -64,6 +78,8 @@ def eval_cmd(
         dev = "cuda" if torch.cuda.is_available() else "cpu"
     spec = descriptor or s.descriptor
     console = Console()
+    if not console.is_terminal:  # piped or logged: do not squeeze the table into 80 columns
+        console = Console(width=max(console.width, 150))
 
     bench = read_benchmark(bench_dir)
     console.print(f"benchmark {bench.root}: {bench.summary()}")
@@ -133,8 +149,23 @@ def _row(label: str, m: Metrics) -> list[str]:
 def print_runs(console: Console, runs: list[RunResult]) -> None:
     from rich.table import Table
 
-    table = Table(title="listing photos: protected/unprotected; t = threshold calibrated on the gallery alone")
-    for col in ("descriptor / subset", "n", "top1", "top5", "top10", "AP", "R@P95", "FP@R90", "t", "P@t", "R@t", "FP@t"):
+    table = Table(
+        title="listing photos: protected/unprotected; t = threshold calibrated on the gallery alone"
+    )
+    for col in (
+        "descriptor / subset",
+        "n",
+        "top1",
+        "top5",
+        "top10",
+        "AP",
+        "R@P95",
+        "FP@R90",
+        "t",
+        "P@t",
+        "R@t",
+        "FP@t",
+    ):
         table.add_column(col, justify="left" if col.startswith("desc") else "right")
     for i, r in enumerate(runs):
         table.add_row(*_row(r.name, r.metrics), style="bold")

@@ -46,22 +46,60 @@ SELLER_KIND = {
     "oinochoe": ["jug", "wine jug", "pitcher"],
 }
 SELLER_PREFIX = [
-    "Antique", "Old", "Vintage", "Rare", "Beautiful", "Ancient style", "Museum quality", "Estate find:",
-    "Collectors", "Hand painted", "19th c.", "Grand Tour",
+    "Antique",
+    "Old",
+    "Vintage",
+    "Rare",
+    "Beautiful",
+    "Ancient style",
+    "Museum quality",
+    "Estate find:",
+    "Collectors",
+    "Hand painted",
+    "19th c.",
+    "Grand Tour",
 ]
 SELLER_SUFFIX = [
-    "with figures", "hand painted", "from old collection", "great decoration", "no reserve",
-    "estate clearance", "terracotta", "ceramic", "decorative", "see photos", "", "",
+    "with figures",
+    "hand painted",
+    "from old collection",
+    "great decoration",
+    "no reserve",
+    "estate clearance",
+    "terracotta",
+    "ceramic",
+    "decorative",
+    "see photos",
+    "",
+    "",
 ]
 SELLERS = [
-    "antiquesbazaar", "estate_finds_77", "the-old-attic", "galerie_mistral", "curio.cabinet", "pawnstar_2000",
-    "heirloom-hunters", "maison-broc", "oldworldtreasures", "k.dimitriou",
+    "antiquesbazaar",
+    "estate_finds_77",
+    "the-old-attic",
+    "galerie_mistral",
+    "curio.cabinet",
+    "pawnstar_2000",
+    "heirloom-hunters",
+    "maison-broc",
+    "oldworldtreasures",
+    "k.dimitriou",
 ]
 CURRENCIES = ["EUR", "EUR", "GBP", "USD", "CHF"]
 MOTIF_WORDS = {
-    "meander": "a key pattern", "zigzag": "zigzags", "rays": "rays", "tongues": "tongues", "dots": "dots",
-    "wave": "running waves", "checker": "chequers", "scales": "scales", "rosettes": "rosettes",
-    "chevrons": "chevrons", "hatched": "hatched triangles", "ivy": "an ivy scroll", "lines": "bands",
+    "meander": "a key pattern",
+    "zigzag": "zigzags",
+    "rays": "rays",
+    "tongues": "tongues",
+    "dots": "dots",
+    "wave": "running waves",
+    "checker": "chequers",
+    "scales": "scales",
+    "rosettes": "rosettes",
+    "chevrons": "chevrons",
+    "hatched": "hatched triangles",
+    "ivy": "an ivy scroll",
+    "lines": "bands",
 }
 SCRIPT_TITLE = "Lovely painted vase <script>alert(1)</script> must go"
 
@@ -76,8 +114,10 @@ def _frieze_words(motifs: tuple[str, ...]) -> str:
         if ":" in m:
             label, figures = m.split(":", 1)
             names = sorted(set(figures.split(",")))
-            what = ", ".join({"human": "human figures", "animal": "animals", "bird": "birds",
-                              "palmette": "palmettes"}[n] for n in names)
+            what = ", ".join(
+                {"human": "human figures", "animal": "animals", "bird": "birds", "palmette": "palmettes"}[n]
+                for n in names
+            )
             return f"{what} {'in framed panels' if label == 'panels' else 'in a frieze'} on the body"
     return "a frieze on the body"
 
@@ -87,7 +127,8 @@ def registry_description(rng: np.random.Generator, style: str, kind: str, motifs
     height = rng.uniform(14, 62)
     orn = ", ".join(ornaments[:4]) or "plain bands"
     return (
-        f"{style.replace('-', ' ').capitalize()} {REGISTRY_KIND[kind]}, decorated with {_frieze_words(motifs)}; "
+        f"{style.replace('-', ' ').capitalize()} {REGISTRY_KIND[kind]}, "
+        f"decorated with {_frieze_words(motifs)}; "
         f"subsidiary bands of {orn}. H. {height:.1f} cm. Small chips to the foot."
     )
 
@@ -117,8 +158,12 @@ def seller_description(rng: np.random.Generator, kind: str) -> str:
         f"Nice old {words[0]} from a house clearance.",
         "Painted decoration all around, please look at the photos.",
         f"Height approx. {int(rng.integers(12, 60))} cm.",
-        ["No papers, sold as seen.", "Ex private collection.", "Some wear consistent with age.",
-         "Shipping worldwide, well packed."][int(rng.integers(4))],
+        [
+            "No papers, sold as seen.",
+            "Ex private collection.",
+            "Some wear consistent with age.",
+            "Shipping worldwide, well packed.",
+        ][int(rng.integers(4))],
     ]
     return " ".join(lines)
 
@@ -130,7 +175,9 @@ def price(rng: np.random.Generator) -> tuple[str, int, str]:
 
 
 def end_date(rng: np.random.Generator) -> str:
-    day = datetime(2025, 9, 1, 18, 0) + timedelta(days=int(rng.integers(0, 40)), hours=int(rng.integers(0, 5)))
+    day = datetime(2025, 9, 1, 18, 0) + timedelta(
+        days=int(rng.integers(0, 40)), hours=int(rng.integers(0, 5))
+    )
     return f"{day:%Y-%m-%d %H:%M} UTC"
 
 

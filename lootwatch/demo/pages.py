@@ -17,8 +17,16 @@ from typing import Any
 
 Lot = dict[str, Any]
 PER_PAGE = 6
-SECTIONS = {"plain": ("/plain/", "/plain/lot/"), "jsonld": ("/catalogue/", "/catalogue/item/"), "js": ("/live/", "/live/lot/")}
-AVAILABILITY = {"open": "https://schema.org/InStock", "sold": "https://schema.org/SoldOut", "ended": "https://schema.org/Discontinued"}
+SECTIONS = {
+    "plain": ("/plain/", "/plain/lot/"),
+    "jsonld": ("/catalogue/", "/catalogue/item/"),
+    "js": ("/live/", "/live/lot/"),
+}
+AVAILABILITY = {
+    "open": "https://schema.org/InStock",
+    "sold": "https://schema.org/SoldOut",
+    "ended": "https://schema.org/Discontinued",
+}
 
 
 def _page(title: str, body: str, head: str = "") -> str:
@@ -71,7 +79,9 @@ def _results(lots: list[Lot], item_prefix: str, thumbs: bool) -> str:
     rows = []
     for lot in lots:
         thumb = (
-            f'<img src="/photos/thumb/{escape(lot["photos"][0])}" alt="" width="96">' if thumbs and lot["photos"] else ""
+            f'<img src="/photos/thumb/{escape(lot["photos"][0])}" alt="" width="96">'
+            if thumbs and lot["photos"]
+            else ""
         )
         rows.append(
             f'<li class="result">{thumb}<a class="lot-link" href="{item_prefix}{escape(lot["id"])}">'
@@ -92,13 +102,19 @@ def search(style: str, lots: list[Lot], page: int, base_url: str) -> str:
             "@type": "ItemList",
             "numberOfItems": len(chunk),
             "itemListElement": [
-                {"@type": "ListItem", "position": k + 1, "url": f"{base_url}{item_prefix}{lot['id']}", "name": lot["title"]}
+                {
+                    "@type": "ListItem",
+                    "position": k + 1,
+                    "url": f"{base_url}{item_prefix}{lot['id']}",
+                    "name": lot["title"],
+                }
                 for k, lot in enumerate(chunk)
             ],
         }
         head = f'<script type="application/ld+json">\n{script_json(item_list)}\n</script>\n'
     title = {"plain": "Search results", "jsonld": "Catalogue", "js": "Live auctions"}[style]
-    body = f"<h1>{title}</h1>\n{_results(chunk, item_prefix, style != 'jsonld')}\n{_pagination(section, page, pages)}"
+    results = _results(chunk, item_prefix, thumbs=style != "jsonld")
+    body = f"<h1>{title}</h1>\n{results}\n{_pagination(section, page, pages)}"
     return _page(f"{title}, page {page}", body, head)
 
 
@@ -205,7 +221,19 @@ def live_item(lot: Lot) -> str:
 
 
 def api_lot(lot: Lot) -> str:
-    data = {k: lot[k] for k in ("id", "title", "description", "price_text", "amount", "currency", "seller",
-                                "end_date", "status")}
+    data = {
+        k: lot[k]
+        for k in (
+            "id",
+            "title",
+            "description",
+            "price_text",
+            "amount",
+            "currency",
+            "seller",
+            "end_date",
+            "status",
+        )
+    }
     data["photos"] = [f"/photos/{f}" for f in lot["photos"]]
     return json.dumps(data, ensure_ascii=False)

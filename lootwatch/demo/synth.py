@@ -118,7 +118,9 @@ def generate(
     # which objects come up for sale: about 2/3 of the protected ones, every unprotected one
     protected = [o for o in objects if o.protected]
     n_listed = max(1, round(len(protected) * 2 / 3)) if protected else 0
-    listed_protected = sorted(master.choice(len(protected), n_listed, replace=False).tolist()) if protected else []
+    listed_protected = (
+        sorted(master.choice(len(protected), n_listed, replace=False).tolist()) if protected else []
+    )
     on_sale = [protected[k] for k in listed_protected] + [o for o in objects if not o.protected]
     styles: dict[str, str] = {}
     for group in ([o for o in on_sale if o.protected], [o for o in on_sale if not o.protected]):
@@ -140,7 +142,11 @@ def generate(
             angle = _listing_angle(rng, o.gallery_angles)
             elevation = float(rng.uniform(2, 24))
             light = Light(
-                direction=(float(rng.uniform(-0.9, 0.9)), float(rng.uniform(0.1, 0.9)), float(rng.uniform(-0.9, -0.3))),
+                direction=(
+                    float(rng.uniform(-0.9, 0.9)),
+                    float(rng.uniform(0.1, 0.9)),
+                    float(rng.uniform(-0.9, -0.3)),
+                ),
                 ambient=float(rng.uniform(0.2, 0.45)),
                 diffuse=float(rng.uniform(0.5, 0.9)),
                 specular=float(rng.uniform(0.1, 0.5)),
@@ -151,7 +157,11 @@ def generate(
             (site_dir / "photos" / name).write_bytes(data)
             (site_dir / "photos" / "thumb" / name).write_bytes(thumbnail(img))
             photos.append(name)
-            views["photos"][name] = {"object": o.oid, "angle": round(angle, 2), "elevation": round(elevation, 2)}
+            views["photos"][name] = {
+                "object": o.oid,
+                "angle": round(angle, 2),
+                "elevation": round(elevation, 2),
+            }
             listing_rows.append([f"site/photos/{name}", lot_id, o.oid if o.protected else ""])
             n_photos += 1
         price_text, amount, currency = catalogue.price(rng)
@@ -159,7 +169,9 @@ def generate(
             {
                 "id": lot_id,
                 "style": styles[o.oid],
-                "title": catalogue.SCRIPT_TITLE if k == script_lot else catalogue.seller_title(rng, o.vessel.kind),
+                "title": catalogue.SCRIPT_TITLE
+                if k == script_lot
+                else catalogue.seller_title(rng, o.vessel.kind),
                 "description": catalogue.seller_description(rng, o.vessel.kind),
                 "price_text": price_text,
                 "amount": amount,
@@ -189,7 +201,11 @@ def generate(
         n_protected_lots=sum(1 for v in answers.values() if v),
     )
     _write_csv(paths.gallery_csv, ["image", "artefact_id", "collection"], gallery_rows)
-    _write_csv(paths.artefacts_csv, ["artefact_id", "title", "collection", "description", "provenance"], artefact_rows)
+    _write_csv(
+        paths.artefacts_csv,
+        ["artefact_id", "title", "collection", "description", "provenance"],
+        artefact_rows,
+    )
     _write_csv(paths.listings_csv, ["image", "listing_id", "artefact_id"], listing_rows)
     paths.lots_json.write_text(json.dumps(lots, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     paths.answers_json.write_text(json.dumps(answers, indent=1) + "\n", encoding="utf-8")
@@ -197,9 +213,13 @@ def generate(
     return paths
 
 
-def _check(n_protected: int, n_unprotected: int, gallery_views: int, listing_views: tuple[int, int], size: int) -> None:
+def _check(
+    n_protected: int, n_unprotected: int, gallery_views: int, listing_views: tuple[int, int], size: int
+) -> None:
     if n_protected < 1 or n_unprotected < 0:
-        raise BadInputError("the demo needs at least one protected object and a non-negative number of others")
+        raise BadInputError(
+            "the demo needs at least one protected object and a non-negative number of others"
+        )
     if not 1 <= gallery_views <= int(360 // (2 * MIN_GAP_DEG)):
         raise BadInputError(
             f"gallery_views must be 1..{int(360 // (2 * MIN_GAP_DEG))}: listing views must stay "

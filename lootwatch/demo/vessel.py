@@ -19,16 +19,75 @@ EXTENT = 0.85  # the vessel fits in [-EXTENT, EXTENT]^3 (object units)
 
 # (t up the profile, radius relative to the height) control points; jittered per object
 PROFILES: dict[str, list[tuple[float, float]]] = {
-    "amphora": [(0, .12), (.04, .13), (.08, .08), (.2, .2), (.45, .35), (.6, .34), (.72, .22), (.78, .13),
-                (.9, .12), (.96, .15), (1, .16)],
-    "krater": [(0, .2), (.05, .2), (.09, .1), (.18, .13), (.35, .3), (.5, .36), (.7, .4), (.9, .45), (1, .47)],
-    "hydria": [(0, .18), (.05, .2), (.1, .17), (.4, .38), (.6, .38), (.8, .22), (.88, .13), (.95, .15), (1, .2)],
-    "bowl": [(0, .4), (.12, .42), (.2, .55), (.5, 1.0), (.8, 1.2), (1, 1.25)],
-    "lekythos": [(0, .14), (.05, .15), (.1, .12), (.15, .2), (.6, .21), (.68, .17), (.71, .07), (.85, .06),
-                 (.9, .09), (1, .1)],
-    "jar": [(0, .22), (.06, .24), (.3, .4), (.55, .42), (.8, .3), (.88, .2), (.95, .22), (1, .25)],
-    "oinochoe": [(0, .15), (.05, .16), (.1, .14), (.35, .32), (.55, .33), (.72, .2), (.8, .1), (.92, .13),
-                 (1, .17)],
+    "amphora": [
+        (0, 0.12),
+        (0.04, 0.13),
+        (0.08, 0.08),
+        (0.2, 0.2),
+        (0.45, 0.35),
+        (0.6, 0.34),
+        (0.72, 0.22),
+        (0.78, 0.13),
+        (0.9, 0.12),
+        (0.96, 0.15),
+        (1, 0.16),
+    ],
+    "krater": [
+        (0, 0.2),
+        (0.05, 0.2),
+        (0.09, 0.1),
+        (0.18, 0.13),
+        (0.35, 0.3),
+        (0.5, 0.36),
+        (0.7, 0.4),
+        (0.9, 0.45),
+        (1, 0.47),
+    ],
+    "hydria": [
+        (0, 0.18),
+        (0.05, 0.2),
+        (0.1, 0.17),
+        (0.4, 0.38),
+        (0.6, 0.38),
+        (0.8, 0.22),
+        (0.88, 0.13),
+        (0.95, 0.15),
+        (1, 0.2),
+    ],
+    "bowl": [(0, 0.4), (0.12, 0.42), (0.2, 0.55), (0.5, 1.0), (0.8, 1.2), (1, 1.25)],
+    "lekythos": [
+        (0, 0.14),
+        (0.05, 0.15),
+        (0.1, 0.12),
+        (0.15, 0.2),
+        (0.6, 0.21),
+        (0.68, 0.17),
+        (0.71, 0.07),
+        (0.85, 0.06),
+        (0.9, 0.09),
+        (1, 0.1),
+    ],
+    "jar": [
+        (0, 0.22),
+        (0.06, 0.24),
+        (0.3, 0.4),
+        (0.55, 0.42),
+        (0.8, 0.3),
+        (0.88, 0.2),
+        (0.95, 0.22),
+        (1, 0.25),
+    ],
+    "oinochoe": [
+        (0, 0.15),
+        (0.05, 0.16),
+        (0.1, 0.14),
+        (0.35, 0.32),
+        (0.55, 0.33),
+        (0.72, 0.2),
+        (0.8, 0.1),
+        (0.92, 0.13),
+        (1, 0.17),
+    ],
 }
 KINDS = tuple(PROFILES)
 
@@ -112,7 +171,9 @@ def _handles(rng: np.random.Generator, kind: str, ys: np.ndarray, rs: np.ndarray
 # --- geometry -----------------------------------------------------------------------------------
 
 
-def _field(v: Vessel, angle: float, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _field(
+    v: Vessel, angle: float, x: np.ndarray, y: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(body, handles) pseudo-distances at object-frame points: negative inside."""
     rho = np.sqrt(x * x + z * z)
     body = np.maximum(rho - np.interp(y, v.ys, v.rs), np.maximum(y - v.y_top, v.y_bot - y))
@@ -155,8 +216,8 @@ def render(
     ce, se = np.cos(el), np.sin(el)
     half = 1.0 / 0.92  # image half-width in object units: a little margin round EXTENT
     coords = (np.arange(size) + 0.5) / size * 2 - 1
-    px, py = np.meshgrid(coords * half, -coords * half)
-    px, py = px.ravel(), py.ravel()
+    grid_x, grid_y = np.meshgrid(coords * half, -coords * half)
+    px, py = grid_x.ravel(), grid_y.ravel()
     reach = EXTENT * np.sqrt(3)
     cand = np.flatnonzero(px * px + py * py < reach * reach)
     cx, cy = px[cand], py[cand]
@@ -169,21 +230,23 @@ def render(
         body, hand = _field(v, th, *to_obj(s, cx, cy))
         return np.minimum(body, hand) < 0
 
-    # march front to back, then bisect the first crossing
-    s_grid = np.linspace(-reach, reach, steps)
+    # march front to back inside the bounding cylinder only, then bisect the first crossing
+    s0, s1 = _cylinder_span(v, cx, cy, ce, se, reach)
+    ds = 2 * reach / steps
     hit_s = np.full(cand.size, np.nan)
-    todo = np.arange(cand.size)
-    prev = np.full(cand.size, -reach)
-    for s in s_grid:
-        if todo.size == 0:
-            break
-        got = inside(np.full(todo.size, s), cx[todo], cy[todo])
-        hit_s[todo[got]] = s
+    todo = np.flatnonzero(s0 < s1)
+    k = 0
+    while todo.size:
+        s = s0[todo] + k * ds
+        live = s <= s1[todo] + ds
+        todo, s = todo[live], s[live]
+        got = inside(s, cx[todo], cy[todo])
+        hit_s[todo[got]] = s[got]
         todo = todo[~got]
+        k += 1
     hit = np.flatnonzero(~np.isnan(hit_s))
     hi = hit_s[hit]
-    lo = np.maximum(hi - (s_grid[1] - s_grid[0]), -reach)
-    prev = lo
+    prev = hi - ds  # last point outside
     hx, hy = cx[hit], cy[hit]
     for _ in range(10):
         mid = (prev + hi) / 2
@@ -244,6 +307,28 @@ def render(
     out[idx, 3] = 1.0
     img = Image.fromarray((out.reshape(size, size, 4) * 255).round().astype(np.uint8), "RGBA")
     return _soften_edge(img)
+
+
+def _cylinder_span(
+    v: Vessel, cx: np.ndarray, cy: np.ndarray, ce: float, se: float, reach: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ray parameters (s0, s1) where each pixel's ray crosses the vessel's bounding cylinder."""
+    radius, y_lo, y_hi = float(v.rs.max()), v.y_bot, v.y_top
+    for hd in v.handles:
+        reach_out = hd.a + hd.b if hd.vertical else hd.b
+        radius = max(radius, hd.qc + hd.a + hd.b)
+        y_lo, y_hi = min(y_lo, hd.yc - reach_out), max(y_hi, hd.yc + reach_out)
+    radius, y_lo, y_hi = radius + 0.01, y_lo - 0.01, y_hi + 0.01
+    zr = np.sqrt(np.clip(radius**2 - cx**2, 0, None))  # |z| bound where rho <= radius
+    s0, s1 = (-zr - cy * se) / ce, (zr - cy * se) / ce
+    s0 = np.where(np.abs(cx) < radius, s0, np.inf)
+    if se > 1e-6:  # y = cy*ce - s*se falls as s grows
+        s0 = np.maximum(s0, (cy * ce - y_hi) / se)
+        s1 = np.minimum(s1, (cy * ce - y_lo) / se)
+    else:
+        inside_slab = (cy >= y_lo) & (cy <= y_hi)
+        s0 = np.where(inside_slab, s0, np.inf)
+    return np.maximum(s0, -reach), np.minimum(s1, reach)
 
 
 def _soften_edge(img: Image.Image) -> Image.Image:

@@ -7,11 +7,11 @@ import time
 
 import psycopg
 import pytest
-from test_alerts_seed import seed_item
 
 from alerts.review import count_items, decide, list_items, show_item
 from lootwatch.db import Database
 from lootwatch.errors import BadInputError, NotFoundError, StateError
+from tests.integration.test_alerts_seed import seed_item
 
 pytestmark = pytest.mark.postgres
 
@@ -26,8 +26,10 @@ def test_escalate_then_confirm_updates_item_and_appends_audit(db: Database) -> N
     second = decide(db, s.item_id, "confirm", "ben", "matches the theft report")
     assert (first.from_state, first.to_state) == ("new", "escalated")
     assert (second.from_state, second.to_state) == ("escalated", "confirmed")
-    item = db.fetchone("SELECT state, assignee, updated_at > created_at AS touched FROM review_items WHERE id = %s",
-                       (s.item_id,))
+    item = db.fetchone(
+        "SELECT state, assignee, updated_at > created_at AS touched FROM review_items WHERE id = %s",
+        (s.item_id,),
+    )
     assert item == {"state": "confirmed", "assignee": "ana", "touched": True}
     rows = _decisions(db, s.item_id)
     assert [(r["actor"], r["from_state"], r["to_state"], r["comment"]) for r in rows] == [
@@ -78,7 +80,8 @@ def test_two_analysts_at_once_one_wins(db: Database) -> None:
             results[name] = exc
 
     # hold the row lock so both analysts are certainly inside decide() together, then let go
-    with psycopg.connect(db.url) as blocker:
+    # (the watcher is autocommit: inside one transaction pg_stat_activity is a frozen snapshot)
+    with psycopg.connect(db.url) as blocker, psycopg.connect(db.url, autocommit=True) as watcher:
         blocker.execute("SELECT 1 FROM review_items WHERE id = %s FOR UPDATE", (s.item_id,))
         threads = [
             threading.Thread(target=analyst, args=("ana", "confirm")),
@@ -88,8 +91,9 @@ def test_two_analysts_at_once_one_wins(db: Database) -> None:
             t.start()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # wait until both are blocked on the lock
-            waiting = blocker.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            waiting = watcher.execute(
+                """SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'"""
             ).fetchone()
             if waiting and waiting[0] >= 2:
                 break
@@ -124,7 +128,11 @@ def test_list_filters_and_pages(db: Database) -> None:
     decide(db, items[0].item_id, "dismiss", "ana", "")
     newest_first = [r["id"] for r in list_items(db)]
     assert newest_first == [i.item_id for i in reversed(items)]
-    assert [r["id"] for r in list_items(db, state="new")] == [items[3].item_id, items[2].item_id, items[1].item_id]
+    assert [r["id"] for r in list_items(db, state="new")] == [
+        items[3].item_id,
+        items[2].item_id,
+        items[1].item_id,
+    ]
     assert {r["site"] for r in list_items(db, site="alpha")} == {"alpha"}
     assert [r["id"] for r in list_items(db, min_score=0.75)] == [items[3].item_id, items[2].item_id]
     assert count_items(db, state="new") == 3 and count_items(db, site="beta") == 2
@@ -132,6 +140,10 @@ def test_list_filters_and_pages(db: Database) -> None:
     page2 = list_items(db, limit=3, offset=3)
     assert [r["id"] for r in page1 + page2] == newest_first and len(page2) == 1
     row = page2[0]
-    assert row["title"] == "Bronze figure of a deity" and row["artefact_id"] == "A0001" and row["state"] == "dismissed"
+    assert (
+        row["title"] == "Bronze figure of a deity"
+        and row["artefact_id"] == "A0001"
+        and row["state"] == "dismissed"
+    )
     with pytest.raises(BadInputError, match="unknown state"):
         list_items(db, state="open")

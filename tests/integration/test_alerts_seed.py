@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 
 from lootwatch.db import Database
@@ -19,6 +20,12 @@ class Seeded:
     match_id: int
 
 
+def _id(conn: psycopg.Connection, sql: str, params: tuple) -> int:
+    row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return int(row["id"])  # type: ignore[call-overload]
+
+
 def seed_item(
     db: Database,
     n: int = 1,
@@ -31,48 +38,56 @@ def seed_item(
 ) -> Seeded:
     """One source/artefact/listing/photo/match/review item; ``n`` keeps ids and hashes apart."""
     with db.transaction() as conn:
-        source = conn.execute(
+        source = _id(
+            conn,
             """INSERT INTO sources (name, base_url) VALUES (%s, %s)
                ON CONFLICT (name) DO UPDATE SET base_url = EXCLUDED.base_url RETURNING id""",
             (site, f"https://{site}.test"),
-        ).fetchone()["id"]  # type: ignore[index]
+        )
         artefact = f"A{n:04d}"
         conn.execute(
             "INSERT INTO artefacts (id, title, collection, provenance) VALUES (%s, %s, %s, %s)",
             (artefact, f"Stolen bronze {n}", collection, f"theft report TR-{n}"),
         )
-        gallery = conn.execute(
+        gallery = _id(
+            conn,
             """INSERT INTO artefact_photos (artefact_id, sha256, stored_path, source_name, width, height)
                VALUES (%s, %s, %s, 'front.jpg', 128, 128) RETURNING id""",
             (artefact, f"{n:064x}", f"gallery/{n:02x}/{n:064x}.jpg"),
-        ).fetchone()["id"]  # type: ignore[index]
-        listing = conn.execute(
+        )
+        listing = _id(
+            conn,
             """INSERT INTO listings (source_id, url, item_id, title, price_text, amount, currency, seller)
                VALUES (%s, %s, %s, %s, '€ 1.200', 1200, 'EUR', 'dealer') RETURNING id""",
             (source, f"https://{site}.test/lot/{n}", f"lot-{n}", title),
-        ).fetchone()["id"]  # type: ignore[index]
-        photo = conn.execute(
+        )
+        photo = _id(
+            conn,
             """INSERT INTO listing_photos (sha256, source_url, stored_path, bytes, width, height, status)
                VALUES (%s, %s, %s, 1000, 128, 128, 'matched') RETURNING id""",
             (f"{n + 10**6:064x}", f"https://{site}.test/img/{n}.jpg", f"photos/{n:02x}/{n}.jpg"),
-        ).fetchone()["id"]  # type: ignore[index]
-        conn.execute("INSERT INTO listing_photo_links (listing_id, photo_id) VALUES (%s, %s)", (listing, photo))
+        )
+        conn.execute(
+            "INSERT INTO listing_photo_links (listing_id, photo_id) VALUES (%s, %s)", (listing, photo)
+        )
         conn.execute(
             """INSERT INTO page_snapshots (listing_id, url, sha256, stored_path, http_status)
                VALUES (%s, %s, %s, 'pages/x.html.gz', 200)""",
             (listing, f"https://{site}.test/lot/{n}", f"{n + 2 * 10**6:064x}"),
         )
-        match = conn.execute(
+        match = _id(
+            conn,
             """INSERT INTO matches (photo_id, artefact_id, rank, score, scores, best_gallery_photo_id,
                                     model_version, index_version)
                VALUES (%s, %s, 1, %s, %s, %s, 'pan-0123456789ab', 'idx-1') RETURNING id""",
             (photo, artefact, score, f'{{"descriptor": {score}}}', gallery),
-        ).fetchone()["id"]  # type: ignore[index]
-        item = conn.execute(
+        )
+        item = _id(
+            conn,
             """INSERT INTO review_items (listing_id, artefact_id, best_match_id, score, state)
                VALUES (%s, %s, %s, %s, %s) RETURNING id""",
             (listing, artefact, match, score, state),
-        ).fetchone()["id"]  # type: ignore[index]
+        )
     return Seeded(item, listing, artefact, photo, gallery, match)
 
 

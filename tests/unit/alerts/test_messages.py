@@ -47,7 +47,9 @@ def test_slack_blocks_escape_and_carry_the_ref() -> None:
     flat = repr(slack)
     assert "<script>" not in flat and "<@U123>" not in flat  # no mention or markup injection
     assert "&lt;script&gt;" in slack["blocks"][0]["text"]["text"]
-    assert slack["blocks"][0]["text"]["text"].startswith("*Possible match* <https://auction.example/lot/7?a=1&amp;b=2|")
+    assert slack["blocks"][0]["text"]["text"].startswith(
+        "*Possible match* <https://auction.example/lot/7?a=1&amp;b=2|"
+    )
     assert slack["blocks"][2]["elements"][0]["url"] == "http://review.local/alerts/7"
     assert slack["blocks"][-1]["elements"][0]["text"] == "ref: review:7:email"
 
@@ -66,7 +68,7 @@ def test_helpers() -> None:
 
 def test_email_is_multipart_with_a_stable_message_id() -> None:
     payload = {**_render(), "idempotency_key": "review:7:email", "to": ["a@example.org", "b@example.org"]}
-    settings = Settings(email_from="Lootwatch <alerts@heritage.example>")
+    settings = Settings.model_validate({"email_from": "Lootwatch <alerts@heritage.example>"})
     first = build_email(payload, settings)
     again = build_email(payload, settings)
     assert first["Message-ID"] == again["Message-ID"] == "<review.7.email.lootwatch@heritage.example>"

@@ -72,7 +72,7 @@ def site(site_dir: Path) -> Iterator[DemoSite]:
 def get(site: DemoSite, path: str) -> tuple[int, str, bytes]:
     """Fetch ``path`` byte for byte as given (no client-side normalisation of ``..``)."""
     parts = urlsplit(site.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
@@ -117,7 +117,10 @@ def test_plain_item_page_selectors(site: DemoSite) -> None:
     assert sel.css("span.lot-date::text").get() == "2025-09-14 18:00 UTC"
     assert sel.css("div.lot-description::text").get() == "Description of P2 <b>bold?</b>"
     assert sel.css("div.lot-gallery a::attr(href)").getall() == ["/photos/p2-1.jpg", "/photos/p2-2.jpg"]
-    assert sel.css("div.lot-gallery img::attr(src)").getall() == ["/photos/thumb/p2-1.jpg", "/photos/thumb/p2-2.jpg"]
+    assert sel.css("div.lot-gallery img::attr(src)").getall() == [
+        "/photos/thumb/p2-1.jpg",
+        "/photos/thumb/p2-2.jpg",
+    ]
     related = sel.css("div.related img::attr(src)").getall()
     assert related and not any("/p2-" in src for src in related)  # the trap: other lots' photos
 
@@ -136,14 +139,14 @@ def test_script_title_is_escaped_in_every_style(site: DemoSite) -> None:
 
 def test_jsonld_search_and_item(site: DemoSite) -> None:
     sel = page(site, "/catalogue/")
-    item_list = json.loads(sel.css('script[type="application/ld+json"]::text').get())
+    item_list = json.loads(sel.css('script[type="application/ld+json"]::text').get(""))
     assert item_list["@type"] == "ItemList"
     urls = [e["url"] for e in item_list["itemListElement"]]
     assert urls == [f"{site.url}/catalogue/item/J1", f"{site.url}/catalogue/item/J2"]
     assert item_list["itemListElement"][0]["name"] == EVIL
 
     item = page(site, "/catalogue/item/J1")
-    product = json.loads(item.css('script[type="application/ld+json"]::text').get())
+    product = json.loads(item.css('script[type="application/ld+json"]::text').get(""))
     assert product["@type"] == "Product" and product["name"] == EVIL and product["sku"] == "J1"
     assert product["image"] == [f"{site.url}/photos/j1-1.jpg", f"{site.url}/photos/j1-2.jpg"]
     offers = product["offers"]
@@ -171,7 +174,13 @@ def test_js_item_page_has_no_photo_urls_until_its_script_runs(site: DemoSite) ->
 
 
 def test_lots_are_served_only_under_their_own_style(site: DemoSite) -> None:
-    for path in ("/plain/lot/J1", "/catalogue/item/P1", "/live/lot/P1", "/api/lots/P1.json", "/plain/lot/NOPE"):
+    for path in (
+        "/plain/lot/J1",
+        "/catalogue/item/P1",
+        "/live/lot/P1",
+        "/api/lots/P1.json",
+        "/plain/lot/NOPE",
+    ):
         assert get(site, path)[0] == 404, path
 
 
@@ -201,10 +210,10 @@ def test_photos_are_served_and_traversal_is_refused(site: DemoSite, site_dir: Pa
 
 def test_head_request_sends_headers_only(site: DemoSite) -> None:
     parts = urlsplit(site.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     conn.request("HEAD", "/photos/p1-1.jpg")
     resp = conn.getresponse()
-    assert resp.status == 200 and int(resp.getheader("Content-Length")) > 0 and resp.read() == b""
+    assert resp.status == 200 and int(resp.getheader("Content-Length", "0")) > 0 and resp.read() == b""
     conn.close()
 
 
@@ -230,7 +239,7 @@ def test_missing_or_bad_lots_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_js_item_page_renders_in_chromium_without_running_the_title(site: DemoSite) -> None:
     import shutil
 
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Dialog, sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -240,7 +249,12 @@ def test_js_item_page_renders_in_chromium_without_running_the_title(site: DemoSi
         browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             tab = browser.new_page()
-            tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def on_dialog(dialog: Dialog) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            tab.on("dialog", on_dialog)
             tab.goto(f"{site.url}/live/lot/S1")
             tab.wait_for_selector("img.lot-photo", timeout=10_000)
             assert tab.inner_text("h1.lot-title") == EVIL

@@ -1,0 +1,101 @@
+"""Running crawls.
+
+Scrapy runs on a Twisted reactor, and a reactor can be started only ONCE per process: call
+:func:`run_crawl` once per process (the CLI is one process per call). Anything that crawls
+repeatedly (the scheduler, tests) uses :func:`run_crawl_isolated`, which runs it in a fresh
+child process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+
+from scrapy.crawler import Crawler, CrawlerProcess
+
+from lootwatch.db import Database
+from lootwatch.errors import StateError
+from lootwatch.queueing import photo_queue
+from lootwatch.settings import Settings
+from lootwatch.storage import BlobStore
+
+from crawlers.settings import crawler_settings, process_settings
+from crawlers.sites import SiteConfig
+from crawlers.spiders.listing import ListingSpider
+from crawlers.store import CrawlStats, CrawlStore
+
+log = logging.getLogger(__name__)
+
+
+def make_store(settings: Settings, database_url: str, redis_url: str) -> CrawlStore:
+    return CrawlStore(
+        Database(database_url),
+        BlobStore(settings.store_dir),
+        photo_queue(redis_url, settings.queue_name),
+        max_photo_bytes=settings.max_photo_bytes,
+        max_photo_pixels=settings.max_photo_pixels,
+    )
+
+
+def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]) -> list[CrawlStats]:
+    """Crawl ``sites`` in one CrawlerProcess (blocks until all are done). Once per process."""
+    store = make_store(settings, database_url, redis_url)
+    process = CrawlerProcess(process_settings(settings), install_root_handler=False)
+    results: list[CrawlStats] = []
+    runs: list[tuple[int, CrawlStats, Crawler]] = []
+    for site in sites:
+        stats = CrawlStats(site.name)
+        results.append(stats)
+        source_id = store.source_id(site.name, site.base_url)
+        try:
+            run_id = store.start_run(source_id, site.name)
+        except StateError as exc:
+            stats.status, stats.note = "skipped", str(exc)
+            continue
+        # the first crawler installs the (asyncio) reactor; the others find it installed
+        crawler = Crawler(ListingSpider, crawler_settings(settings, site), init_reactor=not runs)
+        process.crawl(crawler, site=site, stats=stats, known_hashes=store.known_hashes(source_id),
+                      max_photo_bytes=settings.max_photo_bytes, source_id=source_id, store=store)
+        runs.append((run_id, stats, crawler))
+    try:
+        if runs:
+            process.start()
+    finally:
+        for run_id, stats, crawler in runs:
+            reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+            failed = reason not in ("finished", "closespider_pagecount", "closespider_itemcount")
+            if failed and not stats.note:
+                stats.note = f"crawl ended: {reason or 'did not start'}"
+            store.finish_run(run_id, stats, failed=failed)
+    return results
+
+
+def _child(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig], conn: object) -> None:
+    try:
+        conn.send(("ok", run_crawl(settings, database_url, redis_url, sites)))  # type: ignore[attr-defined]
+    except BaseException as exc:  # report, then let the child die
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))  # type: ignore[attr-defined]
+        raise
+
+
+def run_crawl_isolated(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig],
+                       timeout_s: float | None = None) -> list[CrawlStats]:
+    """:func:`run_crawl` in a fresh (spawned) process, so it may be called any number of times."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(settings, database_url, redis_url, sites, child), daemon=False)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(timeout_s):
+            raise TimeoutError(f"crawl of {', '.join(s.name for s in sites)} took longer than {timeout_s}s")
+        status, value = parent.recv()
+    except EOFError as exc:
+        raise RuntimeError("crawl process died without a result") from exc
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.terminate()
+    if status != "ok":
+        raise RuntimeError(f"crawl failed: {value}")
+    return value

@@ -1,0 +1,69 @@
+"""Scrapy settings built from lootwatch Settings and a site entry (no settings.py module magic)."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from scrapy.settings import Settings as ScrapySettings
+
+from lootwatch.settings import Settings
+
+from crawlers.sites import SiteConfig
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+
+
+def chromium_path(settings: Settings) -> str:
+    return settings.chromium_path or shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+
+
+def process_settings(settings: Settings) -> dict[str, Any]:
+    """Settings of the one CrawlerProcess (the reactor is chosen here, once per process)."""
+    return {
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
+    """Per-site crawler settings: politeness, safety limits, playwright, the store pipeline."""
+    delay = max(settings.download_delay_s if site.download_delay is None else site.download_delay, 0.0)
+    values: dict[str, Any] = {
+        **process_settings(settings),
+        "BOT_NAME": "lootwatch",
+        "USER_AGENT": settings.user_agent,
+        "ROBOTSTXT_OBEY": True,
+        "ROBOTSTXT_USER_AGENT": settings.user_agent,
+        "DOWNLOAD_DELAY": delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": delay > 0,
+        "CONCURRENT_REQUESTS": 16,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": max(delay, 0.5) if delay > 0 else 0.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
+        "AUTOTHROTTLE_MAX_DELAY": 60.0,
+        "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None, "crawlers.middlewares.PoliteThrottle": 0},
+        "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_TIMEOUT": 60,
+        "REDIRECT_MAX_TIMES": 5,
+        "RETRY_TIMES": 2,
+        "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],  # 429/503 back off in PoliteDelayMiddleware
+        "COOKIES_ENABLED": False,
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlers.middlewares.SafetyMiddleware": 50,
+            "crawlers.middlewares.PoliteDelayMiddleware": 580,
+        },
+        "ITEM_PIPELINES": {"crawlers.pipelines.StorePipeline": 300},
+        "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": chromium_path(settings), "args": CHROMIUM_ARGS},
+        "PLAYWRIGHT_MAX_CONTEXTS": 2,  # contexts bounded; pages are closed after each response
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 30_000,
+    }
+    return ScrapySettings(values)

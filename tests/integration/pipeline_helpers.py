@@ -1,0 +1,81 @@
+"""Helpers for integration tests that drive the match pipeline with real servers and real photos."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+from pathlib import Path
+
+from PIL import Image, ImageEnhance
+
+from lootwatch.db import Database
+from lootwatch.images import vet_image
+from lootwatch.queueing import enqueue_photo, photo_queue
+from lootwatch.settings import Settings
+from lootwatch.storage import BlobStore
+
+
+def coil_view(shared: Path, obj: int, angle: int) -> Path:
+    return shared / "data" / "coil100-train" / f"obj{obj:03d}" / f"{angle:03d}.png"
+
+
+def restaged(path: Path, seed: int) -> bytes:
+    """A listing-style JPEG of a gallery-like photo: other light, slight crop, recompressed."""
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    img = img.crop((seed % 5, seed % 7, w - seed % 3, h - seed % 4)).resize((160, 160))
+    img = ImageEnhance.Brightness(img).enhance(1.0 + 0.05 * (seed % 3))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def add_listing(
+    db: Database, settings: Settings, item_id: str, photos: list[bytes], *, source: str = "test-site"
+) -> tuple[int, list[int]]:
+    """Store a listing and its photos as the crawler does, and queue each new photo once."""
+    store = BlobStore(settings.store_dir)
+    queue = photo_queue(settings.redis_url or "", settings.queue_name)
+    photo_ids = []
+    with db.transaction() as conn:
+        src = conn.execute(
+            "INSERT INTO sources (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+            (source,),
+        ).fetchone()
+        listing = conn.execute(
+            """INSERT INTO listings (source_id, url, item_id, title) VALUES (%s, %s, %s, %s) RETURNING id""",
+            (src["id"], f"http://127.0.0.1/lot/{item_id}", item_id, f"lot {item_id}"),  # type: ignore[index]
+        ).fetchone()
+        new = []
+        for pos, data in enumerate(photos):
+            sha, rel = store.put("photos", data, ".jpg")
+            vetted = vet_image(data)
+            row = conn.execute(
+                """INSERT INTO listing_photos (sha256, source_url, phash, stored_path, bytes, width, height)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING RETURNING id""",
+                (sha, f"http://127.0.0.1/p/{sha}.jpg", vetted.phash, rel, len(data), vetted.width, vetted.height),
+            ).fetchone()
+            if row is None:
+                row = conn.execute("SELECT id FROM listing_photos WHERE sha256 = %s", (sha,)).fetchone()
+            else:
+                new.append((row["id"], sha))
+            conn.execute(
+                "INSERT INTO listing_photo_links (listing_id, photo_id, position) VALUES (%s, %s, %s)",
+                (listing["id"], row["id"], pos),  # type: ignore[index]
+            )
+            photo_ids.append(row["id"])  # type: ignore[index]
+    for pid, sha in new:  # after commit: a worker must find the row it is told about
+        enqueue_photo(queue, pid, sha)
+    return listing["id"], photo_ids  # type: ignore[index]
+
+
+def _worker_main(settings_json: str) -> None:
+    from workers.process import run_worker
+
+    run_worker(Settings.model_validate_json(settings_json), burst=True)
+
+
+def start_worker(settings: Settings) -> mp.process.BaseProcess:
+    proc = mp.get_context("spawn").Process(target=_worker_main, args=(settings.model_dump_json(),))
+    proc.start()
+    return proc

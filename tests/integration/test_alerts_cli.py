@@ -1,0 +1,87 @@
+"""``lootwatch review`` and ``lootwatch notify --once`` as a user runs them (a real process)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lootwatch.db import Database
+from tests.integration.test_alerts_seed import seed_item
+from tests.integration.test_notify_delivery import Webhook
+
+pytestmark = pytest.mark.postgres
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lootwatch(db: Database, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LOOTWATCH_DATABASE_URL": db.url,
+        "LOOTWATCH_REDIS_URL": "redis://127.0.0.1:1/0",  # named, never contacted by these commands
+        "LOOTWATCH_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "200",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "from lootwatch.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def test_review_list_show_decide(db: Database, tmp_path: Path) -> None:
+    s = seed_item(db, title="Vase [bold]markup[/bold] <script>")
+    listed = lootwatch(db, tmp_path, "review", "list", "--state", "new")
+    assert listed.returncode == 0, listed.stderr
+    assert "A0001" in listed.stdout and "1 of 1 item(s)" in listed.stdout
+    assert "[bold]markup[/bold]" in listed.stdout  # listing text is shown as text, not rich markup
+
+    decided = lootwatch(
+        db, tmp_path, "review", "decide", str(s.item_id), "escalate", "--comment", "check", "--actor", "ana"
+    )
+    assert decided.returncode == 0, decided.stderr
+    assert f"review item {s.item_id}: new -> escalated by ana" in decided.stdout
+
+    shown = lootwatch(db, tmp_path, "review", "show", str(s.item_id))
+    assert shown.returncode == 0, shown.stderr
+    for text in (
+        "https://example.test/lot/1",
+        "escalated",
+        "confirm, dismiss",
+        "ana",
+        "check",
+        "theft report TR-1",
+    ):
+        assert text in shown.stdout
+
+    again = lootwatch(db, tmp_path, "review", "decide", str(s.item_id), "escalate", "-m", "x")
+    assert again.returncode == 2 and "cannot escalate an item that is escalated" in again.stderr
+    missing = lootwatch(db, tmp_path, "review", "show", "999")
+    assert missing.returncode == 2 and "review item 999 does not exist" in missing.stderr
+    assert db.fetchone("SELECT count(*) AS n FROM decisions") == {"n": 1}
+
+
+def test_notify_once_delivers_and_prints_counts(db: Database, tmp_path: Path) -> None:
+    from alerts.outbox import enqueue_notices
+    from lootwatch.settings import Settings
+
+    hook = Webhook()
+    try:
+        s = seed_item(db)
+        with db.transaction() as conn:
+            enqueue_notices(conn, s.item_id, Settings.model_validate({"slack_webhook_url": hook.url}))
+        out = lootwatch(db, tmp_path, "notify", "--once", LOOTWATCH_SLACK_WEBHOOK_URL=hook.url)
+        assert out.returncode == 0, out.stderr
+        assert "1 claimed: 1 sent, 0 to retry, 0 dead" in out.stdout
+        assert len(hook.delivered()) == 1
+    finally:
+        hook.server.shutdown()
+        hook.server.server_close()

@@ -1,0 +1,126 @@
+"""Crawl a local fixture site into the real test Postgres and Redis (and Chromium for the JS site)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from crawlers.run import run_crawl_isolated
+from crawlers.sites import SiteConfig
+from lootwatch.db import Database
+from lootwatch.queueing import redis_connection
+from lootwatch.settings import Settings
+
+_spec = importlib.util.spec_from_file_location(
+    "crawl_site_server", Path(__file__).resolve().parents[1] / "fixtures" / "crawlers" / "site_server.py"
+)
+assert _spec and _spec.loader
+_server = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_server)
+build_site, serve = _server.build_site, _server.serve
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+PLAIN_SELECTORS = {
+    "result_links": "a.lot-link::attr(href)", "next_page": "a[rel=next]::attr(href)",
+    "title": "h1.lot-title::text", "description": "div.lot-description", "price": "span.lot-price::text",
+    "seller": "span.lot-seller::text", "date": "span.lot-date::text", "photos": "div.lot-gallery a::attr(href)",
+}
+
+
+@pytest.fixture
+def site(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with serve(build_site(tmp_path / "site")) as (base, requested):
+        yield base, requested
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", download_delay_s=0.0)
+
+
+def test_crawl_stores_listings_snapshots_photos_and_queues_new_photos(
+    site: tuple[str, list[str]], db: Database, redis_url: str, tmp_path: Path
+) -> None:
+    base, requested = site
+    sites = [
+        SiteConfig("plain", [f"{base}/plain/index.html"], selectors=PLAIN_SELECTORS, allow_private=True),
+        SiteConfig("jsonld", [f"{base}/catalogue/index.html"], allow_private=True),
+    ]
+    stats = {s.site: s for s in run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=240)}
+
+    assert stats["plain"].status == "finished" and stats["jsonld"].status == "finished"
+    assert "/private/secret.html" not in requested  # robots.txt Disallow obeyed
+    assert not any("thumb" in p for p in requested)  # full-size photos only
+    listings = {r["item_id"]: r for r in db.fetchall("SELECT * FROM listings")}
+    assert set(listings) == {"lot-101", "lot-102", "lot-103", "A-7"}
+    assert listings["lot-101"]["title"] == "Bronze figure of a deity"
+    assert listings["lot-101"]["price_text"] == "EUR 1,200" and float(listings["lot-101"]["amount"]) == 1200
+    assert listings["lot-101"]["seller"] == "Gallery Nord"
+    assert listings["A-7"]["status"] == "sold" and listings["A-7"]["seller"] == "Catalogue House"
+    assert db.fetchone("SELECT count(*) AS n FROM page_snapshots")["n"] == 4  # type: ignore[index]
+    runs = db.fetchall("SELECT status, pages, listings FROM crawl_runs ORDER BY id")
+    assert [r["status"] for r in runs] == ["finished", "finished"]
+
+    photos = {r["source_url"].rsplit("/", 1)[-1]: r for r in db.fetchall("SELECT * FROM listing_photos")}
+    assert set(photos) == {"red.jpg", "green.png", "blue.jpg", "corrupt.jpg"}  # not the related-lot trap
+    good = [p for p in photos.values() if p["status"] == "queued"]
+    assert len(good) == 3 and all(Path(tmp_path / "data" / "store" / p["stored_path"]).exists() for p in good)
+    corrupt = photos["corrupt.jpg"]
+    assert corrupt["status"] == "rejected" and corrupt["reason"]
+
+    # one job per new photo, id = sha256; the relisted red photo links both listings, queued once
+    queue = Queue("photos", connection=redis_connection(redis_url), serializer=JSONSerializer)
+    assert sorted(queue.job_ids) == sorted(p["sha256"] for p in good)
+    red_links = db.fetchall(
+        "SELECT l.item_id FROM listing_photo_links k JOIN listings l ON l.id = k.listing_id WHERE k.photo_id = %s",
+        (photos["red.jpg"]["id"],),
+    )
+    assert sorted(r["item_id"] for r in red_links) == ["lot-101", "lot-102"]
+
+    # incremental crawl: nothing changed, nothing re-fetched or re-queued
+    before = len(requested)
+    again = run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites[:1], timeout_s=240)[0]
+    assert again.listings == 3 and again.listings_changed == 0 and again.photos == 0
+    assert not any(p.startswith("/img/") for p in requested[before:])
+    assert len(queue.job_ids) == 3
+
+
+def test_refuses_private_addresses_without_allow_private(
+    site: tuple[str, list[str]], db: Database, redis_url: str, tmp_path: Path
+) -> None:
+    base, requested = site
+    sites = [SiteConfig("plain", [f"{base}/plain/index.html"], selectors=PLAIN_SELECTORS)]
+    stats = run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=120)[0]
+    assert requested == [] and stats.pages == 0
+    assert db.fetchone("SELECT count(*) AS n FROM listings")["n"] == 0  # type: ignore[index]
+
+
+def test_overlapping_run_of_one_site_is_refused(
+    site: tuple[str, list[str]], db: Database, redis_url: str, tmp_path: Path
+) -> None:
+    base, _ = site
+    db.execute("INSERT INTO sources (name) VALUES ('plain')")
+    db.execute("INSERT INTO crawl_runs (source_id) SELECT id FROM sources WHERE name = 'plain'")
+    sites = [SiteConfig("plain", [f"{base}/plain/index.html"], selectors=PLAIN_SELECTORS, allow_private=True)]
+    stats = run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=120)[0]
+    assert stats.status == "skipped" and "already has a crawl running" in stats.note
+
+
+@pytest.mark.browser
+def test_js_page_is_rendered_in_chromium(
+    site: tuple[str, list[str]], db: Database, redis_url: str, tmp_path: Path
+) -> None:
+    base, requested = site
+    selectors = {"result_links": "a.lot-link::attr(href)", "title": "h1.lot-title::text",
+                 "price": "span.lot-price::text", "photos": "img.lot-photo::attr(src)"}
+    sites = [SiteConfig("js", [f"{base}/live/index.html"], needs_js=True, selectors=selectors, allow_private=True)]
+    stats = run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=240)[0]
+    assert stats.status == "finished", stats
+    assert "/api/lots/9.json" in requested  # the page's own script ran in the browser
+    row = db.fetchone("SELECT * FROM listings WHERE item_id = '9'")
+    assert row is not None and row["title"] == "Gold earring" and row["price_text"] == "GBP 2,000"
+    assert stats.photos_new == 1

@@ -1,0 +1,131 @@
+"""Queue -> worker -> matches -> review items -> notices, on real Postgres, Redis, photos and weights."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lootwatch.db import Database
+from lootwatch.gallery import import_gallery
+from lootwatch.indexing import build_and_publish
+from lootwatch.queueing import photo_queue
+from lootwatch.settings import Settings
+from lootwatch.storage import BlobStore
+from tests.integration.pipeline_helpers import add_listing, coil_view, restaged, start_worker
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+PROTECTED = (2, 5, 9)  # coil100-train objects registered as protected
+UNPROTECTED = (14, 17)
+
+
+@pytest.fixture
+def pipeline(db: Database, redis_url: str, tmp_path: Path, shared_dir: Path) -> Settings:
+    gallery = tmp_path / "gallery"
+    for obj in PROTECTED:
+        for angle in (0, 90, 180, 270):
+            dest = gallery / f"ART-{obj:03d}" / f"{angle:03d}.png"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(coil_view(shared_dir, obj, angle).read_bytes())
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=db.url,
+        redis_url=redis_url,
+        queue_name=f"test-{uuid.uuid4().hex[:8]}",
+        descriptor="imagenet-lite0-gem",
+        batch_size=4,
+        requeue_after_s=0.5,
+        smtp_host="127.0.0.1",
+        smtp_port=2525,
+        email_to=["police@example.org"],
+        slack_webhook_url="http://127.0.0.1:9/hook",
+    )
+    import_gallery(db, BlobStore(settings.store_dir), gallery, max_bytes=10**7, max_pixels=10**7)
+    build_and_publish(db, settings, progress=False)
+    return settings
+
+
+def _listing_photos(shared: Path, obj: int, angles: tuple[int, ...]) -> list[bytes]:
+    return [restaged(coil_view(shared, obj, a), seed=a) for a in angles]
+
+
+def test_photos_are_matched_once_and_protected_listings_alerted(
+    pipeline: Settings, db: Database, shared_dir: Path
+) -> None:
+    hit, _ = add_listing(db, pipeline, "hit", _listing_photos(shared_dir, 5, (40, 50)))
+    miss, _ = add_listing(db, pipeline, "miss", _listing_photos(shared_dir, 14, (40, 130)))
+    relist, _ = add_listing(db, pipeline, "relist", _listing_photos(shared_dir, 5, (40,)))  # same photo again
+    assert len(photo_queue(pipeline.redis_url or "", pipeline.queue_name)) == 4  # the relisted photo not re-queued
+
+    worker = start_worker(pipeline)
+    worker.join(timeout=240)
+    assert worker.exitcode == 0
+
+    photos = db.fetchall("SELECT status, count(*) AS n FROM listing_photos GROUP BY status")
+    assert {r["status"]: r["n"] for r in photos} == {"matched": 4}
+    per_photo = db.fetchall("SELECT photo_id, count(*) AS n FROM matches WHERE rank = 1 GROUP BY photo_id")
+    assert len(per_photo) == 4 and all(r["n"] == 1 for r in per_photo)
+
+    items = {(r["listing_id"], r["artefact_id"]) for r in db.fetchall("SELECT * FROM review_items")}
+    assert (hit, "ART-005") in items
+    assert (relist, "ART-005") in items  # a relisted photo alerts on the new listing too
+    assert all(listing != miss for listing, _ in items), "an unprotected object was alerted"
+    notices = db.fetchall("SELECT channel, idempotency_key FROM notifications")
+    assert sorted(n["channel"] for n in notices) == sorted(["email", "slack"] * len(items))
+
+    # running the same jobs again changes nothing (idempotent)
+    from workers.context import WorkerContext, install
+    from workers.engine import MatchEngine
+    from workers.matching import match_batch
+
+    ctx = WorkerContext(
+        pipeline, db, BlobStore(pipeline.store_dir), MatchEngine(pipeline.descriptor, pipeline.index_dir)
+    )
+    install(ctx)
+    for row in db.fetchall("SELECT id FROM listing_photos"):
+        assert match_batch(ctx, row["id"]).status == "already-matched"
+    assert len(db.fetchall("SELECT id FROM review_items")) == len(items)
+
+
+def test_sigkilled_worker_loses_and_duplicates_nothing(pipeline: Settings, db: Database, shared_dir: Path) -> None:
+    angles = (10, 20, 30, 40, 50, 60)
+    for obj in (2, 9, 17):
+        add_listing(db, pipeline, f"k{obj}", _listing_photos(shared_dir, obj, angles))
+    total = 3 * len(angles)
+
+    kills = 0
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        done = db.fetchone("SELECT count(*) AS n FROM listing_photos WHERE status <> 'queued'")["n"]  # type: ignore[index]
+        if done == total:
+            break
+        worker = start_worker(pipeline)
+        if kills < 3:
+            # let it load the model and get into a batch, then kill it without warning
+            while worker.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.2)
+                now = db.fetchone("SELECT count(*) AS n FROM listing_photos WHERE status <> 'queued'")["n"]  # type: ignore[index]
+                if now > done:
+                    break
+            if worker.is_alive():
+                os.kill(worker.pid or 0, signal.SIGKILL)
+                kills += 1
+            worker.join()
+            time.sleep(0.6)  # past requeue_after_s: the next worker's sweeper re-queues lost jobs
+        else:
+            worker.join(timeout=240)
+
+    assert kills >= 1
+    rows = db.fetchall("SELECT status, count(*) AS n FROM listing_photos GROUP BY status")
+    assert {r["status"]: r["n"] for r in rows} == {"matched": total}
+    dup = db.fetchall("SELECT photo_id FROM matches WHERE rank = 1 GROUP BY photo_id HAVING count(*) > 1")
+    assert dup == []
+    items = db.fetchall("SELECT listing_id, artefact_id FROM review_items")
+    assert len(items) == len({(r["listing_id"], r["artefact_id"]) for r in items})
+    notices = db.fetchall("SELECT idempotency_key FROM notifications")
+    assert len(notices) == 2 * len(items)
