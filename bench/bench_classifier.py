@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--plots", type=Path, default=None, help="folder for pca/tsne and saliency PNGs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -93,6 +94,18 @@ def main() -> None:
             f"top5 {o['top5']:.3f} top10 {o['top10']:.3f} "
             f"P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f}"
         )
+    if args.plots:
+        from models.classifier import LoadedClassifier
+        from models.classifier_plots import embedding_plots
+        from models.classifier_saliency import save_saliency
+
+        assert isinstance(clf, LoadedClassifier)
+        col = bench.collection_of
+        labels = [col.get(r.artefact_id, "") if r.artefact_id else "unprotected" for r in bench.listings]
+        written = embedding_plots(clf, images.listings, labels, args.plots)
+        for i in range(0, len(images.listings), 40):
+            written.append(save_saliency(clf, images.listings[i], args.plots / f"saliency_{i:03d}.png"))
+        print("wrote", ", ".join(str(p) for p in written))
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -28,4 +28,5 @@ class PhotoItem:
 
     def __repr__(self) -> str:
         size = len(self.data) if self.data is not None else 0
-        return f"PhotoItem({self.item_id!r}, {self.url!r}, {size} bytes{', ' + self.error if self.error else ''})"
+        error = f", {self.error}" if self.error else ""
+        return f"PhotoItem({self.item_id!r}, {self.url!r}, {size} bytes{error})"

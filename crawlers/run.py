@@ -13,16 +13,15 @@ import multiprocessing
 
 from scrapy.crawler import Crawler, CrawlerProcess
 
+from crawlers.settings import crawler_settings, process_settings
+from crawlers.sites import SiteConfig
+from crawlers.spiders.listing import ListingSpider
+from crawlers.store import CrawlStats, CrawlStore
 from lootwatch.db import Database
 from lootwatch.errors import StateError
 from lootwatch.queueing import photo_queue
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
-
-from crawlers.settings import crawler_settings, process_settings
-from crawlers.sites import SiteConfig
-from crawlers.spiders.listing import ListingSpider
-from crawlers.store import CrawlStats, CrawlStore
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,9 @@ def make_store(settings: Settings, database_url: str, redis_url: str) -> CrawlSt
     )
 
 
-def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]) -> list[CrawlStats]:
+def run_crawl(
+    settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]
+) -> list[CrawlStats]:
     """Crawl ``sites`` in one CrawlerProcess (blocks until all are done). Once per process."""
     store = make_store(settings, database_url, redis_url)
     process = CrawlerProcess(process_settings(settings), install_root_handler=False)
@@ -54,8 +55,15 @@ def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list
             continue
         # the first crawler installs the (asyncio) reactor; the others find it installed
         crawler = Crawler(ListingSpider, crawler_settings(settings, site), init_reactor=not runs)
-        process.crawl(crawler, site=site, stats=stats, known_hashes=store.known_hashes(source_id),
-                      max_photo_bytes=settings.max_photo_bytes, source_id=source_id, store=store)
+        process.crawl(
+            crawler,
+            site=site,
+            stats=stats,
+            known_hashes=store.known_hashes(source_id),
+            max_photo_bytes=settings.max_photo_bytes,
+            source_id=source_id,
+            store=store,
+        )
         runs.append((run_id, stats, crawler))
     try:
         if runs:
@@ -70,7 +78,9 @@ def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list
     return results
 
 
-def _child(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig], conn: object) -> None:
+def _child(
+    settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig], conn: object
+) -> None:
     try:
         conn.send(("ok", run_crawl(settings, database_url, redis_url, sites)))  # type: ignore[attr-defined]
     except BaseException as exc:  # report, then let the child die
@@ -78,8 +88,13 @@ def _child(settings: Settings, database_url: str, redis_url: str, sites: list[Si
         raise
 
 
-def run_crawl_isolated(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig],
-                       timeout_s: float | None = None) -> list[CrawlStats]:
+def run_crawl_isolated(
+    settings: Settings,
+    database_url: str,
+    redis_url: str,
+    sites: list[SiteConfig],
+    timeout_s: float | None = None,
+) -> list[CrawlStats]:
     """:func:`run_crawl` in a fresh (spawned) process, so it may be called any number of times."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)

@@ -12,12 +12,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lootwatch.db import Database
-from lootwatch.settings import Settings
-
 from crawlers.run import run_crawl_isolated
 from crawlers.sites import SiteConfig
 from crawlers.store import CrawlStats
+from lootwatch.db import Database
+from lootwatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +47,17 @@ def fail_stale_runs(db: Database, stale_after_s: float) -> None:
     )
 
 
-def run_scheduler(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig], *,
-                  tick_s: float = 30.0, stale_after_s: float = 6 * 3600, once: bool = False,
-                  report: Callable[[list[CrawlStats]], None] | None = None) -> None:
+def run_scheduler(
+    settings: Settings,
+    database_url: str,
+    redis_url: str,
+    sites: list[SiteConfig],
+    *,
+    tick_s: float = 30.0,
+    stale_after_s: float = 6 * 3600,
+    once: bool = False,
+    report: Callable[[list[CrawlStats]], None] | None = None,
+) -> None:
     db = Database(database_url)
     while True:
         fail_stale_runs(db, stale_after_s)

@@ -7,17 +7,29 @@ from typing import Any
 
 from scrapy.settings import Settings as ScrapySettings
 
+from crawlers.sites import SiteConfig
 from lootwatch.settings import Settings
 
-from crawlers.sites import SiteConfig
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 
 
 def chromium_path(settings: Settings) -> str:
-    return settings.chromium_path or shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+    return (
+        settings.chromium_path
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or "/usr/bin/chromium"
+    )
 
 
 def process_settings(settings: Settings) -> dict[str, Any]:
@@ -25,7 +37,8 @@ def process_settings(settings: Settings) -> dict[str, Any]:
     return {
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "TELNETCONSOLE_ENABLED": False,
-        "LOG_LEVEL": "INFO",
+        "LOG_LEVEL": "INFO",  # LogStats lines are the progress of a long crawl
+        "STATS_DUMP": False,  # the CLI prints a per-site summary instead
     }
 
 
@@ -46,7 +59,10 @@ def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
         "AUTOTHROTTLE_START_DELAY": max(delay, 0.5) if delay > 0 else 0.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
-        "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None, "crawlers.middlewares.PoliteThrottle": 0},
+        "EXTENSIONS": {
+            "scrapy.extensions.throttle.AutoThrottle": None,
+            "crawlers.middlewares.PoliteThrottle": 0,
+        },
         "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_TIMEOUT": 60,

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lootwatch.errors import ConfigError
-
 from crawlers.extract import ADAPTERS
 from crawlers.extract.selectors import SELECTOR_KEYS
+from lootwatch.errors import ConfigError
 
 BUNDLED_SITES = Path(__file__).with_name("sites.toml")
 _CADENCE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
@@ -63,7 +62,16 @@ def load_sites(path: Path | None = None) -> dict[str, SiteConfig]:
     return {name: _site(path, name, entry) for name, entry in sites.items()}
 
 
-_FIELDS = {"start_urls", "adapter", "needs_js", "cadence", "selectors", "allow_private", "max_pages", "download_delay"}
+_FIELDS = {
+    "start_urls",
+    "adapter",
+    "needs_js",
+    "cadence",
+    "selectors",
+    "allow_private",
+    "max_pages",
+    "download_delay",
+}
 
 
 def _site(path: Path, name: str, entry: Any) -> SiteConfig:
@@ -72,7 +80,9 @@ def _site(path: Path, name: str, entry: Any) -> SiteConfig:
         raise ConfigError(f"{where} must be a table")
     unknown = set(entry) - _FIELDS
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_FIELDS))})")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_FIELDS))})"
+        )
     urls = entry.get("start_urls")
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
         raise ConfigError(f"{where}: start_urls must be a non-empty list of URLs")
@@ -87,7 +97,10 @@ def _site(path: Path, name: str, entry: Any) -> SiteConfig:
         raise ConfigError(f"{where}: selectors must be a table of strings")
     bad = set(selectors) - SELECTOR_KEYS
     if bad:
-        raise ConfigError(f"{where}: unknown selector(s) {', '.join(sorted(bad))} (known: {', '.join(sorted(SELECTOR_KEYS))})")
+        raise ConfigError(
+            f"{where}: unknown selector(s) {', '.join(sorted(bad))} "
+            f"(known: {', '.join(sorted(SELECTOR_KEYS))})"
+        )
     cadence = str(entry.get("cadence", "6h"))
     parse_cadence(cadence)
     max_pages = entry.get("max_pages", 50)

@@ -15,16 +15,25 @@ from typing import Any
 import psycopg
 from rq import Queue
 
+from crawlers.extract.result import PageResult
 from lootwatch.db import Database
 from lootwatch.errors import BadInputError, StateError
 from lootwatch.images import vet_image
 from lootwatch.queueing import enqueue_photo
 from lootwatch.storage import BlobStore, sha256_bytes
 
-from crawlers.extract.result import PageResult
-
 HISTORY_FIELDS = ("price_text", "status", "title")
-_HASHED = ("title", "description", "price_text", "amount", "currency", "seller", "sale_date", "status", "photos")
+_HASHED = (
+    "title",
+    "description",
+    "price_text",
+    "amount",
+    "currency",
+    "seller",
+    "sale_date",
+    "status",
+    "photos",
+)
 
 
 @dataclass
@@ -56,14 +65,19 @@ def content_hash(page: PageResult) -> str:
 
 
 class CrawlStore:
-    def __init__(self, db: Database, blobs: BlobStore, queue: Queue, *, max_photo_bytes: int,
-                 max_photo_pixels: int) -> None:
+    def __init__(
+        self, db: Database, blobs: BlobStore, queue: Queue, *, max_photo_bytes: int, max_photo_pixels: int
+    ) -> None:
         self.db, self.blobs, self.queue = db, blobs, queue
         self.max_photo_bytes, self.max_photo_pixels = max_photo_bytes, max_photo_pixels
 
+    def _tx(self) -> Any:
+        # rows are dicts (dict_row); typed loosely here rather than casting every row
+        return self.db.transaction()
+
     # --- sources and runs -----------------------------------------------------------------
     def source_id(self, name: str, base_url: str = "") -> int:
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             row = conn.execute(
                 """INSERT INTO sources (name, base_url) VALUES (%s, %s)
                    ON CONFLICT (name) DO UPDATE SET base_url = CASE WHEN EXCLUDED.base_url <> ''
@@ -71,71 +85,97 @@ class CrawlStore:
                    RETURNING id""",
                 (name, base_url),
             ).fetchone()
-        return int(row["id"])  # type: ignore[index]
+        return int(row["id"])
 
     def start_run(self, source_id: int, site: str) -> int:
         """A new running crawl_runs row; StateError while another run of the site is still running."""
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 row = conn.execute(
                     "INSERT INTO crawl_runs (source_id) VALUES (%s) RETURNING id", (source_id,)
                 ).fetchone()
         except psycopg.errors.UniqueViolation as exc:
-            raise StateError(f"site {site!r} already has a crawl running; runs of one site never overlap") from exc
-        return int(row["id"])  # type: ignore[index]
+            raise StateError(
+                f"site {site!r} already has a crawl running; runs of one site never overlap"
+            ) from exc
+        return int(row["id"])
 
     def finish_run(self, run_id: int, stats: CrawlStats, *, failed: bool = False) -> None:
         stats.status = "failed" if failed else "finished"
         self.db.execute(
             """UPDATE crawl_runs SET status = %s, finished_at = now(), pages = %s, listings = %s, photos = %s,
                       errors = %s, note = %s WHERE id = %s""",
-            (stats.status, stats.pages, stats.listings, stats.photos, stats.errors + stats.blocked, stats.note, run_id),
+            (
+                stats.status,
+                stats.pages,
+                stats.listings,
+                stats.photos,
+                stats.errors + stats.blocked,
+                stats.note,
+                run_id,
+            ),
         )
 
     def known_hashes(self, source_id: int) -> dict[str, str]:
-        rows = self.db.fetchall("SELECT item_id, content_hash FROM listings WHERE source_id = %s", (source_id,))
+        rows = self.db.fetchall(
+            "SELECT item_id, content_hash FROM listings WHERE source_id = %s", (source_id,)
+        )
         return {r["item_id"]: r["content_hash"] for r in rows}
 
     def listing_id(self, source_id: int, item_id: str) -> int | None:
-        row = self.db.fetchone("SELECT id FROM listings WHERE source_id = %s AND item_id = %s", (source_id, item_id))
+        row = self.db.fetchone(
+            "SELECT id FROM listings WHERE source_id = %s AND item_id = %s", (source_id, item_id)
+        )
         return int(row["id"]) if row else None
 
     # --- listings and pages ---------------------------------------------------------------
-    def save_listing(self, source_id: int, page: PageResult, body: bytes, http_status: int) -> tuple[int, bool]:
+    def save_listing(
+        self, source_id: int, page: PageResult, body: bytes, http_status: int
+    ) -> tuple[int, bool]:
         """Upsert the listing, record changed fields, keep the page; (listing id, changed)."""
         digest = content_hash(page)
         sha, rel = self.blobs.put("pages", body, ".html", compress=True)
         values = {
-            "url": page.canonical_url or page.url, "title": page.title, "description": page.description,
-            "price_text": page.price_text, "amount": page.amount, "currency": page.currency, "seller": page.seller,
-            "sale_date": page.sale_date, "status": page.status if page.status in ("open", "sold", "ended") else "unknown",
+            "url": page.canonical_url or page.url,
+            "title": page.title,
+            "description": page.description,
+            "price_text": page.price_text,
+            "amount": page.amount,
+            "currency": page.currency,
+            "seller": page.seller,
+            "sale_date": page.sale_date,
+            "status": page.status if page.status in ("open", "sold", "ended") else "unknown",
         }
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             old = conn.execute(
-                "SELECT * FROM listings WHERE source_id = %s AND item_id = %s FOR UPDATE", (source_id, page.item_id)
+                "SELECT * FROM listings WHERE source_id = %s AND item_id = %s FOR UPDATE",
+                (source_id, page.item_id),
             ).fetchone()
             if old is None:
                 row = conn.execute(
-                    """INSERT INTO listings (source_id, item_id, url, title, description, price_text, amount, currency,
+                    """INSERT INTO listings (source_id, item_id, url, title, description,
+                        price_text, amount, currency,
                                              seller, sale_date, status, content_hash)
-                       VALUES (%(source_id)s, %(item_id)s, %(url)s, %(title)s, %(description)s, %(price_text)s,
+                       VALUES (%(source_id)s, %(item_id)s, %(url)s, %(title)s, %(description)s,
+                           %(price_text)s,
                                %(amount)s, %(currency)s, %(seller)s, %(sale_date)s, %(status)s, %(hash)s)
                        RETURNING id""",
                     {**values, "source_id": source_id, "item_id": page.item_id, "hash": digest},
                 ).fetchone()
-                listing_id, changed = int(row["id"]), True  # type: ignore[index]
+                listing_id, changed = int(row["id"]), True
             else:
-                listing_id, changed = int(old["id"]), old["content_hash"] != digest  # type: ignore[index]
+                listing_id, changed = int(old["id"]), old["content_hash"] != digest
                 if changed:
                     for field in HISTORY_FIELDS:
-                        if str(old[field]) != str(values[field]):  # type: ignore[index]
+                        if str(old[field]) != str(values[field]):
                             conn.execute(
                                 """INSERT INTO listing_history (listing_id, field, old_value, new_value)
                                    VALUES (%s, %s, %s, %s)""",
-                                (listing_id, field, old[field], values[field]),  # type: ignore[index]
+                                (listing_id, field, old[field], values[field]),
                             )
                     conn.execute(
-                        """UPDATE listings SET url = %(url)s, title = %(title)s, description = %(description)s,
+                        """UPDATE listings SET url = %(url)s, title = %(title)s, description =
+                            %(description)s,
                                   price_text = %(price_text)s, amount = %(amount)s, currency = %(currency)s,
                                   seller = %(seller)s, sale_date = %(sale_date)s, status = %(status)s,
                                   content_hash = %(hash)s, last_seen = now() WHERE id = %(id)s""",
@@ -151,7 +191,9 @@ class CrawlStore:
         return listing_id, changed
 
     # --- photos ---------------------------------------------------------------------------
-    def save_photo(self, listing_id: int, url: str, data: bytes | None, position: int, error: str = "") -> str:
+    def save_photo(
+        self, listing_id: int, url: str, data: bytes | None, position: int, error: str = ""
+    ) -> str:
         """Store, link and (if new) queue one listing photo: returns 'new', 'known' or 'rejected'."""
         if data is None or error:
             self._reject(url, error or "no data")
@@ -160,21 +202,22 @@ class CrawlStore:
         try:
             vetted = vet_image(data, max_bytes=self.max_photo_bytes, max_pixels=self.max_photo_pixels)
         except BadInputError as exc:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 row = conn.execute(
                     """INSERT INTO listing_photos (sha256, source_url, bytes, status, reason)
                        VALUES (%s, %s, %s, 'rejected', %s)
                        ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256 RETURNING id""",
                     (sha, url, len(data), str(exc)),
                 ).fetchone()
-                self._link(conn, listing_id, int(row["id"]), position)  # type: ignore[index]
+                self._link(conn, listing_id, int(row["id"]), position)
                 conn.execute(
-                    "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (url, str(exc))
+                    "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)",
+                    (url, str(exc)),
                 )
             return "rejected"
         suffix = "." + vetted.format.lower().replace("jpeg", "jpg").replace("mpo", "jpg")
         _, rel = self.blobs.put("photos", data, suffix)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             row = conn.execute(
                 """INSERT INTO listing_photos (sha256, source_url, phash, stored_path, bytes, width, height)
                    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING RETURNING id""",
@@ -183,13 +226,13 @@ class CrawlStore:
             new = row is not None
             if not new:
                 row = conn.execute("SELECT id FROM listing_photos WHERE sha256 = %s", (sha,)).fetchone()
-            photo_id = int(row["id"])  # type: ignore[index]
+            photo_id = int(row["id"])
             self._link(conn, listing_id, photo_id, position)
         if new:  # after commit: the worker must find the row
             enqueue_photo(self.queue, photo_id, sha)
         return "new" if new else "known"
 
-    def _link(self, conn: psycopg.Connection, listing_id: int, photo_id: int, position: int) -> None:
+    def _link(self, conn: Any, listing_id: int, photo_id: int, position: int) -> None:
         conn.execute(
             """INSERT INTO listing_photo_links (listing_id, photo_id, position) VALUES (%s, %s, %s)
                ON CONFLICT (listing_id, photo_id) DO NOTHING""",
@@ -197,7 +240,9 @@ class CrawlStore:
         )
 
     def _reject(self, ref: str, reason: str) -> None:
-        self.db.execute("INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (ref, reason))
+        self.db.execute(
+            "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (ref, reason)
+        )
 
     def reject_page(self, url: str, reason: str) -> None:
         self.db.execute("INSERT INTO rejections (kind, ref, reason) VALUES ('page', %s, %s)", (url, reason))

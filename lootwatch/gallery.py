@@ -57,7 +57,8 @@ def _read_csv(csv_path: Path) -> tuple[list[GalleryEntry], list[tuple[str, str]]
         missing = {"image", "artefact_id"} - set(reader.fieldnames or [])
         if missing:
             raise BadInputError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))}")
-        entries, problems = [], []
+        entries: list[GalleryEntry] = []
+        problems: list[tuple[str, str]] = []
         for line_no, row in enumerate(reader, start=2):
             image, artefact = (row.get("image") or "").strip(), (row.get("artefact_id") or "").strip()
             if not image or not artefact:
@@ -72,7 +73,8 @@ def _read_csv(csv_path: Path) -> tuple[list[GalleryEntry], list[tuple[str, str]]
 
 
 def _read_folders(root: Path) -> tuple[list[GalleryEntry], list[tuple[str, str]]]:
-    entries, problems = [], []
+    entries: list[GalleryEntry] = []
+    problems: list[tuple[str, str]] = []
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise BadInputError(f"{root}: no artefact folders (expected {root}/<artefact_id>/<photos>) and no gallery.csv")

@@ -46,8 +46,7 @@ def vet_image(data: bytes, *, max_bytes: int = 20_000_000, max_pixels: int = 50_
             if w * h > max_pixels:
                 raise BadInputError(f"too many pixels: {w}x{h} > limit {max_pixels} (decompression bomb?)")
             img.load()
-            img = ImageOps.exif_transpose(img) or img
-            rgb = _to_rgb(img)
+            rgb = _to_rgb(ImageOps.exif_transpose(img) or img)
     except BadInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -162,10 +162,14 @@ class LoadedClassifier:
     def temperature(self) -> float:
         return float(self.card.extra.get("temperature", 1.0))
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
     @torch.no_grad()
     def logits(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         out = [
-            self.model(to_tensor(images[i : i + batch_size], self.card))
+            self.model(to_tensor(images[i : i + batch_size], self.card).to(self.device)).cpu()
             for i in range(0, len(images), batch_size)
         ]
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
@@ -177,7 +181,7 @@ class LoadedClassifier:
     @torch.no_grad()
     def penultimate(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         out = [
-            self.model.penultimate(to_tensor(images[i : i + batch_size], self.card))
+            self.model.penultimate(to_tensor(images[i : i + batch_size], self.card).to(self.device)).cpu()
             for i in range(0, len(images), batch_size)
         ]
         return torch.cat(out).numpy()

@@ -20,14 +20,14 @@ def saliency_map(
     clf: LoadedClassifier, image: Image.Image, target: int | None = None
 ) -> tuple[np.ndarray, int]:
     """(h, w) saliency in [0, 1] at the classifier's input size, and the class it explains."""
-    x = to_tensor([image], clf.card).requires_grad_(True)
+    x = to_tensor([image], clf.card).to(clf.device).requires_grad_(True)
     clf.model.eval()
     with torch.enable_grad():
         logits = clf.model(x)
         cls = int(logits.argmax(1)) if target is None else int(target)
         logits[0, cls].backward()
     assert x.grad is not None
-    sal = x.grad.detach().abs().amax(dim=1)[0].numpy()
+    sal = x.grad.detach().abs().amax(dim=1)[0].cpu().numpy()
     peak = float(sal.max())
     return (sal / peak if peak > 0 else sal).astype(np.float32), cls
 

@@ -10,11 +10,15 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from lootwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matcher.index import GalleryIndex
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +38,13 @@ class MatchEngine:
         self.descriptor = load_descriptor(descriptor_spec, device=device)
         self.index_dir = index_dir
         self.top_k = top_k
-        self._index = None
+        self._index: GalleryIndex | None = None
         self._index_version: str | None = None
         self._checked_at = 0.0
         self.reload_if_changed(force=True)
 
     @property
-    def index(self):  # noqa: ANN201 - matcher.index.GalleryIndex
+    def index(self) -> GalleryIndex:
         if self._index is None:
             raise ConfigError(f"no gallery index under {self.index_dir}: run `lootwatch index build` first")
         return self._index

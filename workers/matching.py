@@ -14,9 +14,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import psycopg
-
-from lootwatch.errors import BadInputError
+from lootwatch.db import Conn
+from lootwatch.errors import BadInputError, ConfigError
 from lootwatch.images import vet_image
 from workers.context import WorkerContext
 from workers.engine import Hit
@@ -87,7 +86,9 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
                 "UPDATE listing_photos SET status = 'matched', matched_at = now() WHERE id = ANY(%s)", (ready,)
             )
             result.matched = ready
-            threshold = s.alert_threshold if s.alert_threshold is not None else float(engine.index.threshold)
+            threshold = s.alert_threshold if s.alert_threshold is not None else engine.index.threshold
+            if threshold is None:
+                raise ConfigError("the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD")
             result.review_items = open_review_items(conn, ready, threshold, engine.index_version, ctx)
         if result.rejected and photo_id in result.rejected:
             result.status = "rejected"
@@ -98,7 +99,7 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
     return result
 
 
-def _write_matches(conn: psycopg.Connection, photo_id: int, hits: Sequence[Hit], model: str, index: str) -> None:
+def _write_matches(conn: Conn, photo_id: int, hits: Sequence[Hit], model: str, index: str) -> None:
     for hit in hits:
         conn.execute(
             """INSERT INTO matches (photo_id, artefact_id, rank, score, scores, best_gallery_photo_id,
@@ -119,7 +120,7 @@ def _write_matches(conn: psycopg.Connection, photo_id: int, hits: Sequence[Hit],
 
 
 def open_review_items(
-    conn: psycopg.Connection, photo_ids: list[int], threshold: float, index_version: str, ctx: WorkerContext
+    conn: Conn, photo_ids: list[int], threshold: float, index_version: str, ctx: WorkerContext
 ) -> list[int]:
     """Open one review item per (listing, artefact) whose best top-ranked photo score passes the threshold.
 

@@ -42,7 +42,8 @@ def set_password(db: Database, username: str, password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise BadInputError(f"password must have at least {MIN_PASSWORD} characters")
     row = db.fetchone(
-        "UPDATE users SET password_hash = %s WHERE username = %s RETURNING id", (_hasher.hash(password), username)
+        "UPDATE users SET password_hash = %s WHERE username = %s RETURNING id",
+        (_hasher.hash(password), username),
     )
     if row is None:
         raise BadInputError(f"no user {username!r}")
@@ -73,4 +74,6 @@ def get_user(db: Database, user_id: int) -> dict | None:
 
 
 def list_users(db: Database) -> list[dict]:
-    return db.fetchall("SELECT id, username, role, created_at, last_login_at, disabled_at FROM users ORDER BY id")
+    return db.fetchall(
+        "SELECT id, username, role, created_at, last_login_at, disabled_at FROM users ORDER BY id"
+    )

@@ -44,13 +44,15 @@ def extract_page(
     sel = Selector(text=html or "<html></html>")
     reason = challenge_reason(sel, html)
     if reason:
-        return PageResult(url=url, page_type=BLOCKED, adapter=name, reason=reason,
-                          title=clean(sel.css("title::text").get()))
+        return PageResult(
+            url=url, page_type=BLOCKED, adapter=name, reason=reason, title=clean(sel.css("title::text").get())
+        )
     result = ADAPTERS[name](sel, html, url, selectors)
     if result.page_type != UNKNOWN:
         return result
     for page_type, why in ((NOT_FOUND, not_found_reason(sel)), (NEEDS_JS, js_shell_reason(sel))):
         if why:
-            return PageResult(url=url, page_type=page_type, adapter=name, reason=why,
-                              canonical_url=result.canonical_url)
+            return PageResult(
+                url=url, page_type=page_type, adapter=name, reason=why, canonical_url=result.canonical_url
+            )
     return result

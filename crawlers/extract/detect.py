@@ -26,13 +26,17 @@ _CHALLENGE_MARKUP = re.compile(
     re.I,
 )
 _NOT_FOUND = re.compile(
-    r"page not found|item not found|listing not found|lot not found|not be found|no longer (available|exists)|"
+    r"page not found|item not found|listing not found|lot not found|not be found|"
+    r"no longer (available|exists)|"
     r"has been (removed|deleted)|does not exist|doesn't exist|couldn't find|could not find|\b404\b|"
-    r"存在しません|見つかりません|削除されました|公開停止|seite nicht gefunden|page introuvable|pagina non trovata|"
+    r"存在しません|見つかりません|削除されました|公開停止|"
+    r"seite nicht gefunden|page introuvable|pagina non trovata|"
     r"página no encontrada|niet gevonden",
     re.I,
 )
-_ENABLE_JS = re.compile(r"enable javascript|javascript (is )?(required|disabled)|turn on javascript|javascriptを有効", re.I)
+_ENABLE_JS = re.compile(
+    r"enable javascript|javascript (is )?(required|disabled)|turn on javascript|javascriptを有効", re.I
+)
 _APP_ROOTS = ("app", "root", "__next", "__nuxt", "main-app", "application")
 
 

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 from parsel import Selector
 
 from crawlers.extract import heuristics, photos, structured
-from crawlers.extract.result import ITEM, SEARCH, PageResult, SearchResult
+from crawlers.extract.result import ITEM, SEARCH, PageResult
 from crawlers.extract.selectors import select_text, select_urls
-from crawlers.extract.text import absolute, clean, parse_price, unique
+from crawlers.extract.text import absolute, clean, format_price, parse_price, unique
 
 _STATUS_TEXT = [
     (re.compile(r"\bsold\b|落札済|売り切れ|sold out|verkauft|vendu|zugeschlagen", re.I), "sold"),
@@ -29,7 +29,9 @@ def item_id_from_url(url: str) -> str:
     return segments[-1] if segments else ""
 
 
-def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, str] | None = None) -> PageResult:
+def extract_generic(
+    sel: Selector, html: str, url: str, selectors: Mapping[str, str] | None = None
+) -> PageResult:
     selectors = selectors or {}
     canonical = absolute(url, sel.xpath("//link[@rel='canonical']/@href").get()) or url
     out = PageResult(url=url, canonical_url=canonical)
@@ -62,7 +64,9 @@ def _search_part(sel: Selector, html: str, url: str, selectors: Mapping[str, str
         r.image = photos.upgrade(r.thumb) if r.thumb else ""
         r.item_id = item_id_from_url(r.url)
     out.results = results
-    out.next_page = (select_urls(sel, selectors.get("next_page"), url) or [""])[0] or heuristics.next_page(sel, url)
+    out.next_page = (select_urls(sel, selectors.get("next_page"), url) or [""])[0] or heuristics.next_page(
+        sel, url
+    )
 
 
 def _item_part(sel: Selector, url: str, selectors: Mapping[str, str], out: PageResult) -> None:
@@ -83,7 +87,9 @@ def _item_part(sel: Selector, url: str, selectors: Mapping[str, str], out: PageR
     out.seller = select_text(sel, selectors.get("seller")) or data.seller
     out.sale_date = select_text(sel, selectors.get("date")) or data.date
     out.item_id = (
-        select_text(sel, selectors.get("item_id")) or data.item_id or item_id_from_url(out.canonical_url or url)
+        select_text(sel, selectors.get("item_id"))
+        or data.item_id
+        or item_id_from_url(out.canonical_url or url)
     )
     amount = data.amount if data.amount is not None else og.amount
     currency = data.currency or og.currency
@@ -93,14 +99,19 @@ def _item_part(sel: Selector, url: str, selectors: Mapping[str, str], out: PageR
         amount = amount if amount is not None else parsed_amount
         currency = currency or parsed_currency
     elif amount is not None:
-        price_text = f"{currency} {amount:g}".strip() if currency else f"{amount:g}"
+        price_text = format_price(amount, currency)
     out.price_text, out.amount, out.currency = price_text, amount, currency
     out.photos = _photos(sel, url, selectors, data, og)
     out.status = _status(sel, selectors, data.availability, out)
 
 
-def _photos(sel: Selector, url: str, selectors: Mapping[str, str], data: structured.Structured,
-            og: structured.Structured) -> list[str]:
+def _photos(
+    sel: Selector,
+    url: str,
+    selectors: Mapping[str, str],
+    data: structured.Structured,
+    og: structured.Structured,
+) -> list[str]:
     if selectors.get("photos"):
         found = select_urls(sel, selectors["photos"], url)
         if found:

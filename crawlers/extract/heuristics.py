@@ -11,15 +11,21 @@ from crawlers.extract.result import SearchResult
 from crawlers.extract.text import absolute, clean, join_text, parse_price
 
 _PRICE_CLASS = re.compile(
-    r"(^|[-_ ])(price|amount|current-?bid|bid-?amount)([-_ ]?value|[-_ ]?amount|[-_ ]?primary)?([-_ ]|$)", re.I
+    r"(^|[-_ ])(price|amount|current-?bid|bid-?amount)([-_ ]?value|[-_ ]?amount|[-_ ]?primary)?([-_ ]|$)",
+    re.I,
 )
 _SKIP_PRICE = re.compile(r"shipping|postage|delivery|strike|was|original|old|save|discount", re.I)
 
 
 def price_candidates(sel: Selector) -> list[str]:
-    nodes = [n for n in sel.xpath(
-        ".//*[@itemprop='price' or @data-testid='price' or contains(@class,'price') or contains(@class,'Price')]"
-    ) if _is_price_node(n)]
+    nodes = [
+        n
+        for n in sel.xpath(
+            ".//*[@itemprop='price' or @data-testid='price'"
+            " or contains(@class,'price') or contains(@class,'Price')]"
+        )
+        if _is_price_node(n)
+    ]
     inner = {id(n.root) for n in nodes}
     out = []
     for n in nodes:
@@ -36,7 +42,11 @@ def _is_price_node(n: Selector) -> bool:
     cls = n.attrib.get("class", "") + " " + n.attrib.get("data-testid", "")
     if _SKIP_PRICE.search(cls):
         return False
-    return bool(_PRICE_CLASS.search(cls)) or n.attrib.get("itemprop") == "price" or n.attrib.get("data-testid") == "price"
+    return (
+        bool(_PRICE_CLASS.search(cls))
+        or n.attrib.get("itemprop") == "price"
+        or n.attrib.get("data-testid") == "price"
+    )
 
 
 def shown_price(sel: Selector, amount: float | None) -> str:
@@ -50,7 +60,9 @@ def shown_price(sel: Selector, amount: float | None) -> str:
     return cands[0] if cands else ""
 
 
-_NEXT_TEXT = re.compile(r"^(next( page)?|›|»|>|次へ|次のページ|suivant|weiter|nächste|siguiente|avanti|volgende)\W*$", re.I)
+_NEXT_TEXT = re.compile(
+    r"^(next( page)?|›|»|>|次へ|次のページ|suivant|weiter|nächste|siguiente|avanti|volgende)\W*$", re.I
+)
 
 
 def next_page(sel: Selector, base: str) -> str:

@@ -11,8 +11,19 @@ from crawlers.extract.text import absolute, unique
 
 _IMAGE_EXT = re.compile(r"\.(jpe?g|png|webp|gif|tiff?|bmp|avif)(\?|$)", re.I)
 # attributes galleries use for the large version of a shown <img>
-_LARGE_ATTRS = ("data-zoom-src", "data-zoom-image", "data-zoom", "data-full", "data-full-src", "data-large",
-                "data-large-src", "data-src-large", "data-hires", "data-original", "data-big")
+_LARGE_ATTRS = (
+    "data-zoom-src",
+    "data-zoom-image",
+    "data-zoom",
+    "data-full",
+    "data-full-src",
+    "data-large",
+    "data-large-src",
+    "data-src-large",
+    "data-hires",
+    "data-original",
+    "data-big",
+)
 _EBAY_SIZE = re.compile(r"/s-l\d+(\.\w+)$")
 
 
@@ -80,9 +91,38 @@ def dedupe(urls: list[str]) -> list[str]:
     return out
 
 
-_GALLERY = ("gallery", "carousel", "slider", "slideshow", "photo", "image", "media", "swiper", "lightbox", "zoom")
-_NOT_LISTING = ("related", "similar", "recommend", "recently", "other-lots", "more-from", "also", "sponsored",
-                "upsell", "cross", "footer", "header", "nav", "logo", "avatar", "seller", "banner", "ad-")
+_GALLERY = (
+    "gallery",
+    "carousel",
+    "slider",
+    "slideshow",
+    "photo",
+    "image",
+    "media",
+    "swiper",
+    "lightbox",
+    "zoom",
+)
+_NOT_LISTING = (
+    "related",
+    "similar",
+    "recommend",
+    "recently",
+    "other-lots",
+    "more-from",
+    "also",
+    "sponsored",
+    "upsell",
+    "cross",
+    "footer",
+    "header",
+    "nav",
+    "logo",
+    "avatar",
+    "seller",
+    "banner",
+    "ad-",
+)
 
 
 def gallery_photos(sel: Selector, base: str) -> list[str]:

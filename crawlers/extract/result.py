@@ -6,7 +6,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # page types: a blocked page must be retried later, never read as "no results"
-ITEM, SEARCH, BLOCKED, NOT_FOUND, NEEDS_JS, UNKNOWN = "item", "search", "blocked", "not_found", "needs_js", "unknown"
+ITEM, SEARCH, BLOCKED, NOT_FOUND, NEEDS_JS, UNKNOWN = (
+    "item",
+    "search",
+    "blocked",
+    "not_found",
+    "needs_js",
+    "unknown",
+)
 
 
 @dataclass

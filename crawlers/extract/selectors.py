@@ -7,8 +7,19 @@ from parsel import Selector
 from crawlers.extract.text import absolute, join_text, unique
 
 SELECTOR_KEYS = frozenset(
-    {"result_links", "next_page", "title", "description", "price", "seller", "date", "photos", "item_id", "status",
-     "item_url_pattern"}
+    {
+        "result_links",
+        "next_page",
+        "title",
+        "description",
+        "price",
+        "seller",
+        "date",
+        "photos",
+        "item_id",
+        "status",
+        "item_url_pattern",
+    }
 )
 
 
@@ -38,5 +49,7 @@ def select_urls(sel: Selector, query: str | None, base: str) -> list[str]:
         if isinstance(hit.root, str):
             out.append(absolute(base, hit.get()))
         else:  # an element: its link or image source
-            out.append(absolute(base, hit.attrib.get("href") or hit.attrib.get("src") or hit.attrib.get("data-src")))
+            out.append(
+                absolute(base, hit.attrib.get("href") or hit.attrib.get("src") or hit.attrib.get("data-src"))
+            )
     return unique(out)

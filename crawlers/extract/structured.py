@@ -11,8 +11,19 @@ from parsel import Selector
 from crawlers.extract.text import absolute, as_float, clean, loads_lenient, unique
 
 PRODUCT_TYPES = frozenset(
-    {"product", "individualproduct", "productmodel", "visualartwork", "sculpture", "painting", "artwork",
-     "creativework", "vehicle", "car", "book"}
+    {
+        "product",
+        "individualproduct",
+        "productmodel",
+        "visualartwork",
+        "sculpture",
+        "painting",
+        "artwork",
+        "creativework",
+        "vehicle",
+        "car",
+        "book",
+    }
 )
 
 
@@ -92,7 +103,9 @@ def _offer(node: dict) -> dict:
 def from_jsonld(sel: Selector, base: str) -> Structured:
     out = Structured()
     nodes = jsonld_nodes(sel)
-    product = next((n for n in nodes if _types(n) & PRODUCT_TYPES and (n.get("name") or n.get("image"))), None)
+    product = next(
+        (n for n in nodes if _types(n) & PRODUCT_TYPES and (n.get("name") or n.get("image"))), None
+    )
     if product is None:  # a bare Offer carrying the item
         product = next((n for n in nodes if _types(n) & {"offer"} and n.get("name")), None)
     if product is not None:
@@ -100,15 +113,21 @@ def from_jsonld(sel: Selector, base: str) -> Structured:
         offer = _offer(product) or (product if _types(product) & {"offer"} else {})
         out.title = _name(product.get("name"))
         out.description = clean(str(_first(product.get("description")) or ""))
-        out.item_id = clean(str(product.get("productID") or product.get("sku") or product.get("identifier") or ""))
+        out.item_id = clean(
+            str(product.get("productID") or product.get("sku") or product.get("identifier") or "")
+        )
         out.images = _image_urls(base, product.get("image"))
         out.amount = as_float(offer.get("price") if offer.get("price") is not None else offer.get("lowPrice"))
         out.currency = offer.get("priceCurrency") or None
         out.availability = str(offer.get("availability") or "")
         out.seller = _name(offer.get("seller") or product.get("seller") or "")
         out.date = str(
-            offer.get("availabilityEnds") or offer.get("priceValidUntil") or offer.get("validThrough")
-            or product.get("endDate") or product.get("dateCreated") or ""
+            offer.get("availabilityEnds")
+            or offer.get("priceValidUntil")
+            or offer.get("validThrough")
+            or product.get("endDate")
+            or product.get("dateCreated")
+            or ""
         )
         out.url = absolute(base, str(product.get("url") or offer.get("url") or ""))
     for node in nodes:
@@ -125,8 +144,13 @@ def _list_entry(base: str, el: Any) -> dict[str, str] | None:
         return {"url": absolute(base, el)}
     if not isinstance(el, dict):
         return None
-    item = el.get("item") if isinstance(el.get("item"), dict) else el
-    url = item.get("url") or item.get("@id") or (el.get("item") if isinstance(el.get("item"), str) else "") or el.get("url")
+    item: dict = el["item"] if isinstance(el.get("item"), dict) else el
+    url = (
+        item.get("url")
+        or item.get("@id")
+        or (el.get("item") if isinstance(el.get("item"), str) else "")
+        or el.get("url")
+    )
     if not url:
         return None
     offer = _offer(item)
@@ -172,9 +196,8 @@ def from_microdata(sel: Selector, base: str) -> Structured:
     )
     out.amount = as_float(value("price"))
     out.currency = value("priceCurrency") or None
-    out.availability = (prop("availability").attrib.get("href", "") if prop("availability") is not None else "") or value(
-        "availability"
-    )
+    avail = prop("availability")
+    out.availability = (avail.attrib.get("href", "") if avail is not None else "") or value("availability")
     out.seller = value("seller")
     return out
 
@@ -190,9 +213,13 @@ def from_opengraph(sel: Selector, base: str) -> Structured:
     out = Structured()
     out.title = (meta("og:title") or [""])[0]
     out.description = (meta("og:description") or [""])[0]
-    out.images = unique(absolute(base, u) for u in meta("og:image") + meta("og:image:url") + meta("og:image:secure_url"))
-    out.amount = as_float((meta("product:price:amount") or meta("og:price:amount") or [None])[0])
-    out.currency = (meta("product:price:currency") or meta("og:price:currency") or [None])[0]
+    out.images = unique(
+        absolute(base, u) for u in meta("og:image") + meta("og:image:url") + meta("og:image:secure_url")
+    )
+    amounts = meta("product:price:amount") or meta("og:price:amount")
+    out.amount = as_float(amounts[0]) if amounts else None
+    currencies = meta("product:price:currency") or meta("og:price:currency")
+    out.currency = currencies[0] if currencies else None
     out.url = absolute(base, (meta("og:url") or [""])[0])
     og_type = (meta("og:type") or [""])[0].lower()
     out.found = "product" in og_type or out.amount is not None
@@ -205,6 +232,14 @@ def status_of(availability: str) -> str:
         return "sold"
     if a in ("discontinued", "outofstock", "ended"):
         return "ended"
-    if a in ("instock", "preorder", "onlineonly", "limitedavailability", "instoreonly", "presale", "backorder"):
+    if a in (
+        "instock",
+        "preorder",
+        "onlineonly",
+        "limitedavailability",
+        "instoreonly",
+        "presale",
+        "backorder",
+    ):
         return "open"
     return "unknown"

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from parsel import Selector
+from parsel import Selector, SelectorList
 
 _WS = re.compile(r"\s+")
 
@@ -21,8 +21,12 @@ def join_text(parts: Iterable[str]) -> str:
     return clean(" ".join(p for p in parts if p and p.strip()))
 
 
-def visible_text(node: Selector) -> str:
-    return join_text(node.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]").getall())
+def visible_text(node: Selector | SelectorList) -> str:
+    return join_text(
+        node.xpath(
+            ".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
+        ).getall()
+    )
 
 
 def absolute(base: str, url: str | None) -> str:
@@ -76,10 +80,31 @@ def json_after(html: str, marker: str) -> Any:
 
 # --- prices -----------------------------------------------------------------------------
 _CURRENCY_MARKS = [
-    ("US $", "USD"), ("US$", "USD"), ("C $", "CAD"), ("C$", "CAD"), ("AU $", "AUD"), ("AU$", "AUD"),
-    ("HK$", "HKD"), ("CHF", "CHF"), ("EUR", "EUR"), ("GBP", "GBP"), ("USD", "USD"), ("JPY", "JPY"),
-    ("CAD", "CAD"), ("AUD", "AUD"), ("SEK", "SEK"), ("DKK", "DKK"), ("NOK", "NOK"), ("PLN", "PLN"),
-    ("€", "EUR"), ("£", "GBP"), ("円", "JPY"), ("¥", "JPY"), ("￥", "JPY"), ("₹", "INR"), ("$", "USD"),
+    ("US $", "USD"),
+    ("US$", "USD"),
+    ("C $", "CAD"),
+    ("C$", "CAD"),
+    ("AU $", "AUD"),
+    ("AU$", "AUD"),
+    ("HK$", "HKD"),
+    ("CHF", "CHF"),
+    ("EUR", "EUR"),
+    ("GBP", "GBP"),
+    ("USD", "USD"),
+    ("JPY", "JPY"),
+    ("CAD", "CAD"),
+    ("AUD", "AUD"),
+    ("SEK", "SEK"),
+    ("DKK", "DKK"),
+    ("NOK", "NOK"),
+    ("PLN", "PLN"),
+    ("€", "EUR"),
+    ("£", "GBP"),
+    ("円", "JPY"),
+    ("¥", "JPY"),
+    ("￥", "JPY"),
+    ("₹", "INR"),
+    ("$", "USD"),
 ]
 _NUMBER = re.compile(r"\d[\d.,'\u00a0\u202f ]*")
 

@@ -23,8 +23,14 @@ MAX_CHALLENGE_RETRIES = 2
 class ListingSpider(Spider):
     name = "listing"
 
-    def __init__(self, site: SiteConfig, stats: CrawlStats, known_hashes: dict[str, str] | None = None,
-                 max_photo_bytes: int = 20_000_000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        stats: CrawlStats,
+        known_hashes: dict[str, str] | None = None,
+        max_photo_bytes: int = 20_000_000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name=f"listing-{site.name}", **kwargs)
         self.site, self.crawl_stats = site, stats
         self.known_hashes = known_hashes or {}
@@ -43,9 +49,16 @@ class ListingSpider(Spider):
             from scrapy_playwright.page import PageMethod
 
             # the page is closed by scrapy-playwright once the response is built
-            meta.update(playwright=True, playwright_page_methods=[PageMethod("wait_for_load_state", "networkidle")])
-        return Request(url, callback=self.parse, errback=self.page_failed, meta=meta,
-                       dont_filter=bool(meta.get("lw_retry")))
+            meta.update(
+                playwright=True, playwright_page_methods=[PageMethod("wait_for_load_state", "networkidle")]
+            )
+        return Request(
+            url,
+            callback=self.parse,
+            errback=self.page_failed,
+            meta=meta,
+            dont_filter=bool(meta.get("lw_retry")),
+        )
 
     # --- pages ----------------------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -109,9 +122,17 @@ class ListingSpider(Spider):
         self.crawl_stats.listings_changed += 1
         for position, url in enumerate(page.photos):
             yield Request(
-                url, callback=self.photo, errback=self.photo_failed, dont_filter=True,
-                meta={"lw_kind": "photo", "item_id": page.item_id, "position": position,
-                      "download_maxsize": self.max_photo_bytes, "handle_httpstatus_all": True},
+                url,
+                callback=self.photo,
+                errback=self.photo_failed,
+                dont_filter=True,
+                meta={
+                    "lw_kind": "photo",
+                    "item_id": page.item_id,
+                    "position": position,
+                    "download_maxsize": self.max_photo_bytes,
+                    "handle_httpstatus_all": True,
+                },
             )
 
     def page_failed(self, failure: Failure) -> None:
@@ -127,9 +148,16 @@ class ListingSpider(Spider):
     def photo(self, response: Response) -> Iterator[PhotoItem]:
         meta = response.meta
         error = f"HTTP {response.status} fetching photo" if response.status != 200 else ""
-        yield PhotoItem(meta["item_id"], response.url, meta["position"], None if error else response.body, error)
+        yield PhotoItem(
+            meta["item_id"], response.url, meta["position"], None if error else response.body, error
+        )
 
     def photo_failed(self, failure: Failure) -> Iterator[PhotoItem]:
         request = failure.request  # type: ignore[attr-defined]
-        yield PhotoItem(request.meta["item_id"], request.url, request.meta["position"], None,
-                        f"download failed: {failure.getErrorMessage() or failure.type.__name__}")
+        yield PhotoItem(
+            request.meta["item_id"],
+            request.url,
+            request.meta["position"],
+            None,
+            f"download failed: {failure.getErrorMessage() or repr(failure.value)}",
+        )

@@ -18,14 +18,17 @@ def _sites(sites_file: Path | None, default: Path | None, names: list[str] | Non
         return list(available.values())
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise ConfigError(f"unknown site(s) {', '.join(unknown)}; the sites file has: {', '.join(sorted(available))}")
+        raise ConfigError(
+            f"unknown site(s) {', '.join(unknown)}; the sites file has: {', '.join(sorted(available))}"
+        )
     return [available[n] for n in names]
 
 
 def _print_stats(results) -> None:  # type: ignore[no-untyped-def]
     for s in results:
         typer.echo(
-            f"{s.site}: {s.status} - {s.pages} pages, {s.listings} listings ({s.listings_changed} new/changed), "
+            f"{s.site}: {s.status} - {s.pages} pages, {s.listings} listings "
+            f"({s.listings_changed} new/changed), "
             f"photos {s.photos_new} new / {s.photos_known} known / {s.photos_rejected} rejected, "
             f"{s.blocked} blocked pages, {s.errors} errors{' - ' + s.note if s.note else ''}"
         )
@@ -33,12 +36,13 @@ def _print_stats(results) -> None:  # type: ignore[no-untyped-def]
 
 def crawl(
     sites: list[str] = typer.Argument(..., help="Site names from the sites file."),
-    sites_file: Path | None = typer.Option(None, "--sites-file", help="TOML sites file (default: settings / bundled)."),
+    sites_file: Path | None = typer.Option(
+        None, "--sites-file", help="TOML sites file (default: settings / bundled)."
+    ),
 ) -> None:
     """Crawl sites once: listings, page snapshots and photos are stored; new photos are queued."""
-    from lootwatch.cli.context import running
-
     from crawlers.run import run_crawl
+    from lootwatch.cli.context import running
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)
@@ -51,7 +55,9 @@ def crawl(
 def extract(
     page: Path = typer.Argument(..., exists=True, dir_okay=False, help="A saved HTML page."),
     url: str = typer.Option(..., "--url", help="The URL the page was fetched from."),
-    adapter: str | None = typer.Option(None, "--adapter", help="generic, ebay, liveauctioneers, catawiki (default: by URL)."),
+    adapter: str | None = typer.Option(
+        None, "--adapter", help="generic, ebay, liveauctioneers, catawiki (default: by URL)."
+    ),
 ) -> None:
     """Print what the crawler reads from a saved page, as JSON."""
     from crawlers.extract import extract_page
@@ -70,14 +76,15 @@ def scheduler(
     once: bool = typer.Option(False, "--once", help="Run the due sites once and exit."),
 ) -> None:
     """Crawl each site on its cadence; two runs of one site never overlap."""
-    from lootwatch.cli.context import running
-
     from crawlers.scheduler import run_scheduler
+    from lootwatch.cli.context import running
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)
         typer.echo(f"scheduling {', '.join(f'{c.name} every {c.cadence}' for c in chosen)}")
-        run_scheduler(s, urls.database_url, urls.redis_url, chosen, tick_s=tick, once=once, report=_print_stats)
+        run_scheduler(
+            s, urls.database_url, urls.redis_url, chosen, tick_s=tick, once=once, report=_print_stats
+        )
 
 
 def register(app: typer.Typer) -> None:

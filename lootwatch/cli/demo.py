@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,11 +25,14 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]demo failed at stage {exc}[/red]")
                 raise typer.Exit(1) from exc
 
-        table = Table("listing", "matched artefact", "score", "alert state", "expected", title="lootwatch demo")
+        site = urlsplit(outcome.rows[0].url).netloc if outcome.rows else ""
+        table = Table(
+            f"listing (http://{site})", "matched artefact", "score", "alert state", "expected", title="lootwatch demo"
+        )
         for r in outcome.rows:
             mark = "" if r.correct else " [red](wrong)[/red]"
             table.add_row(
-                r.url,
+                urlsplit(r.url).path,
                 (r.artefact or "-") + mark,
                 f"{r.score:.3f}" if r.score is not None else "-",
                 r.state or "-",

@@ -58,19 +58,23 @@ def eval_cmd(
     threads: int = typer.Option(0, "--threads", min=0, help="torch CPU threads (0: torch's default)."),
 ) -> None:
     """Index the benchmark's gallery photos, score every listing photo against them, print the metrics."""
+    from lootwatch.cli.context import settings
+    from lootwatch.errors import BadInputError
+    from matcher.benchmark import read_benchmark
+
+    # cheap checks first: a usage mistake is reported before torch loads
+    if compare and train_images is None:
+        raise BadInputError("--compare trains the baselines: give --train-images DIR (e.g. coil100-train)")
+    bench = read_benchmark(bench_dir)
+
     import torch
     from rich.console import Console
     from tqdm import tqdm
 
-    from lootwatch.cli.context import settings
-    from lootwatch.errors import BadInputError
-    from matcher.benchmark import read_benchmark
     from matcher.evaluate import UNTRAINED_BASELINE, BenchImages, evaluate_descriptor, train_baselines
     from models.descriptor import load_descriptor
 
     s = settings()
-    if compare and train_images is None:
-        raise BadInputError("--compare trains the baselines: give --train-images DIR (e.g. coil100-train)")
     if threads:
         torch.set_num_threads(threads)
     dev = device or s.device
@@ -81,7 +85,6 @@ def eval_cmd(
     if not console.is_terminal:  # piped or logged: do not squeeze the table into 80 columns
         console = Console(width=max(console.width, 150))
 
-    bench = read_benchmark(bench_dir)
     console.print(f"benchmark {bench.root}: {bench.summary()}")
 
     def progress(it: Any, desc: str) -> Any:

@@ -21,7 +21,7 @@ def classifier_cmd(
         "inception_v3/v4 (timm hub weights: need internet).",
     ),
     min_images: int = typer.Option(
-        3, "--min-images", min=1, help="Keep artefacts with at least N photos (3..6)."
+        3, "--min-images", min=3, max=6, help="Keep artefacts with at least N photos (paper: 3..6)."
     ),
     epochs: int = typer.Option(40, "--epochs", min=1, help="Most epochs (early stopping on validation)."),
     resume: bool = typer.Option(

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lootwatch.db.connection import Database, connect
+from lootwatch.db.connection import Conn, Database, connect
 
-__all__ = ["Database", "connect"]
+__all__ = ["Conn", "Database", "connect"]

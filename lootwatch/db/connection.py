@@ -10,10 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from typing import Any, TypeAlias
+
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from lootwatch.errors import ConfigError
+
+Conn: TypeAlias = psycopg.Connection[DictRow]
+Params: TypeAlias = Any  # a sequence or mapping of query parameters
 
 
 @dataclass(frozen=True)
@@ -21,27 +26,27 @@ class Database:
     url: str
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
+    def transaction(self) -> Iterator[Conn]:
         """A connection in one transaction: committed on success, rolled back on error."""
         with connect(self.url) as conn, conn.transaction():
             yield conn
 
-    def fetchall(self, sql: str, params: object = None) -> list[dict]:
+    def fetchall(self, sql: str, params: Params = None) -> list[DictRow]:
         with connect(self.url) as conn:
-            return list(conn.execute(sql, params).fetchall())  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
-    def fetchone(self, sql: str, params: object = None) -> dict | None:
+    def fetchone(self, sql: str, params: Params = None) -> DictRow | None:
         with connect(self.url) as conn:
-            return conn.execute(sql, params).fetchone()  # type: ignore[arg-type,return-value]
+            return conn.execute(sql, params).fetchone()
 
-    def execute(self, sql: str, params: object = None) -> None:
+    def execute(self, sql: str, params: Params = None) -> None:
         with self.transaction() as conn:
-            conn.execute(sql, params)  # type: ignore[arg-type]
+            conn.execute(sql, params)
 
 
-def connect(url: str) -> psycopg.Connection:
+def connect(url: str) -> Conn:
     try:
-        return psycopg.connect(url, row_factory=dict_row, connect_timeout=10)  # type: ignore[return-value]
+        return psycopg.connect(url, row_factory=dict_row, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise ConfigError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}".strip()) from exc
 

@@ -15,7 +15,7 @@ _LOCK_KEY = 0x100770A7C4  # arbitrary, constant: lootwatch's migration lock
 
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("lootwatch.db") / "migrations"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.split("_", 1)[0], p.read_text()) for p in files]
 
 
@@ -30,12 +30,12 @@ def migrate(url: str) -> list[str]:
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {r["version"] for r in conn.execute("SELECT version FROM schema_migrations")}  # type: ignore[index,call-overload]
+            done = {r["version"] for r in conn.execute("SELECT version FROM schema_migrations")}
             for version, sql in migration_files():
                 if version in done:
                     continue
                 with conn.transaction():
-                    conn.execute(sql)  # type: ignore[arg-type]
+                    conn.execute(sql.encode())  # bytes: a whole migration file, not a literal string
                     conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 applied_now.append(version)
         finally:

@@ -85,3 +85,42 @@ def test_notify_once_delivers_and_prints_counts(db: Database, tmp_path: Path) ->
     finally:
         hook.server.shutdown()
         hook.server.server_close()
+
+
+def test_users_add_and_list(db: Database, tmp_path: Path) -> None:
+    from lootwatch.cli import COMMAND_MODULES
+
+    if "lootwatch.cli.web" not in COMMAND_MODULES:
+        pytest.skip("lootwatch.cli.web is not mounted yet")
+    added = subprocess_input(
+        db, tmp_path, "correct horse battery\n", "users", "add", "ana", "--role", "admin"
+    )
+    assert added.returncode == 0, added.stderr
+    assert "user ana (admin) added" in added.stdout
+    weak = subprocess_input(db, tmp_path, "short\n", "users", "add", "ben")
+    assert weak.returncode == 2 and "at least 10 characters" in weak.stderr
+    listed = lootwatch(db, tmp_path, "users", "list")
+    assert listed.returncode == 0 and "ana" in listed.stdout and "admin" in listed.stdout
+    row = db.fetchone("SELECT role, password_hash FROM users WHERE username = 'ana'")
+    assert row is not None and row["role"] == "admin" and row["password_hash"].startswith("$argon2id$")
+
+
+def subprocess_input(
+    db: Database, tmp_path: Path, stdin: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LOOTWATCH_DATABASE_URL": db.url,
+        "LOOTWATCH_REDIS_URL": "redis://127.0.0.1:1/0",
+        "LOOTWATCH_DATA_DIR": str(tmp_path / "data"),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "from lootwatch.cli import main; main()", *args, "--password-stdin"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+        timeout=120,
+    )

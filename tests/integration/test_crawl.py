@@ -26,9 +26,14 @@ build_site, serve = _server.build_site, _server.serve
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 PLAIN_SELECTORS = {
-    "result_links": "a.lot-link::attr(href)", "next_page": "a[rel=next]::attr(href)",
-    "title": "h1.lot-title::text", "description": "div.lot-description", "price": "span.lot-price::text",
-    "seller": "span.lot-seller::text", "date": "span.lot-date::text", "photos": "div.lot-gallery a::attr(href)",
+    "result_links": "a.lot-link::attr(href)",
+    "next_page": "a[rel=next]::attr(href)",
+    "title": "h1.lot-title::text",
+    "description": "div.lot-description",
+    "price": "span.lot-price::text",
+    "seller": "span.lot-seller::text",
+    "date": "span.lot-date::text",
+    "photos": "div.lot-gallery a::attr(href)",
 }
 
 
@@ -39,7 +44,7 @@ def site(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", download_delay_s=0.0)
+    return Settings.model_validate({"data_dir": tmp_path / "data", "download_delay_s": 0.0})
 
 
 def test_crawl_stores_listings_snapshots_photos_and_queues_new_photos(
@@ -50,7 +55,9 @@ def test_crawl_stores_listings_snapshots_photos_and_queues_new_photos(
         SiteConfig("plain", [f"{base}/plain/index.html"], selectors=PLAIN_SELECTORS, allow_private=True),
         SiteConfig("jsonld", [f"{base}/catalogue/index.html"], allow_private=True),
     ]
-    stats = {s.site: s for s in run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=240)}
+    stats = {
+        s.site: s for s in run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=240)
+    }
 
     assert stats["plain"].status == "finished" and stats["jsonld"].status == "finished"
     assert "/private/secret.html" not in requested  # robots.txt Disallow obeyed
@@ -76,7 +83,8 @@ def test_crawl_stores_listings_snapshots_photos_and_queues_new_photos(
     queue = Queue("photos", connection=redis_connection(redis_url), serializer=JSONSerializer)
     assert sorted(queue.job_ids) == sorted(p["sha256"] for p in good)
     red_links = db.fetchall(
-        "SELECT l.item_id FROM listing_photo_links k JOIN listings l ON l.id = k.listing_id WHERE k.photo_id = %s",
+        "SELECT l.item_id FROM listing_photo_links k JOIN listings l ON l.id = k.listing_id"
+        " WHERE k.photo_id = %s",
         (photos["red.jpg"]["id"],),
     )
     assert sorted(r["item_id"] for r in red_links) == ["lot-101", "lot-102"]
@@ -115,9 +123,15 @@ def test_js_page_is_rendered_in_chromium(
     site: tuple[str, list[str]], db: Database, redis_url: str, tmp_path: Path
 ) -> None:
     base, requested = site
-    selectors = {"result_links": "a.lot-link::attr(href)", "title": "h1.lot-title::text",
-                 "price": "span.lot-price::text", "photos": "img.lot-photo::attr(src)"}
-    sites = [SiteConfig("js", [f"{base}/live/index.html"], needs_js=True, selectors=selectors, allow_private=True)]
+    selectors = {
+        "result_links": "a.lot-link::attr(href)",
+        "title": "h1.lot-title::text",
+        "price": "span.lot-price::text",
+        "photos": "img.lot-photo::attr(src)",
+    }
+    sites = [
+        SiteConfig("js", [f"{base}/live/index.html"], needs_js=True, selectors=selectors, allow_private=True)
+    ]
     stats = run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=240)[0]
     assert stats.status == "finished", stats
     assert "/api/lots/9.json" in requested  # the page's own script ran in the browser

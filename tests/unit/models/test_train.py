@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,18 @@ from models.errors import ModelError
 from models.train_descriptor import train_descriptor
 from models.training_data import read_training_set
 
-TINY = dict(input_size=64, dim=16, objects_per_batch=2, photos_per_object=2, clean_per_object=1, steps_per_epoch=2)
+# small and single-threaded: bf16/channels_last only pay off on full-size batches
+TINY: dict[str, Any] = dict(
+    input_size=64,
+    dim=16,
+    objects_per_batch=2,
+    photos_per_object=2,
+    clean_per_object=1,
+    steps_per_epoch=2,
+    bf16=False,
+    channels_last=False,
+    threads=1,
+)
 
 
 def coil_subset(shared_dir: Path, dest: Path, objects: int = 3, photos: int = 3) -> Path:

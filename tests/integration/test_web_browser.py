@@ -1,0 +1,103 @@
+"""The review app in a real Chromium: log in, filter, open, confirm, see the audit entry."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from alerts.web.accounts import add_user
+from alerts.web.app import create_app
+from lootwatch.db import Database
+from lootwatch.settings import Settings
+from tests.integration.test_alerts_seed import seed_item
+
+pytestmark = [pytest.mark.postgres, pytest.mark.browser, pytest.mark.slow]
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+PASSWORD = "correct horse battery"
+HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+@pytest.fixture
+def server(db: Database, settings: Settings) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(settings, db, key="browser-test"), host="127.0.0.1", port=port,
+                            log_level="warning")  # fmt: skip
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_analyst_confirms_an_alert_in_chromium(db: Database, server: str) -> None:
+    from playwright.sync_api import Dialog, sync_playwright
+
+    add_user(db, "ana", PASSWORD, "analyst")
+    target = seed_item(db, 1, title=HOSTILE, score=0.97, site="alpha")
+    seed_item(db, 2, title="Ordinary vase", score=0.81, site="beta")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            dialogs: list[str] = []
+
+            def on_dialog(dialog: Dialog) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", on_dialog)
+            page.goto(f"{server}/alerts")
+            assert "/login" in page.url
+            page.fill("input[name=username]", "ana")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server}/alerts")
+            assert page.locator("#count").inner_text().startswith("2 item(s)")
+
+            page.select_option("select[name=site]", "alpha")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**/alerts?*site=alpha*")
+            assert page.locator("#count").inner_text().startswith("1 item(s)")
+            link = page.locator("#queue a.open")
+            assert link.count() == 1 and link.inner_text() == HOSTILE  # shown as text
+
+            link.click()
+            page.wait_for_url(f"{server}/alerts/{target.item_id}")
+            assert page.locator("#listing-title").inner_text() == HOSTILE
+            assert page.locator("#state").inner_text() == "new"
+            page.fill("#decide textarea[name=comment]", "same object as theft report TR-1")
+            page.click("#decide button[value=confirm]")
+            page.wait_for_selector(".flash")
+            assert page.locator("#state").inner_text() == "confirmed"
+            row = page.locator("#audit tbody tr").first.inner_text()
+            assert (
+                "ana" in row
+                and "new" in row
+                and "confirmed" in row
+                and "same object as theft report TR-1" in row
+            )
+            assert page.evaluate("window.pwned === undefined") and dialogs == []
+        finally:
+            browser.close()
+    assert db.fetchone("SELECT state FROM review_items WHERE id = %s", (target.item_id,)) == {
+        "state": "confirmed"
+    }
+    assert db.fetchone("SELECT actor, comment FROM decisions") == {
+        "actor": "ana",
+        "comment": "same object as theft report TR-1",
+    }

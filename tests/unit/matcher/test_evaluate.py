@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from matcher.benchmark import read_benchmark
+from matcher.evaluate import BenchImages, baseline_checkpoint, evaluate_descriptor
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_evaluate_descriptor_on_a_tiny_benchmark(tiny_bench: Path, hist_descriptor) -> None:
+    images = BenchImages.load(read_benchmark(tiny_bench))
+    run = evaluate_descriptor(images, hist_descriptor, name="hist", batch_size=4)
+    m = run.metrics
+    assert (m.n_protected, m.n_unprotected) == (6, 2)
+    assert m.top1 == 1.0  # other views of these coloured objects keep their colours
+    assert 0 < m.ap <= 1 and m.threshold == run.calibration["threshold"]
+    assert set(run.by_collection) == {"coil", "other"} and run.by_collection["other"].n_protected == 2
+    assert set(run.by_photos) == {"2"}
+    assert len(run.listings) == 8 and len(run.listings[0]["top"]) == 3  # only 3 artefacts to rank
+    assert run.to_dict()["card_version"].startswith("hist-test-")
+
+
+def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOOTWATCH_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "lootwatch", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=280
+    )
+
+
+def test_compare_needs_training_images(tiny_bench: Path, tmp_path: Path) -> None:
+    out = run_cli("eval", str(tiny_bench), "--compare", data_dir=tmp_path / "data")
+    assert out.returncode == 2 and "--train-images" in out.stderr
+
+
+def test_eval_reports_a_broken_benchmark_clearly(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    out = run_cli("eval", str(tmp_path / "b"), data_dir=tmp_path / "data")
+    assert out.returncode == 2 and "lacks gallery.csv, listings.csv" in out.stderr
+
+
+@pytest.mark.slow
+def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    out = run_cli(
+        "eval",
+        str(tiny_bench),
+        "--descriptor",
+        "imagenet-lite0-gem",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--json",
+        str(tmp_path / "eval.json"),
+        "--plots",
+        str(tmp_path / "plots"),
+        data_dir=tmp_path / "data",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "top1" in out.stdout and "collection coil" in out.stdout and "2 gallery photo(s)/artefact" in out.stdout
+    result = json.loads((tmp_path / "eval.json").read_text())
+    run = result["runs"][0]
+    assert run["name"] == "imagenet-lite0-gem" and run["card"]["dim"] == 1280
+    assert run["metrics"]["n_protected"] == 6 and run["metrics"]["n_unprotected"] == 2
+    assert run["metrics"]["top10"] == 1.0 and run["metrics"]["top1"] >= 0.5
+    assert run["calibration"]["queries"] == "restaged gallery photos"
+    assert (tmp_path / "plots" / "pr_curve.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "scores_imagenet-lite0-gem.png").exists()
+
+
+def test_baseline_checkpoints_are_named_by_how_they_were_trained(tmp_path: Path) -> None:
+    a = baseline_checkpoint(tmp_path, "gem", "lite0", tmp_path / "x", 3)
+    b = baseline_checkpoint(tmp_path, "gem", "lite0", tmp_path / "y", 3)
+    assert a != b and a.name.startswith("baseline-gem-lite0-e3-") and a.suffix == ".pt"
