@@ -379,7 +379,7 @@ def _fit(
     best: dict[str, Any] = {"nll": float("inf"), "epoch": 0, "state": None}
     start = 0
     if state is not None and state.get("phase") == phase:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state["model"], strict=False)
         opt.load_state_dict(state["optimizer"])
         start, history = int(state["epoch"]), list(state["history"])
         best = {
@@ -420,7 +420,7 @@ def _fit(
                 best = {
                     "nll": nll,
                     "epoch": epoch + 1,
-                    "state": {k: v.clone() for k, v in model.state_dict().items()},
+                    "state": {k: v.clone() for k, v in _trainable_state(model, frozen).items()},
                 }
         history.append(row)
         bar.set_postfix({k: round(v, 3) for k, v in row.items() if k != "epoch"})
@@ -428,7 +428,7 @@ def _fit(
             {
                 "phase": phase,
                 "epoch": epoch + 1,
-                "model": model.state_dict(),
+                "model": _trainable_state(model, frozen),
                 "optimizer": opt.state_dict(),
                 "history": history,
                 "best_nll": best["nll"],
@@ -440,9 +440,15 @@ def _fit(
         if phase == "select" and len(val_x) and epoch + 1 - int(best["epoch"]) >= cfg.patience:
             break
     if phase == "select" and best["state"]:
-        model.load_state_dict(best["state"])  # type: ignore[arg-type]
+        model.load_state_dict(best["state"], strict=False)
     epochs_run = len(history)
     return {"best_epoch": int(best["epoch"]) or epochs_run, "epochs_run": epochs_run, "history": history}
+
+
+def _trainable_state(model: InstanceClassifier, frozen: int) -> dict[str, torch.Tensor]:
+    """Head + trainable trunk stages: the frozen prefix never changes, so it is not re-saved."""
+    keep = ("head.", *(f"trunk.stages.{i}." for i in range(frozen, len(model.trunk.stages))))
+    return {k: v for k, v in model.state_dict().items() if k.startswith(keep)}
 
 
 @torch.no_grad()

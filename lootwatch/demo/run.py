@@ -27,6 +27,7 @@ from psycopg import conninfo
 
 from lootwatch.db import Database
 from lootwatch.db.migrate import migrate
+from lootwatch.demo.sinks import LocalSinks
 from lootwatch.errors import LootwatchError
 from lootwatch.services import ServiceUrls
 from lootwatch.settings import Settings
@@ -104,17 +105,25 @@ def lootwatch_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "lootwatch", *args]
 
 
-def run_demo(
-    base: Settings, urls: ServiceUrls, *, workers: int = 2, say: Callable[[str], None] = print
-) -> DemoOutcome:
-    from lootwatch.demo.site import serve
+@dataclass
+class DemoRun:
+    """The demo's world: its settings (own database, data dir and queue), the answer key, the outcome."""
+
+    settings: Settings
+    db: Database
+    answers: dict[str, str | None]
+    site_dir: Path
+    outcome: DemoOutcome = field(default_factory=DemoOutcome)
+
+
+def prepare(base: Settings, urls: ServiceUrls, say: Callable[[str], None] = print) -> DemoRun:
+    """Stages 1-3: synthetic gallery and site, gallery import, index build."""
     from lootwatch.demo.synth import generate
     from lootwatch.gallery import import_gallery
     from lootwatch.indexing import build_and_publish
     from lootwatch.queueing import photo_queue
     from lootwatch.storage import BlobStore
 
-    outcome = DemoOutcome()
     data_dir = base.data_dir / "demo"
     for sub in ("store", "index", "synth"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
@@ -124,16 +133,15 @@ def run_demo(
             "database_url": demo_database(urls.database_url),
             "redis_url": urls.redis_url,
             "queue_name": "demo-photos",
-            "requeue_after_s": 20.0,
         }
     )
     db = Database(settings.database_url or "")
-    queue = photo_queue(settings.redis_url or "", settings.queue_name)
-    queue.empty()
+    photo_queue(settings.redis_url or "", settings.queue_name).empty()
 
     say("1/7 generating the synthetic protected gallery and the demo auction site")
     synth = generate(data_dir / "synth")
     answers: dict[str, str | None] = json.loads((data_dir / "synth" / "answers.json").read_text())
+    run = DemoRun(settings, db, answers, synth.site_dir)
 
     say("2/7 importing the gallery")
     report = import_gallery(
@@ -143,59 +151,82 @@ def run_demo(
         max_bytes=settings.max_photo_bytes,
         max_pixels=settings.max_photo_pixels,
     )
-    _stage(outcome, "gallery photos", report.photos_added)
+    _stage(run.outcome, "gallery photos", report.photos_added)
 
     say("3/7 building the gallery index")
     index = build_and_publish(db, settings, progress=False)
-    _stage(outcome, "indexed photos", index.ntotal)
+    _stage(run.outcome, "indexed photos", index.ntotal)
     say(f"     index {index.version}, alert threshold {index.threshold:.3f} (calibrated on the gallery)")
+    return run
 
-    with serve(synth.site_dir) as site:
+
+def crawl(run: DemoRun, say: Callable[[str], None] = print) -> int:
+    """Stage 4: serve the demo site and crawl its three styles in a `lootwatch crawl` process."""
+    from lootwatch.demo.site import serve
+    from lootwatch.queueing import photo_queue
+
+    with serve(run.site_dir) as site:
         say(f"4/7 crawling the demo auction site at {site.url} (three page styles, one needs Chromium)")
-        sites_file = data_dir / "sites.toml"
+        sites_file = run.settings.data_dir / "sites.toml"
         sites_file.write_text(demo_sites_toml(site.url))
-        env = child_env(settings)
-        crawl = subprocess.run(
+        done = subprocess.run(
             lootwatch_cmd("crawl", "demo-plain", "demo-jsonld", "demo-js", "--sites-file", str(sites_file)),
-            env=env,
+            env=child_env(run.settings),
             check=False,
         )
-        if crawl.returncode != 0:
-            raise StageFailed(f"crawl: `lootwatch crawl` exited with {crawl.returncode}")
-    listings = _count(db, "SELECT count(*) AS n FROM listings")
-    _stage(outcome, "listings crawled", listings)
-    queued = len(queue)
-    _stage(outcome, "photo jobs queued", queued)
+        if done.returncode != 0:
+            raise StageFailed(f"crawl: `lootwatch crawl` exited with {done.returncode}")
+    _stage(run.outcome, "listings crawled", _count(run.db, "SELECT count(*) AS n FROM listings"))
+    queued = len(photo_queue(run.settings.redis_url or "", run.settings.queue_name))
+    _stage(run.outcome, "photo jobs queued", queued)
+    return queued
 
-    from lootwatch.demo.sinks import LocalSinks
 
+def start_workers(run: DemoRun, workers: int) -> subprocess.Popen:
+    """`lootwatch worker --burst`: matches what is queued, then exits."""
+    return subprocess.Popen(
+        lootwatch_cmd("worker", "--processes", str(workers), "--burst"), env=child_env(run.settings)
+    )
+
+
+def finish(run: DemoRun, say: Callable[[str], None] = print) -> DemoOutcome:
+    """Stages 6-7: deliver the notices the workers wrote; check alerts against the answer key."""
+    _stage(run.outcome, "photos matched", _count(run.db, "SELECT count(*) AS n FROM listing_photos WHERE status = 'matched'"))
+    _stage(run.outcome, "review items", _count(run.db, "SELECT count(*) AS n FROM review_items"))
+    say("6/7 delivering notices to a local SMTP server and a local Slack-style webhook")
+    _stage(run.outcome, "notices sent", deliver_all(run.db, run.settings))
+    say("7/7 checking the alerts against the demo's answer key")
+    run.outcome.rows = demo_rows(run.db, run.answers)
+    return run.outcome
+
+
+def run_demo(
+    base: Settings, urls: ServiceUrls, *, workers: int = 2, say: Callable[[str], None] = print
+) -> DemoOutcome:
+    run = prepare(base, urls, say)
+    queued = crawl(run, say)
     with LocalSinks() as sinks:
         # notices are written by the workers, in the transaction that opens each review item
-        settings = settings.model_copy(
-            update={
-                "smtp_host": "127.0.0.1",
-                "smtp_port": sinks.smtp_port,
-                "email_to": ["heritage-police@example.org"],
-                "slack_webhook_url": sinks.webhook_url,
-            }
-        )
-        env = child_env(settings)
+        run.settings = with_sinks(run.settings, sinks)
         say(f"5/7 matching {queued} listing photos with {workers} worker processes")
-        work = subprocess.run(lootwatch_cmd("worker", "--processes", str(workers), "--burst"), env=env, check=False)
-        if work.returncode != 0:
-            raise StageFailed(f"match: `lootwatch worker` exited with {work.returncode}")
-        matched = "SELECT count(*) AS n FROM listing_photos WHERE status = 'matched'"
-        _stage(outcome, "photos matched", _count(db, matched))
-        _stage(outcome, "review items", _count(db, "SELECT count(*) AS n FROM review_items"))
-
-        say("6/7 delivering notices to a local SMTP server and a local Slack-style webhook")
-        _stage(outcome, "notices sent", deliver_all(db, settings))
+        code = start_workers(run, workers).wait()
+        if code != 0:
+            raise StageFailed(f"match: `lootwatch worker` exited with {code}")
+        outcome = finish(run, say)
         _stage(outcome, "emails received", sinks.emails)
         _stage(outcome, "webhook posts received", sinks.webhooks)
-
-    say("7/7 checking the alerts against the demo's answer key")
-    outcome.rows = demo_rows(db, answers)
     return outcome
+
+
+def with_sinks(settings: Settings, sinks: LocalSinks) -> Settings:
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": sinks.smtp_port,
+            "email_to": ["heritage-police@example.org"],
+            "slack_webhook_url": sinks.webhook_url,
+        }
+    )
 
 
 def _stage(outcome: DemoOutcome, name: str, count: int) -> None:

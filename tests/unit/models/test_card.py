@@ -35,7 +35,7 @@ def test_card_refuses_missing_and_unknown_fields() -> None:
 def test_checkpoint_round_trip_restores_fp32(tmp_path: Path) -> None:
     model = build_descriptor(tiny_card(), pretrained=False)
     with torch.no_grad():
-        model.head.query.normal_()  # type: ignore[union-attr]
+        model.get_parameter("head.query").normal_()
     path = tmp_path / "m.pt"
     card = save_checkpoint(model, path, half=True)
     assert card.extra["stored_dtype"] == "float16"

@@ -1,0 +1,71 @@
+"""The demo flow end to end on the embedded (or URL-named) servers, with real Chromium, twice over:
+a worker SIGKILLed mid-run and restarted gives the same alerts as an undisturbed run, with no
+duplicate review item or notice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from lootwatch.demo import run as demo
+from lootwatch.demo.sinks import LocalSinks
+from lootwatch.services import ServiceUrls
+from lootwatch.settings import Settings
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser, pytest.mark.slow]
+
+
+def _alerts(run: demo.DemoRun) -> set[tuple[str, str]]:
+    rows = run.db.fetchall(
+        "SELECT l.url, r.artefact_id FROM review_items r JOIN listings l ON l.id = r.listing_id"
+    )
+    return {(r["url"].rsplit("/", 1)[-1], r["artefact_id"]) for r in rows}
+
+
+def _matched(run: demo.DemoRun) -> int:
+    row = run.db.fetchone("SELECT count(*) AS n FROM listing_photos WHERE status <> 'queued'")
+    return int(row["n"]) if row else 0
+
+
+def test_demo_alerts_survive_a_killed_worker(
+    database_url: str, _redis_server: str, tmp_path: Path
+) -> None:
+    base = Settings(data_dir=tmp_path / "data", batch_size=2, requeue_after_s=1.0)
+    urls = ServiceUrls(database_url, _redis_server)
+    quiet = lambda _msg: None  # noqa: E731
+
+    run = demo.prepare(base, urls, quiet)
+    queued = demo.crawl(run, quiet)
+    assert queued > 10
+
+    with LocalSinks() as sinks:
+        run.settings = demo.with_sinks(run.settings, sinks)
+        worker = demo.start_workers(run, 1)
+        deadline = time.monotonic() + 180
+        while _matched(run) == 0 and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert worker.poll() is None, "the worker finished before it could be killed"
+        os.kill(worker.pid, signal.SIGKILL)  # one process: `lootwatch worker --processes 1` runs in it
+        worker.wait()
+        partial = _matched(run)
+        assert 0 < partial < queued
+        time.sleep(1.2)  # past requeue_after_s: the restarted worker re-queues the killed job's photos
+        assert demo.start_workers(run, 1).wait(timeout=300) == 0
+        outcome = demo.finish(run, quiet)
+        killed_alerts = _alerts(run)
+
+    # every photo matched once; one review item per (listing, artefact); two notices per item
+    assert _matched(run) == queued
+    dup = run.db.fetchall("SELECT photo_id FROM matches WHERE rank = 1 GROUP BY photo_id HAVING count(*) > 1")
+    assert dup == []
+    n_items = len(run.db.fetchall("SELECT id FROM review_items"))
+    assert n_items == len(killed_alerts)
+    assert outcome.stages["notices sent"] == 2 * n_items
+
+    # the same alerts as the answer key expects: every protected lot found, no unprotected lot alerted
+    expected = {(lot, art) for lot, art in run.answers.items() if art}
+    assert killed_alerts == expected
