@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from crawlers.extract.result import PageResult
 
@@ -13,6 +14,7 @@ class ListingItem:
     body: bytes
     http_status: int
     changed: bool  # False: same content hash as stored, only last_seen is updated
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __repr__(self) -> str:  # Scrapy logs items: keep page bodies out of the log
         return f"ListingItem({self.page.item_id!r}, {self.page.url!r}, changed={self.changed})"
@@ -30,3 +32,10 @@ class PhotoItem:
         size = len(self.data) if self.data is not None else 0
         error = f", {self.error}" if self.error else ""
         return f"PhotoItem({self.item_id!r}, {self.url!r}, {size} bytes{error})"
+
+
+@dataclass
+class SeenItem:
+    """Listings seen unchanged on a search page: only their last_seen moves."""
+
+    item_ids: list[str]

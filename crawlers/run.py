@@ -60,6 +60,7 @@ def run_crawl(
             site=site,
             stats=stats,
             known_hashes=store.known_hashes(source_id),
+            known_pages=store.known_pages(source_id),
             max_photo_bytes=settings.max_photo_bytes,
             source_id=source_id,
             store=store,
@@ -71,6 +72,9 @@ def run_crawl(
     finally:
         for run_id, stats, crawler in runs:
             reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+            stats.elapsed_s = float(
+                (crawler.stats.get_value("elapsed_time_seconds") if crawler.stats else 0) or 0
+            )
             failed = reason not in ("finished", "closespider_pagecount", "closespider_itemcount")
             if failed and not stats.note:
                 stats.note = f"crawl ended: {reason or 'did not start'}"

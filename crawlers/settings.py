@@ -53,9 +53,10 @@ def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
         "ROBOTSTXT_USER_AGENT": settings.user_agent,
         "DOWNLOAD_DELAY": delay,
         "RANDOMIZE_DOWNLOAD_DELAY": delay > 0,
-        "CONCURRENT_REQUESTS": 16,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
-        "AUTOTHROTTLE_ENABLED": True,
+        "CONCURRENT_REQUESTS": max(16, site.concurrency),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": site.concurrency,
+        # no delay asked (a local site): nothing to throttle; robots.txt Crawl-delay still applies
+        "AUTOTHROTTLE_ENABLED": delay > 0,
         "AUTOTHROTTLE_START_DELAY": max(delay, 0.5) if delay > 0 else 0.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
         "AUTOTHROTTLE_MAX_DELAY": 60.0,

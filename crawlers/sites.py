@@ -29,6 +29,12 @@ class SiteConfig:
     allow_private: bool = False  # local test/demo sites only
     max_pages: int = 50  # search pages followed per run
     download_delay: float | None = None  # None: settings.download_delay_s
+    refetch_after: str = "1d"  # an unchanged search card skips its item page until then ("0s": never skip)
+    concurrency: int = 2  # requests in flight to the site at once
+
+    @property
+    def refetch_after_s(self) -> float:
+        return parse_cadence(self.refetch_after)
 
     @property
     def cadence_s(self) -> float:
@@ -71,6 +77,8 @@ _FIELDS = {
     "allow_private",
     "max_pages",
     "download_delay",
+    "refetch_after",
+    "concurrency",
 }
 
 
@@ -106,6 +114,11 @@ def _site(path: Path, name: str, entry: Any) -> SiteConfig:
     max_pages = entry.get("max_pages", 50)
     if not isinstance(max_pages, int) or max_pages < 1:
         raise ConfigError(f"{where}: max_pages must be a positive integer")
+    refetch_after = str(entry.get("refetch_after", "1d"))
+    parse_cadence(refetch_after)
+    concurrency = entry.get("concurrency", 2)
+    if not isinstance(concurrency, int) or not 1 <= concurrency <= 64:
+        raise ConfigError(f"{where}: concurrency must be an integer from 1 to 64")
     delay = entry.get("download_delay")
     if delay is not None and (not isinstance(delay, int | float) or delay < 0):
         raise ConfigError(f"{where}: download_delay must be a number of seconds >= 0")
@@ -119,4 +132,6 @@ def _site(path: Path, name: str, entry: Any) -> SiteConfig:
         allow_private=bool(entry.get("allow_private", False)),
         max_pages=max_pages,
         download_delay=float(delay) if delay is not None else None,
+        refetch_after=refetch_after,
+        concurrency=concurrency,
     )

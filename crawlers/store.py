@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from rq import Queue
 
 from crawlers.extract.result import PageResult
-from lootwatch.db import Database
+from lootwatch.db import Conn, Database, connect
 from lootwatch.errors import BadInputError, StateError
 from lootwatch.images import vet_image
 from lootwatch.queueing import enqueue_photo
@@ -43,12 +47,14 @@ class CrawlStats:
     pages: int = 0
     listings: int = 0
     listings_changed: int = 0
+    listings_skipped: int = 0  # search card unchanged and page fetched recently: item page not fetched
     photos_new: int = 0
     photos_known: int = 0
     photos_rejected: int = 0
     blocked: int = 0
     errors: int = 0
     note: str = ""
+    elapsed_s: float = 0.0  # the crawl itself, from Scrapy's stats
 
     @property
     def photos(self) -> int:
@@ -58,6 +64,15 @@ class CrawlStats:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class KnownPage:
+    """A listing page fetched before: what a search card is compared with to skip an unchanged listing."""
+
+    item_id: str
+    price_text: str
+    fetched_at: datetime
+
+
 def content_hash(page: PageResult) -> str:
     """Hash of the extracted fields: equal hashes mean nothing in the listing changed."""
     fields = {k: getattr(page, k) for k in _HASHED}
@@ -65,15 +80,34 @@ def content_hash(page: PageResult) -> str:
 
 
 class CrawlStore:
+    """One crawl's writes, over ONE connection kept open for the whole crawl (a connection per page
+    cost more than the page itself). Not for concurrent use: the pipeline calls it from one thread."""
+
     def __init__(
         self, db: Database, blobs: BlobStore, queue: Queue, *, max_photo_bytes: int, max_photo_pixels: int
     ) -> None:
         self.db, self.blobs, self.queue = db, blobs, queue
         self.max_photo_bytes, self.max_photo_pixels = max_photo_bytes, max_photo_pixels
+        self._conn: Conn | None = None
+        self._lock = threading.Lock()  # belt and braces: one transaction at a time on the connection
 
-    def _tx(self) -> Any:
-        # rows are dicts (dict_row); typed loosely here rather than casting every row
-        return self.db.transaction()
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """A transaction on the crawl's connection (reopened if the server dropped it).
+
+        Rows are dicts (dict_row); typed loosely here rather than casting every row.
+        """
+        with self._lock:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = connect(self.db.url)
+            with self._conn.transaction():
+                yield self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     # --- sources and runs -----------------------------------------------------------------
     def source_id(self, name: str, base_url: str = "") -> int:
@@ -102,7 +136,7 @@ class CrawlStore:
 
     def finish_run(self, run_id: int, stats: CrawlStats, *, failed: bool = False) -> None:
         stats.status = "failed" if failed else "finished"
-        self.db.execute(
+        self._execute(
             """UPDATE crawl_runs SET status = %s, finished_at = now(), pages = %s, listings = %s, photos = %s,
                       errors = %s, note = %s WHERE id = %s""",
             (
@@ -116,23 +150,57 @@ class CrawlStore:
             ),
         )
 
+    def _execute(self, sql: str, params: Any = None) -> None:
+        with self._tx() as conn:
+            conn.execute(sql, params)
+
     def known_hashes(self, source_id: int) -> dict[str, str]:
-        rows = self.db.fetchall(
-            "SELECT item_id, content_hash FROM listings WHERE source_id = %s", (source_id,)
-        )
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT item_id, content_hash FROM listings WHERE source_id = %s", (source_id,)
+            ).fetchall()
         return {r["item_id"]: r["content_hash"] for r in rows}
 
+    def known_pages(self, source_id: int) -> dict[str, KnownPage]:
+        """Listing pages of the site fetched before, by the URL they were fetched from (latest fetch)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                """SELECT DISTINCT ON (p.url) p.url, l.item_id, l.price_text, p.fetched_at
+                   FROM page_snapshots p JOIN listings l ON l.id = p.listing_id
+                   WHERE l.source_id = %s ORDER BY p.url, p.fetched_at DESC""",
+                (source_id,),
+            ).fetchall()
+        return {r["url"]: KnownPage(r["item_id"], r["price_text"], r["fetched_at"]) for r in rows}
+
+    def mark_seen(self, source_id: int, item_ids: list[str]) -> None:
+        """Listings seen unchanged on a search page (their item page was not fetched)."""
+        if item_ids:
+            self._execute(
+                "UPDATE listings SET last_seen = now() WHERE source_id = %s AND item_id = ANY(%s)",
+                (source_id, item_ids),
+            )
+
     def listing_id(self, source_id: int, item_id: str) -> int | None:
-        row = self.db.fetchone(
-            "SELECT id FROM listings WHERE source_id = %s AND item_id = %s", (source_id, item_id)
-        )
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT id FROM listings WHERE source_id = %s AND item_id = %s", (source_id, item_id)
+            ).fetchone()
         return int(row["id"]) if row else None
 
     # --- listings and pages ---------------------------------------------------------------
     def save_listing(
-        self, source_id: int, page: PageResult, body: bytes, http_status: int
+        self,
+        source_id: int,
+        page: PageResult,
+        body: bytes,
+        http_status: int,
+        fetched_at: datetime | None = None,
     ) -> tuple[int, bool]:
-        """Upsert the listing, record changed fields, keep the page; (listing id, changed)."""
+        """Upsert the listing, record changed fields, keep the page; (listing id, changed).
+
+        The page is evidence: its exact bytes are stored gzipped under their sha256 (never
+        overwritten) and every fetch adds a page_snapshots row with the time it was fetched.
+        """
         digest = content_hash(page)
         sha, rel = self.blobs.put("pages", body, ".html", compress=True)
         values = {
@@ -184,9 +252,9 @@ class CrawlStore:
                 else:
                     conn.execute("UPDATE listings SET last_seen = now() WHERE id = %s", (listing_id,))
             conn.execute(
-                """INSERT INTO page_snapshots (listing_id, url, sha256, stored_path, http_status)
-                   VALUES (%s, %s, %s, %s, %s)""",
-                (listing_id, page.url, sha, rel, http_status),
+                """INSERT INTO page_snapshots (listing_id, url, sha256, stored_path, http_status, fetched_at)
+                   VALUES (%s, %s, %s, %s, %s, coalesce(%s, now()))""",
+                (listing_id, page.url, sha, rel, http_status, fetched_at),
             )
         return listing_id, changed
 
@@ -240,9 +308,9 @@ class CrawlStore:
         )
 
     def _reject(self, ref: str, reason: str) -> None:
-        self.db.execute(
+        self._execute(
             "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (ref, reason)
         )
 
     def reject_page(self, url: str, reason: str) -> None:
-        self.db.execute("INSERT INTO rejections (kind, ref, reason) VALUES ('page', %s, %s)", (url, reason))
+        self._execute("INSERT INTO rejections (kind, ref, reason) VALUES ('page', %s, %s)", (url, reason))

@@ -102,7 +102,9 @@ def train_descriptor(
     out = Path(out_path)
     state_path = out.with_name(out.stem + ".state.pt")
     if out.exists() and not (resume or overwrite):
-        raise ModelError(f"{out} exists: pass resume to continue its training or overwrite to start again")
+        raise ModelError(
+            f"{out} exists: resume (--resume) continues its training, overwrite (--overwrite) starts again"
+        )
     data = read_training_set(Path(images_path))
     for obj in data.single_photo:
         log.warning("object %s has fewer than two photos: no positive pair, left out", obj)

@@ -69,13 +69,16 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
         for row in rows:
             try:
                 data = ctx.store.read(row["stored_path"])
-                images.append(vet_image(data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels).image)
+                images.append(
+                    vet_image(data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels).image
+                )
                 ready.append(row["id"])
             except (OSError, BadInputError) as exc:
                 result.rejected[row["id"]] = str(exc)
         for pid, reason in result.rejected.items():
             conn.execute(
-                "UPDATE listing_photos SET status = 'rejected', reason = %s, matched_at = now() WHERE id = %s",
+                """UPDATE listing_photos SET status = 'rejected', reason = %s, matched_at = now()
+                   WHERE id = %s""",
                 (reason, pid),
             )
         if ready:
@@ -83,12 +86,15 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
             for pid, photo_hits in zip(ready, hits, strict=True):
                 _write_matches(conn, pid, photo_hits, engine.model_version, engine.index_version)
             conn.execute(
-                "UPDATE listing_photos SET status = 'matched', matched_at = now() WHERE id = ANY(%s)", (ready,)
+                "UPDATE listing_photos SET status = 'matched', matched_at = now() WHERE id = ANY(%s)",
+                (ready,),
             )
             result.matched = ready
             threshold = s.alert_threshold if s.alert_threshold is not None else engine.index.threshold
             if threshold is None:
-                raise ConfigError("the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD")
+                raise ConfigError(
+                    "the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD"
+                )
             result.review_items = open_review_items(conn, ready, threshold, engine.index_version, ctx)
         if result.rejected and photo_id in result.rejected:
             result.status = "rejected"
@@ -128,7 +134,8 @@ def open_review_items(
     Returns the ids of items opened now; their notices are written in this same transaction.
     """
     candidates = conn.execute(
-        """SELECT DISTINCT ON (l.listing_id, m.artefact_id) l.listing_id, m.artefact_id, m.id AS match_id, m.score
+        """SELECT DISTINCT ON (l.listing_id, m.artefact_id)
+                  l.listing_id, m.artefact_id, m.id AS match_id, m.score
            FROM listing_photo_links l
            JOIN listing_photo_links mine ON mine.listing_id = l.listing_id AND mine.photo_id = ANY(%s)
            JOIN matches m ON m.photo_id = l.photo_id AND m.rank = 1 AND m.index_version = %s

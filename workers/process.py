@@ -2,6 +2,8 @@
 
 ``lootwatch worker`` starts one process per core by default, each with one torch thread: on this
 kind of CPU two processes with two threads each run at a fraction of the speed of two with one.
+Each process serves Prometheus metrics on ``metrics_port + its index`` and survives Redis and
+PostgreSQL restarts: the RQ loop that lost its server is started again after a backoff.
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Sequence
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from lootwatch.db import Database
+from lootwatch.metrics import INDEX_INFO, refresh_state_gauges, start_metrics_server
 from lootwatch.queueing import photo_queue
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
 from workers.context import WorkerContext, install
 from workers.engine import MatchEngine
+from workers.resilience import Backoff, retry_transient, transient_reason
 from workers.sweeper import requeue_stale, worker_name
 
 log = logging.getLogger(__name__)
+
+DEFAULT_METRICS_PORT = 9108  # until Settings has metrics_port
 
 
 def pick_device(requested: str) -> str:
@@ -42,51 +49,119 @@ def build_context(settings: Settings) -> WorkerContext:
     torch.set_num_threads(max(1, settings.torch_threads))
     if not settings.database_url or not settings.redis_url:
         raise ValueError("a worker needs resolved database and redis URLs")
-    engine = MatchEngine(settings.descriptor, settings.index_dir, device=pick_device(settings.device), top_k=settings.top_k)
+    engine = MatchEngine(
+        settings.descriptor,
+        settings.index_dir,
+        device=pick_device(settings.device),
+        top_k=settings.top_k,
+        precision=getattr(settings, "precision", "auto"),
+        calibration_batch=settings.batch_size,
+        calibration_cache=settings.data_dir / "cache" / "precision.json",
+    )
     ctx = WorkerContext(settings, Database(settings.database_url), BlobStore(settings.store_dir), engine)
     install(ctx)
     return ctx
 
 
-def run_worker(settings: Settings, *, burst: bool = False) -> bool:
+def metrics_port_of(settings: Settings, index: int) -> int:
+    base = int(getattr(settings, "metrics_port", DEFAULT_METRICS_PORT))
+    return base + index if base > 0 else 0
+
+
+def run_worker(settings: Settings, *, burst: bool = False, index: int = 0) -> bool:
     """Run one worker in this process until stopped (or, with ``burst``, until the queue is empty)."""
     ctx = build_context(settings)
+    start_metrics_server(metrics_port_of(settings, index))
+    INDEX_INFO.labels(ctx.engine.index_version).set(1)
     queue = photo_queue(settings.redis_url or "", settings.queue_name)
-    requeue_stale(ctx.db, queue, settings.requeue_after_s)
+    retry_transient(lambda: requeue_stale(ctx.db, queue, settings.requeue_after_s), "start-up sweep")
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep_loop, args=(ctx, queue, stop), daemon=True)
     sweeper.start()
-    worker = SimpleWorker(
-        [queue],
-        connection=queue.connection,
-        serializer=JSONSerializer,
-        name=worker_name(socket.gethostname(), os.getpid()),
-    )
     try:
-        return bool(worker.work(burst=burst, logging_level="WARNING", with_scheduler=False))
+        return _supervise(ctx, queue, burst)
     finally:
         stop.set()
 
 
-def _sweep_loop(ctx: WorkerContext, queue, stop: threading.Event) -> None:  # noqa: ANN001
+def _supervise(ctx: WorkerContext, queue: Queue, burst: bool) -> bool:
+    """RQ's loop quits on a lost Redis connection: start it again (with backoff) until done or stopped."""
+    name = worker_name(socket.gethostname(), os.getpid())
+    backoff = Backoff(first_s=0.5, cap_s=10.0)
+    worked = False
+    while True:
+        worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer, name=name)
+        error: Exception | None = None
+        try:
+            queue.connection.delete(worker.key)  # a registration left by our own lost loop (same pid)
+            worked = bool(worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)) or worked
+        except Exception as exc:  # noqa: BLE001 - judged below: transient ones are ridden out
+            if transient_reason(exc) is None:
+                raise
+            error = exc
+        if worker._stop_requested:  # SIGTERM / SIGINT: RQ finished the current job and stopped
+            return worked
+        if error is None and burst and _drained(ctx, queue):
+            return worked
+        if error is None and not burst and not _redis_down(queue):
+            log.error("worker loop ended unexpectedly; starting it again", extra={"action": "worker.restart"})
+        delay = backoff.next() if (error is not None or _redis_down(queue)) else 0.2
+        if delay > 0.2:
+            log.warning(
+                "redis unavailable, worker loop restarts in %.1fs",
+                delay,
+                extra={"action": "redis.unavailable", "retry_in_s": delay, "error": str(error)[:200]},
+            )
+        else:
+            backoff.reset()
+        time.sleep(delay)
+
+
+def _redis_down(queue: Queue) -> bool:
+    try:
+        queue.connection.ping()
+    except Exception:  # noqa: BLE001
+        return True
+    return False
+
+
+def _drained(ctx: WorkerContext, queue: Queue) -> bool:
+    """Burst mode is done when Redis answers, its queue is empty and the sweep finds nothing lost."""
+    try:
+        if queue.count:
+            return False
+        return requeue_stale(ctx.db, queue, ctx.settings.requeue_after_s) == 0
+    except Exception as exc:  # noqa: BLE001
+        if transient_reason(exc) is None:
+            raise
+        return False
+
+
+def _sweep_loop(ctx: WorkerContext, queue: Queue, stop: threading.Event) -> None:
     interval = max(1.0, min(30.0, ctx.settings.requeue_after_s / 2))
     while not stop.wait(interval):
         try:
             requeue_stale(ctx.db, queue, ctx.settings.requeue_after_s)
-        except Exception:  # noqa: BLE001 - the sweeper must outlive a Redis or Postgres restart
-            log.exception("sweep failed", extra={"action": "sweep.error"})
+            refresh_state_gauges(ctx.db, queue)
+        except Exception as exc:  # noqa: BLE001 - the sweeper must outlive a Redis or Postgres restart
+            reason = transient_reason(exc)
+            log.warning(
+                "sweep failed",
+                exc_info=reason is None,
+                extra={"action": f"{reason}.unavailable" if reason else "sweep.error", "during": "sweep"},
+            )
 
 
-def _child(settings_json: str, burst: bool) -> None:
+def _child(settings_json: str, burst: bool, index: int) -> None:
     settings = Settings.model_validate_json(settings_json)
-    run_worker(settings, burst=burst)
+    run_worker(settings, burst=burst, index=index)
 
 
 def run_pool(settings: Settings, processes: int, *, burst: bool = False) -> Sequence[int]:
     """Start ``processes`` worker processes and wait for them; returns their exit codes."""
     ctx = mp.get_context("spawn")  # torch and fork do not mix
     procs = [
-        ctx.Process(target=_child, args=(settings.model_dump_json(), burst), name=f"lootwatch-worker-{i}")
+        ctx.Process(target=_child, args=(settings.model_dump_json(), burst, i), name=f"lootwatch-worker-{i}")
         for i in range(processes)
     ]
     for p in procs:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request, Spider
@@ -11,10 +12,10 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawlers.extract import extract_page
-from crawlers.extract.result import BLOCKED, ITEM, NEEDS_JS, NOT_FOUND, SEARCH, PageResult
-from crawlers.items import ListingItem, PhotoItem
+from crawlers.extract.result import BLOCKED, ITEM, NEEDS_JS, NOT_FOUND, SEARCH, PageResult, SearchResult
+from crawlers.items import ListingItem, PhotoItem, SeenItem
 from crawlers.sites import SiteConfig
-from crawlers.store import CrawlStats, content_hash
+from crawlers.store import CrawlStats, KnownPage, content_hash
 
 log = logging.getLogger(__name__)
 MAX_CHALLENGE_RETRIES = 2
@@ -29,11 +30,14 @@ class ListingSpider(Spider):
         stats: CrawlStats,
         known_hashes: dict[str, str] | None = None,
         max_photo_bytes: int = 20_000_000,
+        known_pages: dict[str, KnownPage] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=f"listing-{site.name}", **kwargs)
         self.site, self.crawl_stats = site, stats
         self.known_hashes = known_hashes or {}
+        self.known_pages = known_pages or {}
+        self.skipped: set[str] = set()
         self.max_photo_bytes = max_photo_bytes
         self.search_pages = 0
         if site.download_delay is not None:
@@ -103,10 +107,31 @@ class ListingSpider(Spider):
     def _search(self, response: Response, page: PageResult) -> Iterator[Any]:
         self.search_pages += 1
         js = bool(response.meta.get("playwright")) and self.site.needs_js
+        seen = []
         for result in page.results:
+            known = self.known_pages.get(result.url)
+            if known is not None and self._unchanged(known, result):
+                if known.item_id not in self.skipped:
+                    self.skipped.add(known.item_id)
+                    seen.append(known.item_id)
+                continue
             yield self._page_request(result.url, js=js)
+        if seen:
+            self.crawl_stats.listings += len(seen)
+            self.crawl_stats.listings_skipped += len(seen)
+            yield SeenItem(seen)
         if page.next_page and self.search_pages < self.site.max_pages:
             yield self._page_request(page.next_page, js=js)
+
+    def _unchanged(self, known: KnownPage, card: SearchResult) -> bool:
+        """The card shows the price stored and the page was fetched recently: no need to fetch it again.
+
+        A card without a price tells nothing, and every listing is re-read once ``refetch_after``
+        has passed, so a change a card does not show (status, description) is still caught.
+        """
+        age = (datetime.now(UTC) - known.fetched_at).total_seconds()
+        shown = " ".join(card.price_text.split())
+        return bool(shown) and shown == " ".join(known.price_text.split()) and age < self.site.refetch_after_s
 
     def _item(self, response: Response, page: PageResult) -> Iterator[Any]:
         if not page.item_id:

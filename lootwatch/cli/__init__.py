@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
 
 import typer
@@ -30,6 +31,10 @@ COMMAND_MODULES = [
     "lootwatch.cli.demo",
     "lootwatch.cli.evaluate",
     "lootwatch.cli.train",
+    "lootwatch.cli.web",
+    "lootwatch.cli.status",
+    "lootwatch.cli.evidence",
+    "lootwatch.cli.thresholds",
 ]
 
 
@@ -45,8 +50,18 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _exit_on_sigterm() -> None:
+    # SIGTERM (docker stop, timeout, a supervisor) becomes a normal exit, so context managers and
+    # atexit hooks run and an embedded PostgreSQL / Redis started by this process is stopped.
+    def _handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _handler)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _exit_on_sigterm()
     try:
         build_app()(standalone_mode=False)
     except user_errors() as exc:

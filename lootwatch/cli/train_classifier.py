@@ -39,7 +39,7 @@ def classifier_cmd(
     trainable_stages: int = typer.Option(
         1, "--trainable-stages", min=0, help="Last backbone stages trained."
     ),
-    views: int = typer.Option(24, "--views", min=0, help="Listing-style augmented views per training photo."),
+    views: int = typer.Option(12, "--views", min=0, help="Listing-style augmented views per training photo."),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate of the head (trunk stages: lr/10)."),
     pretrained: bool = typer.Option(
         True, "--pretrained/--no-pretrained", help="Start from ImageNet weights."

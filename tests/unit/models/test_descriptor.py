@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from models.backbones import build_trunk, load_by_position, package_weights_file
-from models.descriptor import DEFAULT_BUILTIN, load_descriptor
+from models.descriptor import DEFAULT_BUILTIN, TRAINABLE_ARCHS, build_descriptor, load_descriptor, new_card
 from models.errors import ModelError
 
 
@@ -70,3 +70,13 @@ def test_mobilenet_v2_offline_weights_load() -> None:
     assert trunk.out_channels == 1280
     with torch.no_grad():
         assert trunk(torch.randn(1, 3, 64, 64)).shape == (1, 1280, 2, 2)
+
+
+@pytest.mark.parametrize("arch", TRAINABLE_ARCHS)
+def test_every_architecture_builds_and_projects_to_dim(arch: str) -> None:
+    card = new_card(arch, "lite0", dim=24, input_size=(64, 64))
+    model = build_descriptor(card, pretrained=False)
+    with torch.no_grad():
+        out = model.embed_batch(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2, 24)
+    assert torch.allclose(out.norm(dim=1), torch.ones(2), atol=1e-5)

@@ -1,0 +1,50 @@
+"""Awkward and hostile photo bytes reaching a worker: odd images matched, bad ones rejected with a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lootwatch.db import Database
+from lootwatch.storage import BlobStore
+from tests.fixtures.bad_inputs.corpus import BAD_IMAGES, BAD_REASONS, ODD_IMAGES
+from tests.integration.test_faults_support import insert_raw_photo, make_pipeline
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def test_worker_matches_odd_images_and_rejects_bad_bytes(
+    db: Database, redis_url: str, tmp_path: Path, shared_dir: Path
+) -> None:
+    from workers.context import WorkerContext
+    from workers.engine import MatchEngine
+    from workers.matching import match_batch
+
+    torch.set_num_threads(1)
+    settings = make_pipeline(db, redis_url, tmp_path, shared_dir, batch_size=32)
+    odd = {name: insert_raw_photo(db, settings, name, make()) for name, make in ODD_IMAGES.items()}
+    bad = {name: insert_raw_photo(db, settings, name, make()) for name, make in BAD_IMAGES.items()}
+    gone = insert_raw_photo(db, settings, "file-gone", b"x")
+    (
+        settings.store_dir
+        / db.fetchone("SELECT stored_path FROM listing_photos WHERE id = %s", (gone,))["stored_path"]
+    ).unlink()  # type: ignore[index]
+
+    ctx = WorkerContext(
+        settings, db, BlobStore(settings.store_dir), MatchEngine(settings.descriptor, settings.index_dir)
+    )
+    first = min([*odd.values(), *bad.values(), gone])
+    result = match_batch(ctx, first)  # one batch takes every queued photo
+    assert result.batch == len(odd) + len(bad) + 1
+
+    rows = {r["id"]: r for r in db.fetchall("SELECT id, status, reason FROM listing_photos")}
+    for name, pid in odd.items():
+        assert rows[pid]["status"] == "matched", (name, rows[pid])
+    for name, pid in bad.items():
+        assert rows[pid]["status"] == "rejected" and BAD_REASONS[name] in rows[pid]["reason"].lower(), name
+    assert rows[gone]["status"] == "rejected" and rows[gone]["reason"]
+    matched = db.fetchall("SELECT DISTINCT photo_id FROM matches")
+    assert {r["photo_id"] for r in matched} == set(odd.values())
+    print(f"worker bad-input outcome: matched={len(odd)} rejected={len(bad) + 1} (of {result.batch})")

@@ -1,0 +1,96 @@
+"""Start-up choice of the CPU forward-pass precision: time fp32, bf16 autocast and channels_last.
+
+Chosen once per process (cached by model version and batch size, and in a small JSON file beside
+the data so that restarted workers on the same machine skip the timing) from a few timed batches
+of a synthetic input; bf16 is kept only if its embeddings agree with fp32 (cosine >= MIN_AGREEMENT),
+so a faster mode never silently moves scores across the alert threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workers.engine import MatchEngine
+
+log = logging.getLogger(__name__)
+
+MIN_AGREEMENT = 0.995
+TIMED_RUNS = 2
+_cache: dict[tuple[str, int], str] = {}
+
+
+def _machine_key(engine: MatchEngine, batch: int) -> str:
+    import torch
+
+    return f"{engine.model_version}|{batch}|{platform.machine()}|{platform.node()}|torch-{torch.__version__}"
+
+
+def _read(cache_file: Path | None) -> dict[str, str]:
+    try:
+        return dict(json.loads(cache_file.read_text())) if cache_file else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -> str:
+    import torch
+
+    from workers.engine import PRECISIONS
+
+    key = (engine.model_version, batch)
+    known = _cache.get(key) or _read(cache_file).get(_machine_key(engine, batch))
+    if known in PRECISIONS:
+        engine.set_precision(known)
+        _cache[key] = known
+        return known
+    h, w = engine.descriptor.card.input_size
+    x = torch.randn(max(1, min(batch, 16)), 3, h, w, generator=torch.Generator().manual_seed(0))
+    timings: dict[str, float] = {}
+    reference = None
+    for mode in PRECISIONS:
+        engine.set_precision(mode)
+        try:
+            out = engine.forward(x, mode)  # warm-up (and the agreement check)
+        except RuntimeError as exc:  # e.g. no bf16 kernels on this CPU
+            log.info(
+                "precision unavailable",
+                extra={"action": "calibrate.skip", "mode": mode, "error": str(exc)[:200]},
+            )
+            continue
+        if reference is None:
+            reference = out
+        agreement = float((out * reference).sum(dim=1).min())
+        if agreement < MIN_AGREEMENT:
+            log.info(
+                "precision disagrees with fp32",
+                extra={"action": "calibrate.skip", "mode": mode, "cosine": agreement},
+            )
+            continue
+        start = time.perf_counter()
+        for _ in range(TIMED_RUNS):
+            engine.forward(x, mode)
+        timings[mode] = (time.perf_counter() - start) / TIMED_RUNS
+    best = min(timings, key=lambda m: timings[m]) if timings else "fp32"
+    engine.set_precision(best)
+    _cache[key] = best
+    if cache_file is not None:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            cache_file.write_text(json.dumps({**_read(cache_file), _machine_key(engine, batch): best}))
+        except OSError:
+            pass  # only a start-up shortcut
+    log.info(
+        "forward precision chosen",
+        extra={
+            "action": "calibrate.done",
+            "chosen": best,
+            "batch_s": {k: round(v, 4) for k, v in timings.items()},
+        },
+    )
+    return best
