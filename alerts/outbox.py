@@ -6,11 +6,11 @@ notices, and a notice never exists for an item that was rolled back.
 
 from __future__ import annotations
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from alerts.messages import item_link, render
 from lootwatch.errors import NotFoundError
+from lootwatch.db import Conn
 from lootwatch.settings import Settings
 
 
@@ -28,7 +28,7 @@ def idempotency_key(review_item_id: int, channel: str) -> str:
     return f"review:{review_item_id}:{channel}"
 
 
-def enqueue_notices(conn: psycopg.Connection, review_item_id: int, settings: Settings) -> int:
+def enqueue_notices(conn: Conn, review_item_id: int, settings: Settings) -> int:
     """Write one pending notice per configured channel on ``conn`` (the caller's transaction).
 
     Returns how many were written now; a notice already queued for the item and channel is kept.

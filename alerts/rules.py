@@ -98,16 +98,18 @@ def _gray(data: bytes) -> Any:
     import numpy as np
     from PIL import Image
 
-    img = Image.open(io.BytesIO(data))
-    img.draft("L", (_GEOMETRY_MAX_SIDE, _GEOMETRY_MAX_SIDE))  # JPEG: decode already reduced
-    img = img.convert("L")
+    opened = Image.open(io.BytesIO(data))
+    opened.draft("L", (_GEOMETRY_MAX_SIDE, _GEOMETRY_MAX_SIDE))  # JPEG: decode already reduced
+    img = opened.convert("L")
     scale = 1.0
     if min(img.size) < _GEOMETRY_MIN_SIDE:
         scale = _GEOMETRY_MIN_SIDE / min(img.size)
     if max(img.size) * scale > _GEOMETRY_MAX_SIDE:
         scale = _GEOMETRY_MAX_SIDE / max(img.size)
     if scale != 1.0:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BICUBIC)
+        img = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BICUBIC
+        )
     return np.asarray(img)
 
 
@@ -128,7 +130,7 @@ def geometric_check(query: bytes, reference: bytes, min_inliers: int = 12) -> Ge
     except (OSError, ValueError) as exc:
         return GeometryResult(False, reason=f"unreadable image: {exc}")
     cv2.setNumThreads(1)  # shares the worker's core with torch
-    orb = cv2.ORB_create(nfeatures=1500, fastThreshold=12)
+    orb = cv2.ORB.create(nfeatures=1500, fastThreshold=12)
     ka, da = orb.detectAndCompute(a, None)
     kb, db = orb.detectAndCompute(b, None)
     counts = (len(ka), len(kb))
@@ -138,8 +140,8 @@ def geometric_check(query: bytes, reference: bytes, min_inliers: int = 12) -> Ge
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
     if len(good) < 4:
         return GeometryResult(True, counts, len(good), reason="too few matching keypoints")
-    src = np.float32([ka[m.queryIdx].pt for m in good]).reshape(-1, 1, 2)
-    dst = np.float32([kb[m.trainIdx].pt for m in good]).reshape(-1, 1, 2)
+    src = np.array([ka[m.queryIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
+    dst = np.array([kb[m.trainIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
     h, mask = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
     if h is None or mask is None:
         return GeometryResult(True, counts, len(good), reason="no homography")
@@ -243,7 +245,8 @@ def decide_alerts(
             (listing_id, artefact_id, best["match_id"], best["score"], Jsonb(evidence)),
         ).fetchone()
         if row is not None:
-            enqueue_notices(conn, row["id"], settings)
+            # enqueue_notices is annotated for tuple rows; it only reads columns by name
+            enqueue_notices(conn, row["id"], settings)  # type: ignore[arg-type]
             opened.append(row["id"])
     return opened
 

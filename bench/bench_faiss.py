@@ -16,6 +16,7 @@ import argparse
 import gc
 import time
 
+import faiss
 import numpy as np
 
 from matcher.index import GalleryIndex
@@ -57,7 +58,9 @@ def queries(centres: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     return normalise(picked + NOISE * rng.standard_normal(picked.shape, dtype=np.float32))
 
 
-def run(kind: str, vectors: np.ndarray, artefacts: list[str], q: np.ndarray) -> tuple[float, float, list[list[str]]]:
+def run(
+    kind: str, vectors: np.ndarray, artefacts: list[str], q: np.ndarray
+) -> tuple[float, float, list[list[str]]]:
     t0 = time.perf_counter()
     index = GalleryIndex(CARD, kind=kind)
     index.add(np.arange(len(vectors)), artefacts, vectors)
@@ -76,30 +79,42 @@ def main() -> None:
     ap.add_argument(
         "--hnsw-max", type=int, default=100_000, help="skip HNSW above this size (its build is the slow part)"
     )
+    ap.add_argument(
+        "--threads", type=int, default=1, help="FAISS OpenMP threads (1: no spin-waiting on a shared machine)"
+    )
     args = ap.parse_args()
+    faiss.omp_set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     kinds = args.kinds.split(",")
-    print(f"{'photos':>9} {'kind':>6} {'add s':>8} {'add/flat':>9} {'query ms':>9} {'q/flat':>7} "
-          f"{'recall@10':>9} {'top1 agree':>10}")
+    print(
+        f"{'photos':>9} {'kind':>6} {'add s':>8} {'add/flat':>9} {'query ms':>9} {'q/flat':>7} "
+        f"{'recall@10':>9} {'top1 agree':>10}"
+    )
     began = time.perf_counter()
     for n in (int(s) for s in args.sizes.split(",")):
         vectors, centres = gallery(n, rng)
         artefacts = [f"A{i // PER_ARTEFACT}" for i in range(n)]
         q = queries(centres, 200 if n <= 100_000 else 50, rng)
         flat_add, flat_q, flat_hits = run("flat", vectors, artefacts, q)
-        print(f"{n:>9} {'flat':>6} {flat_add:>8.2f} {1:>9.2f} {flat_q * 1e3:>9.2f} {1:>7.2f} {1:>9.3f} {1:>10.3f}")
+        print(
+            f"{n:>9} {'flat':>6} {flat_add:>8.2f} {1:>9.2f} {flat_q * 1e3:>9.2f} {1:>7.2f} "
+            f"{1:>9.3f} {1:>10.3f}",
+            flush=True,
+        )
         for kind in kinds:
             if kind == "flat":
                 continue
             if kind == "hnsw" and n > args.hnsw_max:
-                print(f"{n:>9} {kind:>6}  skipped (n > --hnsw-max {args.hnsw_max}: build too slow for 2 cores)")
+                print(
+                    f"{n:>9} {kind:>6}  skipped (n > --hnsw-max {args.hnsw_max}: build too slow for 2 cores)"
+                )
                 continue
             t_add, t_q, hits = run(kind, vectors, artefacts, q)
             recall = np.mean([len(set(a) & set(f)) / len(f) for a, f in zip(hits, flat_hits, strict=True)])
             top1 = np.mean([a[:1] == f[:1] for a, f in zip(hits, flat_hits, strict=True)])
             print(
-                f"{n:>9} {kind:>6} {t_add:>8.2f} {t_add / flat_add:>9.2f} {t_q * 1e3:>9.2f} {t_q / flat_q:>7.2f} "
-                f"{recall:>9.3f} {top1:>10.3f}",
+                f"{n:>9} {kind:>6} {t_add:>8.2f} {t_add / flat_add:>9.2f} {t_q * 1e3:>9.2f} "
+                f"{t_q / flat_q:>7.2f} {recall:>9.3f} {top1:>10.3f}",
                 flush=True,
             )
             gc.collect()

@@ -4,44 +4,119 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 from scrapy.crawler import Crawler
 
 from crawlers.items import ListingItem, PhotoItem, SeenItem
-from crawlers.store import CrawlStats, CrawlStore
+from crawlers.store import CrawlStats, CrawlStore, FetchedPage
 
 log = logging.getLogger(__name__)
+MAX_BATCH = 200  # items written in one transaction at most
 
 
 class StorePipeline:
-    """Writes from ONE worker thread, off the reactor: pages are parsed while the database works.
+    """Writes from ONE writer thread, off the reactor, in batches: pages are parsed while the
+    database works, and the items waiting when the writer is free share one transaction (a
+    commit per page, with its WAL flush, cost more than the page itself).
 
     One thread keeps the writes in the order items arrive, so a listing row is always written
-    before the photos that a later response brings for it. The crawl's store and source id are
-    spider attributes (settings are deep-copied; a store is not).
+    before the photos that a later response brings for it. An item's ``process_item`` returns
+    once its batch is committed. The crawl's store and source id are spider attributes
+    (settings are deep-copied; a store is not).
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lootwatch-store")
+        self.pending: queue.SimpleQueue[tuple[Any, Future[None]] | None] = queue.SimpleQueue()
+        self.writer: threading.Thread | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
-    async def process_item(self, item: Any) -> Any:
+    def open_spider(self) -> None:
         spider: Any = self.crawler.spider
-        job = self.executor.submit(_store, spider.store, spider.source_id, spider.crawl_stats, item)
-        await asyncio.wrap_future(job)
+        self.writer = threading.Thread(
+            target=_write_loop,
+            args=(self.pending, spider.store, spider.source_id, spider.crawl_stats),
+            name=f"lootwatch-store-{spider.site.name}",
+            daemon=True,
+        )
+        self.writer.start()
+
+    async def process_item(self, item: Any) -> Any:
+        done: Future[None] = Future()
+        self.pending.put((item, done))
+        await asyncio.wrap_future(done)
         return item
 
     def close_spider(self) -> None:
-        self.executor.shutdown(wait=True)
+        self.pending.put(None)
+        if self.writer is not None:
+            self.writer.join()
         store: CrawlStore | None = getattr(self.crawler.spider, "store", None)
         if store is not None:
             store.close()
+
+
+def _write_loop(
+    pending: queue.SimpleQueue[tuple[Any, Future[None]] | None],
+    store: CrawlStore,
+    source_id: int,
+    stats: CrawlStats,
+) -> None:
+    stop = False
+    while not stop:
+        first = pending.get()
+        if first is None:
+            return
+        batch = [first]
+        while len(batch) < MAX_BATCH:  # whatever else is already waiting joins this transaction
+            try:
+                nxt = pending.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                stop = True
+                break
+            batch.append(nxt)
+        try:
+            with store.batch():
+                _store_batch(store, source_id, stats, [item for item, _ in batch])
+        except Exception:  # the commit itself failed: every record of the batch is lost
+            stats.errors += len(batch)
+            log.exception("storing a batch of %d records failed", len(batch))
+        for _, done in batch:
+            done.set_result(None)
+
+
+def _store_batch(store: CrawlStore, source_id: int, stats: CrawlStats, items: list[Any]) -> None:
+    """Consecutive listings are written together; anything else one by one, in arrival order."""
+    run: list[ListingItem] = []
+    for item in [*items, None]:
+        if isinstance(item, ListingItem):
+            run.append(item)
+            continue
+        if run:
+            _store_listings(store, source_id, stats, run)
+            run = []
+        if item is not None:
+            _store(store, source_id, stats, item)
+
+
+def _store_listings(store: CrawlStore, source_id: int, stats: CrawlStats, items: list[ListingItem]) -> None:
+    pages = [FetchedPage(i.page, i.body, i.http_status, i.fetched_at) for i in items]
+    try:
+        with store.savepoint():
+            store.save_listings(source_id, pages)
+    except Exception:  # find the bad record: one at a time, each in its own savepoint
+        log.warning("writing %d listings together failed; writing them one by one", len(items), exc_info=True)
+        for item in items:
+            _store(store, source_id, stats, item)
 
 
 def _store(store: CrawlStore, source_id: int, stats: CrawlStats, item: Any) -> None:

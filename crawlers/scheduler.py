@@ -1,8 +1,10 @@
 """Run each site on its cadence. Simple loop; overlap is refused by the crawl_runs unique index.
 
-Each round crawls the due sites in a fresh child process (a Twisted reactor starts once per
-process). A run left 'running' by a crashed process is marked failed once it is older than
-``stale_after_s``, so the site is not blocked forever.
+Incremental: a listing whose search card shows the price stored, fetched within the site's
+``refetch_after``, is not fetched again (see ListingSpider); an unchanged listing's photos are
+never fetched again. Each round crawls the due sites in a fresh child process (a Twisted
+reactor starts once per process). A run left 'running' by a crashed process is marked failed
+once it is older than ``stale_after_s``, so the site is not blocked forever.
 """
 
 from __future__ import annotations
@@ -56,9 +58,13 @@ def run_scheduler(
     tick_s: float = 30.0,
     stale_after_s: float = 6 * 3600,
     once: bool = False,
+    rounds: int | None = None,
     report: Callable[[list[CrawlStats]], None] | None = None,
 ) -> None:
+    """Check for due sites every ``tick_s`` and crawl them; forever, or ``rounds`` checks (``once``: 1)."""
     db = Database(database_url)
+    rounds = 1 if once else rounds
+    done = 0
     while True:
         fail_stale_runs(db, stale_after_s)
         due = due_sites(db, sites)
@@ -70,6 +76,7 @@ def run_scheduler(
                     report(results)
             except (RuntimeError, TimeoutError) as exc:  # one bad round never stops the scheduler
                 log.error("%s", exc)
-        if once:
+        done += 1
+        if rounds is not None and done >= rounds:
             return
         time.sleep(tick_s)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -64,6 +64,32 @@ class CrawlStats:
         return asdict(self)
 
 
+_INSERT_LISTING = """INSERT INTO listings (source_id, item_id, url, title, description, price_text, amount,
+        currency, seller, sale_date, status, content_hash)
+    VALUES (%(source_id)s, %(item_id)s, %(url)s, %(title)s, %(description)s, %(price_text)s, %(amount)s,
+        %(currency)s, %(seller)s, %(sale_date)s, %(status)s, %(hash)s)"""
+_UPDATE_LISTING = """UPDATE listings SET url = %(url)s, title = %(title)s, description = %(description)s,
+        price_text = %(price_text)s, amount = %(amount)s, currency = %(currency)s, seller = %(seller)s,
+        sale_date = %(sale_date)s, status = %(status)s, content_hash = %(hash)s, last_seen = now()
+    WHERE id = %(id)s"""
+_INSERT_HISTORY = (
+    "INSERT INTO listing_history (listing_id, field, old_value, new_value) VALUES (%s, %s, %s, %s)"
+)
+_INSERT_SNAPSHOT = """INSERT INTO page_snapshots
+        (listing_id, url, sha256, stored_path, http_status, fetched_at)
+    VALUES (%s, %s, %s, %s, %s, coalesce(%s, now()))"""
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """One fetched item page, as the pipeline hands it to :meth:`CrawlStore.save_listings`."""
+
+    page: PageResult
+    body: bytes
+    http_status: int
+    fetched_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class KnownPage:
     """A listing page fetched before: what a search card is compared with to skip an unchanged listing."""
@@ -71,6 +97,20 @@ class KnownPage:
     item_id: str
     price_text: str
     fetched_at: datetime
+
+
+def _listing_values(page: PageResult) -> dict[str, Any]:
+    return {
+        "url": page.canonical_url or page.url,
+        "title": page.title,
+        "description": page.description,
+        "price_text": page.price_text,
+        "amount": page.amount,
+        "currency": page.currency,
+        "seller": page.seller,
+        "sale_date": page.sale_date,
+        "status": page.status if page.status in ("open", "sold", "ended") else "unknown",
+    }
 
 
 def content_hash(page: PageResult) -> str:
@@ -89,19 +129,57 @@ class CrawlStore:
         self.db, self.blobs, self.queue = db, blobs, queue
         self.max_photo_bytes, self.max_photo_pixels = max_photo_bytes, max_photo_pixels
         self._conn: Conn | None = None
-        self._lock = threading.Lock()  # belt and braces: one transaction at a time on the connection
+        self._depth = 0  # nesting of _tx: >0 inside a transaction (savepoints below the first)
+        self._after_commit: list[Callable[[], object]] = []
+        # one thread at a time on the connection; re-entrant for savepoints inside a batch
+        self._lock = threading.RLock()
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        """A transaction on the crawl's connection (reopened if the server dropped it).
+        """A transaction on the crawl's connection (reopened if the server dropped it); inside
+        :meth:`batch`, a savepoint, so one bad record rolls back alone.
 
         Rows are dicts (dict_row); typed loosely here rather than casting every row.
         """
         with self._lock:
-            if self._conn is None or self._conn.closed or self._conn.broken:
+            outermost = self._depth == 0
+            if outermost and (self._conn is None or self._conn.closed or self._conn.broken):
                 self._conn = connect(self.db.url)
-            with self._conn.transaction():
-                yield self._conn
+            assert self._conn is not None
+            self._depth += 1
+            try:
+                with self._conn.transaction():
+                    yield self._conn
+            except BaseException:
+                if outermost:
+                    self._after_commit.clear()
+                raise
+            finally:
+                self._depth -= 1
+            if outermost:
+                self._run_after_commit()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many writes in ONE transaction (one commit, one WAL flush) instead of one each, in
+        pipeline mode: statements whose result is not read are sent without waiting for it."""
+        with self._tx() as conn, conn.pipeline():
+            yield
+
+    def savepoint(self) -> Any:
+        """A transaction, or a savepoint inside one: what fails in it rolls back alone."""
+        return self._tx()
+
+    def after_commit(self, action: Callable[[], object]) -> None:
+        """Run ``action`` once the outermost transaction has committed (at once outside one)."""
+        self._after_commit.append(action)
+        if self._depth == 0:
+            self._run_after_commit()
+
+    def _run_after_commit(self) -> None:
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
 
     def close(self) -> None:
         with self._lock:
@@ -203,17 +281,7 @@ class CrawlStore:
         """
         digest = content_hash(page)
         sha, rel = self.blobs.put("pages", body, ".html", compress=True)
-        values = {
-            "url": page.canonical_url or page.url,
-            "title": page.title,
-            "description": page.description,
-            "price_text": page.price_text,
-            "amount": page.amount,
-            "currency": page.currency,
-            "seller": page.seller,
-            "sale_date": page.sale_date,
-            "status": page.status if page.status in ("open", "sold", "ended") else "unknown",
-        }
+        values = _listing_values(page)
         with self._tx() as conn:
             old = conn.execute(
                 "SELECT * FROM listings WHERE source_id = %s AND item_id = %s FOR UPDATE",
@@ -221,13 +289,7 @@ class CrawlStore:
             ).fetchone()
             if old is None:
                 row = conn.execute(
-                    """INSERT INTO listings (source_id, item_id, url, title, description,
-                        price_text, amount, currency,
-                                             seller, sale_date, status, content_hash)
-                       VALUES (%(source_id)s, %(item_id)s, %(url)s, %(title)s, %(description)s,
-                           %(price_text)s,
-                               %(amount)s, %(currency)s, %(seller)s, %(sale_date)s, %(status)s, %(hash)s)
-                       RETURNING id""",
+                    _INSERT_LISTING + " RETURNING id",
                     {**values, "source_id": source_id, "item_id": page.item_id, "hash": digest},
                 ).fetchone()
                 listing_id, changed = int(row["id"]), True
@@ -236,27 +298,81 @@ class CrawlStore:
                 if changed:
                     for field in HISTORY_FIELDS:
                         if str(old[field]) != str(values[field]):
-                            conn.execute(
-                                """INSERT INTO listing_history (listing_id, field, old_value, new_value)
-                                   VALUES (%s, %s, %s, %s)""",
-                                (listing_id, field, old[field], values[field]),
-                            )
-                    conn.execute(
-                        """UPDATE listings SET url = %(url)s, title = %(title)s, description =
-                            %(description)s,
-                                  price_text = %(price_text)s, amount = %(amount)s, currency = %(currency)s,
-                                  seller = %(seller)s, sale_date = %(sale_date)s, status = %(status)s,
-                                  content_hash = %(hash)s, last_seen = now() WHERE id = %(id)s""",
-                        {**values, "hash": digest, "id": listing_id},
-                    )
+                            conn.execute(_INSERT_HISTORY, (listing_id, field, old[field], values[field]))
+                    conn.execute(_UPDATE_LISTING, {**values, "hash": digest, "id": listing_id})
                 else:
                     conn.execute("UPDATE listings SET last_seen = now() WHERE id = %s", (listing_id,))
-            conn.execute(
-                """INSERT INTO page_snapshots (listing_id, url, sha256, stored_path, http_status, fetched_at)
-                   VALUES (%s, %s, %s, %s, %s, coalesce(%s, now()))""",
-                (listing_id, page.url, sha, rel, http_status, fetched_at),
-            )
+            conn.execute(_INSERT_SNAPSHOT, (listing_id, page.url, sha, rel, http_status, fetched_at))
         return listing_id, changed
+
+    def save_listings(self, source_id: int, fetched: list[FetchedPage]) -> list[tuple[int, bool]]:
+        """:meth:`save_listing` for many pages in a few statements (one per kind of write, each
+        sent in pipeline mode), not three or more round trips per page."""
+        ids = [f.page.item_id for f in fetched]
+        if len(set(ids)) != len(ids):  # one listing twice: one at a time keeps its history in order
+            return [
+                self.save_listing(source_id, f.page, f.body, f.http_status, f.fetched_at) for f in fetched
+            ]
+        prepared = [
+            (
+                f,
+                _listing_values(f.page),
+                content_hash(f.page),
+                self.blobs.put("pages", f.body, ".html", compress=True),
+            )
+            for f in fetched
+        ]
+        out: list[tuple[int, bool]] = []
+        with self._tx() as conn:
+            old = {
+                r["item_id"]: r
+                for r in conn.execute(
+                    "SELECT * FROM listings WHERE source_id = %s AND item_id = ANY(%s) FOR UPDATE",
+                    (source_id, ids),
+                ).fetchall()
+            }
+            new_ids: dict[str, int] = {}
+            fresh = [
+                {**values, "source_id": source_id, "item_id": f.page.item_id, "hash": digest}
+                for f, values, digest, _ in prepared
+                if f.page.item_id not in old
+            ]
+            if fresh:
+                cur = conn.cursor()
+                cur.executemany(_INSERT_LISTING + " RETURNING id, item_id", fresh, returning=True)
+                while True:
+                    row = cur.fetchone()
+                    if row is not None:
+                        new_ids[row["item_id"]] = int(row["id"])
+                    if not cur.nextset():
+                        break
+            history, updates, unchanged, snapshots = [], [], [], []
+            for f, values, digest, (sha, rel) in prepared:
+                row = old.get(f.page.item_id)
+                if row is None:
+                    listing_id, changed = new_ids[f.page.item_id], True
+                else:
+                    listing_id, changed = int(row["id"]), row["content_hash"] != digest
+                    if changed:
+                        history += [
+                            (listing_id, field, row[field], values[field])
+                            for field in HISTORY_FIELDS
+                            if str(row[field]) != str(values[field])
+                        ]
+                        updates.append({**values, "hash": digest, "id": listing_id})
+                    else:
+                        unchanged.append(listing_id)
+                snapshots.append((listing_id, f.page.url, sha, rel, f.http_status, f.fetched_at))
+                out.append((listing_id, changed))
+            cur = conn.cursor()
+            if history:
+                cur.executemany(_INSERT_HISTORY, history)
+            if updates:
+                cur.executemany(_UPDATE_LISTING, updates)
+            if unchanged:
+                cur.execute("UPDATE listings SET last_seen = now() WHERE id = ANY(%s)", (unchanged,))
+            cur.executemany(_INSERT_SNAPSHOT, snapshots)
+        return out
 
     # --- photos ---------------------------------------------------------------------------
     def save_photo(
@@ -297,7 +413,7 @@ class CrawlStore:
             photo_id = int(row["id"])
             self._link(conn, listing_id, photo_id, position)
         if new:  # after commit: the worker must find the row
-            enqueue_photo(self.queue, photo_id, sha)
+            self.after_commit(lambda: enqueue_photo(self.queue, photo_id, sha))
         return "new" if new else "known"
 
     def _link(self, conn: Any, listing_id: int, photo_id: int, position: int) -> None:

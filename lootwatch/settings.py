@@ -40,6 +40,21 @@ class Settings(BaseSettings):
         description="Artefact score a listing's best match must reach to open a review item. "
         "Unset: the threshold calibrated on the gallery when the index was built.",
     )
+    collection_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Alert threshold per artefact collection; collections not listed use alert_threshold, "
+        "else the calibrated one.",
+    )
+    alert_top_k: int = Field(1, description="Artefact ranks of a listing photo that may open an alert (1 = best only).")
+    alert_min_agreeing_photos: int = Field(
+        1,
+        description="Photos of one listing that must each pass the threshold for the same artefact; a passing "
+        "geometric check counts instead; 1 = any photo.",
+    )
+    alert_geometric_check: bool = Field(
+        True, description="When fewer photos agree, compare the listing photo with its best gallery photo (ORB + RANSAC)."
+    )
+    alert_min_inliers: int = Field(12, description="Distinct matching keypoints the geometric check needs.")
     batch_size: int = Field(16, description="Listing photos embedded in one forward pass.")
     requeue_after_s: float = Field(
         120.0, description="A photo still queued this long after its fetch, with no live job, is queued again."

@@ -163,6 +163,14 @@ def baseline_checkpoint(
     return Path(checkpoints_dir) / f"baseline-{arch}-{backbone}-e{epochs}-{key}.pt"
 
 
+def training_options(card: dict[str, Any]) -> dict[str, Any]:
+    """The training settings recorded in a trained descriptor's card, minus what a baseline changes."""
+    recorded = dict((card.get("extra") or {}).get("training") or {})
+    for key in ("arch", "backbone", "epochs", "name", "threads", "steps_per_epoch"):
+        recorded.pop(key, None)
+    return recorded
+
+
 def train_baselines(
     train_images: Path,
     checkpoints_dir: Path,
@@ -171,9 +179,14 @@ def train_baselines(
     epochs: int,
     archs: Sequence[str] = BASELINE_ARCHS,
     retrain: bool = False,
+    options: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Path]:
-    """Each baseline architecture trained the same way on ``train_images`` (cached checkpoints)."""
+    """Each baseline architecture trained the same way on ``train_images`` (cached checkpoints).
+
+    ``options``: further ``TrainConfig`` fields, e.g. those of the evaluated descriptor's own
+    training (:func:`training_options`), so baselines differ from it by their head only.
+    """
     from models.train_descriptor import train_descriptor
 
     if not Path(train_images).is_dir():
@@ -185,6 +198,14 @@ def train_baselines(
             log(f"baseline {arch}: reusing {path}")
         else:
             log(f"baseline {arch}: training {epochs} epoch(s) on {train_images} -> {path}")
-            train_descriptor(train_images, path, arch=arch, backbone=backbone, epochs=epochs, overwrite=True)
+            train_descriptor(
+                train_images,
+                path,
+                arch=arch,
+                backbone=backbone,
+                epochs=epochs,
+                overwrite=True,
+                **(options or {}),
+            )
         out[arch] = path
     return out

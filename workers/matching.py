@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from alerts.rules import decide_alerts
 from lootwatch.db import Conn
 from lootwatch.errors import BadInputError, ConfigError
 from lootwatch.images import vet_image
@@ -95,7 +96,9 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
                 raise ConfigError(
                     "the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD"
                 )
-            result.review_items = open_review_items(conn, ready, threshold, engine.index_version, ctx)
+            # the alert rule (per-collection thresholds, agreeing evidence, relisting links) opens
+            # review items and writes their notices on this connection, in this transaction
+            result.review_items = decide_alerts(conn, ready, engine.index_version, s, threshold, store=ctx.store)
         if result.rejected and photo_id in result.rejected:
             result.status = "rejected"
     log.info(
@@ -123,40 +126,3 @@ def _write_matches(conn: Conn, photo_id: int, hits: Sequence[Hit], model: str, i
                 index,
             ),
         )
-
-
-def open_review_items(
-    conn: Conn, photo_ids: list[int], threshold: float, index_version: str, ctx: WorkerContext
-) -> list[int]:
-    """Open one review item per (listing, artefact) whose best top-ranked photo score passes the threshold.
-
-    Every listing that shows one of the photos is considered (a relisted photo alerts on both).
-    Returns the ids of items opened now; their notices are written in this same transaction.
-    """
-    candidates = conn.execute(
-        """SELECT DISTINCT ON (l.listing_id, m.artefact_id)
-                  l.listing_id, m.artefact_id, m.id AS match_id, m.score
-           FROM listing_photo_links l
-           JOIN listing_photo_links mine ON mine.listing_id = l.listing_id AND mine.photo_id = ANY(%s)
-           JOIN matches m ON m.photo_id = l.photo_id AND m.rank = 1 AND m.index_version = %s
-           JOIN artefacts a ON a.id = m.artefact_id AND a.removed_at IS NULL
-           WHERE m.score >= %s
-           ORDER BY l.listing_id, m.artefact_id, m.score DESC""",
-        (photo_ids, index_version, threshold),
-    ).fetchall()
-    opened: list[int] = []
-    for c in candidates:
-        row = conn.execute(
-            """INSERT INTO review_items (listing_id, artefact_id, best_match_id, score)
-               VALUES (%s, %s, %s, %s)
-               ON CONFLICT (listing_id, artefact_id) DO UPDATE
-                 SET score = GREATEST(review_items.score, EXCLUDED.score), updated_at = now()
-               RETURNING id, (xmax = 0) AS inserted""",
-            (c["listing_id"], c["artefact_id"], c["match_id"], c["score"]),
-        ).fetchone()
-        if row and row["inserted"]:
-            from alerts.outbox import enqueue_notices
-
-            enqueue_notices(conn, row["id"], ctx.settings)
-            opened.append(row["id"])
-    return opened

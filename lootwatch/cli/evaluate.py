@@ -40,7 +40,12 @@ def eval_cmd(
         "--train-images",
         help="Folder of training photos, one sub-folder per object (needed by --compare).",
     ),
-    epochs: int = typer.Option(3, "--epochs", min=1, help="Training epochs of each baseline (--compare)."),
+    epochs: int | None = typer.Option(
+        None,
+        "--epochs",
+        min=1,
+        help="Training epochs of each baseline (--compare; default: the descriptor's own, else 3).",
+    ),
     checkpoints: Path | None = typer.Option(
         None,
         "--checkpoints",
@@ -71,7 +76,13 @@ def eval_cmd(
     from rich.console import Console
     from tqdm import tqdm
 
-    from matcher.evaluate import UNTRAINED_BASELINE, BenchImages, evaluate_descriptor, train_baselines
+    from matcher.evaluate import (
+        UNTRAINED_BASELINE,
+        BenchImages,
+        evaluate_descriptor,
+        train_baselines,
+        training_options,
+    )
     from models.descriptor import load_descriptor
 
     s = settings()
@@ -100,17 +111,19 @@ def eval_cmd(
     run(spec, spec if not Path(spec).exists() else Path(spec).stem)
     if compare:
         assert train_images is not None
-        backbone = runs[0].card.get("backbone", "lite0")
+        card = runs[0].card
+        n_epochs = epochs or int((card.get("extra") or {}).get("epochs_done") or 3)
         paths = train_baselines(
             train_images,
             checkpoints or s.checkpoints_dir / "baselines",
-            backbone=backbone,
-            epochs=epochs,
+            backbone=card.get("backbone", "lite0"),
+            epochs=n_epochs,
             retrain=retrain,
+            options=training_options(card),  # same recipe as the evaluated descriptor, other head
             log=console.print,
         )
         for arch, path in paths.items():
-            run(str(path), f"{arch} (trained, {epochs} ep)")
+            run(str(path), f"{arch} (trained, {n_epochs} ep)")
         if spec != UNTRAINED_BASELINE:
             run(UNTRAINED_BASELINE, f"{UNTRAINED_BASELINE} (no training)")
 

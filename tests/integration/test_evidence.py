@@ -17,13 +17,20 @@ import pytest
 from alerts.evidence import build_evidence_zip
 from alerts.review import decide
 from alerts.rules import AlertRules
+from lootwatch.db import Database
 from lootwatch.errors import NotFoundError
-from tests.integration.test_rules import INDEX, MODEL, World, world  # noqa: F401 - fixture
+from lootwatch.settings import Settings
+from tests.integration.test_rules import INDEX, MODEL, World, make_world
 from tests.unit.alerts.test_rules import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = b"<html><head><title>Bronze figure, lot 1</title></head><body>Provenance: private collection</body></html>"
+PAGE = b"<html><head><title>Bronze figure, lot 1</title></head><body>Provenance: private</body></html>"
+
+
+@pytest.fixture
+def world(db: Database, settings: Settings) -> World:
+    return make_world(db, settings)
 
 
 def _alert(world: World) -> dict:
@@ -43,7 +50,13 @@ def _alert(world: World) -> dict:
     relisting, _ = world.listing("lot-2", [shown])
     world.decide([p1], AlertRules(threshold=0.8))
     decide(world.db, item_id, "escalate", "ana", "ask the museum")
-    return {"item": item_id, "listing": listing, "relisting": relisting, "photos": (p1, p2), "gallery": gallery}
+    return {
+        "item": item_id,
+        "listing": listing,
+        "relisting": relisting,
+        "photos": (p1, p2),
+        "gallery": gallery,
+    }
 
 
 def _open(data: bytes) -> tuple[zipfile.ZipFile, dict]:
@@ -70,12 +83,20 @@ def test_bundle_holds_the_evidence_with_verifiable_hashes(world: World) -> None:
     # every file's hash is in the manifest and in SHA256SUMS, and is right
     for name, sha in manifest["files"].items():
         assert hashlib.sha256(zf.read(name)).hexdigest() == sha
-    sums = dict(reversed(line.split("  ", 1)) for line in zf.read("SHA256SUMS").decode().splitlines())
+    sums: dict[str, str] = {}
+    for line in zf.read("SHA256SUMS").decode().splitlines():
+        sha, name = line.split("  ", 1)
+        sums[name] = sha
     assert sums["manifest.json"] == hashlib.sha256(zf.read("manifest.json")).hexdigest()
     assert {k: v for k, v in sums.items() if k != "manifest.json"} == manifest["files"]
 
     alerted, relisted = manifest["listings"]
-    assert (alerted["id"], alerted["role"], relisted["id"], relisted["role"]) == (lid, "alerted", rid, "relisting")
+    assert (alerted["id"], alerted["role"], relisted["id"], relisted["role"]) == (
+        lid,
+        "alerted",
+        rid,
+        "relisting",
+    )
     assert relisted["link"]["shared_photo_id"] == p1
     (snapshot,) = alerted["snapshots"]
     assert snapshot["sha256_matches"] and snapshot["fetched_at"] == "2024-05-01T09:59:00+00:00"
@@ -146,7 +167,9 @@ def _cli(world: World, cwd: Path, *args: str) -> subprocess.CompletedProcess[str
 @pytest.mark.slow
 def test_cli_writes_the_same_zip_twice(world: World, tmp_path: Path) -> None:
     a = _alert(world)
-    runs = [_cli(world, tmp_path, "evidence", str(a["item"]), "--out", str(tmp_path / f"{n}.zip")) for n in "ab"]
+    runs = [
+        _cli(world, tmp_path, "evidence", str(a["item"]), "--out", str(tmp_path / f"{n}.zip")) for n in "ab"
+    ]
     for run in runs:
         assert run.returncode == 0, run.stderr
     first, second = (tmp_path / "a.zip").read_bytes(), (tmp_path / "b.zip").read_bytes()

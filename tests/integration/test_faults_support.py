@@ -68,3 +68,40 @@ def insert_raw_photo(
             (listing["id"], row["id"]),  # type: ignore[index]
         )
     return int(row["id"])  # type: ignore[index]
+
+
+def add_photos(db: Database, settings: Settings, shared_dir: Path, objects: tuple[int, ...], angles: range) -> int:
+    """Listings of distinct restaged coil views, 4 photos each, queued as the crawler queues them."""
+    from tests.integration.pipeline_helpers import add_listing, restaged
+
+    photos = [restaged(coil_view(shared_dir, obj, a), seed=a) for obj in objects for a in angles]
+    for i in range(0, len(photos), 4):
+        add_listing(db, settings, f"lot-{i}", photos[i : i + 4])
+    return len(photos)
+
+
+def outcome(db: Database) -> dict[str, int]:
+    """Counts the fault tests assert: photo states, duplicate matches / items / notices."""
+    states = {r["status"]: r["n"] for r in db.fetchall("SELECT status, count(*) AS n FROM listing_photos GROUP BY 1")}
+    dup_matches = db.fetchall("SELECT photo_id FROM matches WHERE rank = 1 GROUP BY photo_id HAVING count(*) > 1")
+    items = db.fetchall("SELECT listing_id, artefact_id FROM review_items")
+    notices = db.fetchone("SELECT count(*) AS n FROM notifications")
+    return {
+        "matched": states.get("matched", 0),
+        "queued": states.get("queued", 0),
+        "rejected": states.get("rejected", 0),
+        "duplicate_matches": len(dup_matches),
+        "review_items": len(items),
+        "duplicate_review_items": len(items) - len({(r["listing_id"], r["artefact_id"]) for r in items}),
+        "notices": int(notices["n"]) if notices else 0,
+    }
+
+
+def in_batch(db: Database) -> bool:
+    """A worker holds claimed photo rows in an open transaction (it is embedding a batch)."""
+    row = db.fetchone(
+        """SELECT count(*) AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND pid <> pg_backend_pid()
+             AND state LIKE 'idle in transaction%' AND query ILIKE '%listing_photos%FOR UPDATE%'"""
+    )
+    return bool(row and row["n"])

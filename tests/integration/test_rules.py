@@ -105,10 +105,14 @@ class World:
         return self.db.fetchall("SELECT * FROM review_items ORDER BY id")
 
 
-@pytest.fixture
-def world(db: Database, settings: Settings) -> World:
+def make_world(db: Database, settings: Settings) -> World:
     # a Slack webhook configured, so opening an item writes a notice
     return World(db, settings.model_copy(update={"slack_webhook_url": "http://127.0.0.1:9/hook"}))
+
+
+@pytest.fixture
+def world(db: Database, settings: Settings) -> World:
+    return make_world(db, settings)
 
 
 def test_one_passing_photo_opens_one_item_with_its_notice(world: World) -> None:

@@ -73,7 +73,13 @@ def test_photos_are_matched_once_and_protected_listings_alerted(
 
     items = {(r["listing_id"], r["artefact_id"]) for r in db.fetchall("SELECT * FROM review_items")}
     assert (hit, "ART-005") in items
-    assert (relist, "ART-005") in items  # a relisted photo alerts on the new listing too
+    # a relisting (same photo, new listing) links to the earlier alert instead of opening a new one
+    assert (relist, "ART-005") not in items
+    links = db.fetchall(
+        "SELECT r.listing_id FROM alert_links k JOIN review_items r ON r.id = k.review_item_id WHERE k.listing_id = %s",
+        (relist,),
+    )
+    assert [r["listing_id"] for r in links] == [hit]
     assert all(listing != miss for listing, _ in items), "an unprotected object was alerted"
     notices = db.fetchall("SELECT channel, idempotency_key FROM notifications")
     assert sorted(n["channel"] for n in notices) == sorted(["email", "slack"] * len(items))

@@ -82,7 +82,10 @@ def make_bench(
             Image.open(coil / obj / f"{angle:03d}.png").convert("RGB").save(root / rel)
             gallery_rows.append([rel, aid, "coil" if n % 2 == 0 else "other"])
     lid = 0
-    for obj, aid in [*((o, f"A{i + 1:04d}") for i, o in enumerate(protected)), *((o, "") for o in unprotected)]:
+    for obj, aid in [
+        *((o, f"A{i + 1:04d}") for i, o in enumerate(protected)),
+        *((o, "") for o in unprotected),
+    ]:
         for angle in listing_angles:
             lid += 1
             rel = f"listings/L{lid:05d}.jpg"

@@ -31,7 +31,12 @@ def test_evaluate_descriptor_on_a_tiny_benchmark(tiny_bench: Path, hist_descript
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LOOTWATCH_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "lootwatch", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=280
+        [sys.executable, "-m", "lootwatch", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=280,
     )
 
 
@@ -65,7 +70,11 @@ def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
         data_dir=tmp_path / "data",
     )
     assert out.returncode == 0, out.stderr
-    assert "top1" in out.stdout and "collection coil" in out.stdout and "2 gallery photo(s)/artefact" in out.stdout
+    assert (
+        "top1" in out.stdout
+        and "collection coil" in out.stdout
+        and "2 gallery photo(s)/artefact" in out.stdout
+    )
     result = json.loads((tmp_path / "eval.json").read_text())
     run = result["runs"][0]
     assert run["name"] == "imagenet-lite0-gem" and run["card"]["dim"] == 1280
@@ -80,3 +89,11 @@ def test_baseline_checkpoints_are_named_by_how_they_were_trained(tmp_path: Path)
     a = baseline_checkpoint(tmp_path, "gem", "lite0", tmp_path / "x", 3)
     b = baseline_checkpoint(tmp_path, "gem", "lite0", tmp_path / "y", 3)
     assert a != b and a.name.startswith("baseline-gem-lite0-e3-") and a.suffix == ".pt"
+
+
+def test_baselines_reuse_the_descriptors_training_recipe() -> None:
+    from matcher.evaluate import training_options
+
+    card = {"extra": {"training": {"arch": "pan", "backbone": "lite0", "epochs": 9, "margin": 0.2, "dim": 256}}}
+    assert training_options(card) == {"margin": 0.2, "dim": 256}
+    assert training_options({"extra": {}}) == {}
