@@ -6,6 +6,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -16,6 +17,7 @@ from crawlers.store import CrawlStats, CrawlStore, FetchedPage
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 200  # items written in one transaction at most
+LINGER_S = 0.05  # how long a batch waits for more items: fewer commits, each item 50 ms later at most
 
 
 class StorePipeline:
@@ -75,9 +77,10 @@ def _write_loop(
         if first is None:
             return
         batch = [first]
-        while len(batch) < MAX_BATCH:  # whatever else is already waiting joins this transaction
+        deadline = time.monotonic() + LINGER_S
+        while len(batch) < MAX_BATCH:  # what arrives meanwhile joins this transaction
             try:
-                nxt = pending.get_nowait()
+                nxt = pending.get(timeout=max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
                 break
             if nxt is None:

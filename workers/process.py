@@ -46,7 +46,11 @@ def pick_device(requested: str) -> str:
 def build_context(settings: Settings) -> WorkerContext:
     import torch
 
+    import faiss
+
+    # processes scale, threads per process collapse on a small CPU: torch and FAISS alike
     torch.set_num_threads(max(1, settings.torch_threads))
+    faiss.omp_set_num_threads(max(1, settings.torch_threads))
     if not settings.database_url or not settings.redis_url:
         raise ValueError("a worker needs resolved database and redis URLs")
     engine = MatchEngine(

@@ -174,3 +174,8 @@ def test_item_page_escapes_and_decision_is_audited(
     ]
     audit = r.text.split('id="audit"')[1]
     assert "needs the curator" in audit and "matches TR-1" in audit
+
+
+def test_health_check_answers_without_login(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.text == "ok"
