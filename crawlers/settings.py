@@ -19,6 +19,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-extensions",
+    "--disable-dev-shm-usage",  # small /dev/shm in containers crashes renderers
+    "--renderer-process-limit=4",  # bounded renderers: memory of a long crawl stays flat
 ]
 PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 

@@ -416,6 +416,17 @@ class CrawlStore:
             self.after_commit(lambda: enqueue_photo(self.queue, photo_id, sha))
         return "new" if new else "known"
 
+    def relistings(self, listing_id: int) -> list[int]:
+        """Other listings showing one of this listing's photos (the same bytes): the object relisted."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                """SELECT DISTINCT o.listing_id FROM listing_photo_links k
+                   JOIN listing_photo_links o ON o.photo_id = k.photo_id AND o.listing_id <> k.listing_id
+                   WHERE k.listing_id = %s ORDER BY o.listing_id""",
+                (listing_id,),
+            ).fetchall()
+        return [int(r["listing_id"]) for r in rows]
+
     def _link(self, conn: Any, listing_id: int, photo_id: int, position: int) -> None:
         conn.execute(
             """INSERT INTO listing_photo_links (listing_id, photo_id, position) VALUES (%s, %s, %s)

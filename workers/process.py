@@ -94,16 +94,17 @@ def _supervise(ctx: WorkerContext, queue: Queue, burst: bool) -> bool:
     backoff = Backoff(first_s=0.5, cap_s=10.0)
     worked = False
     while True:
-        worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer, name=name)
+        worker: SimpleWorker | None = None
         error: Exception | None = None
-        try:
+        try:  # the constructor already talks to Redis
+            worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer, name=name)
             queue.connection.delete(worker.key)  # a registration left by our own lost loop (same pid)
             worked = bool(worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)) or worked
         except Exception as exc:  # noqa: BLE001 - judged below: transient ones are ridden out
             if transient_reason(exc) is None:
                 raise
             error = exc
-        if worker._stop_requested:  # SIGTERM / SIGINT: RQ finished the current job and stopped
+        if worker is not None and worker._stop_requested:  # SIGTERM / SIGINT: RQ finished the current job and stopped
             return worked
         if error is None and burst and _drained(ctx, queue):
             return worked

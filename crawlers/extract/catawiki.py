@@ -84,6 +84,8 @@ def extract_catawiki(sel: Selector, html: str, url: str) -> PageResult:
     )
     if lot.get("isClosed") or lot.get("closed"):
         out.status = "sold" if lot.get("sold") or lot.get("isSold") else "ended"
+    elif lot.get("isClosed") is False or lot.get("closed") is False:  # stated open, bidding runs
+        out.status = "open"
     imgs = _images(lot)
     if imgs:
         out.photos = photos.dedupe(imgs)

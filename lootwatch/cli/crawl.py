@@ -28,7 +28,7 @@ def _print_stats(results) -> None:  # type: ignore[no-untyped-def]
     for s in results:
         typer.echo(
             f"{s.site}: {s.status} - {s.pages} pages, {s.listings} listings "
-            f"({s.listings_changed} new/changed), "
+            f"({s.listings_changed} new/changed, {s.listings_skipped} unchanged on search pages), "
             f"photos {s.photos_new} new / {s.photos_known} known / {s.photos_rejected} rejected, "
             f"{s.blocked} blocked pages, {s.errors} errors{' - ' + s.note if s.note else ''}"
         )

@@ -61,6 +61,24 @@ def eval_cmd(
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Photos embedded per forward pass."),
     threads: int = typer.Option(0, "--threads", min=0, help="torch CPU threads (0: torch's default)."),
+    classifier: list[Path] | None = typer.Option(
+        None,
+        "--classifier",
+        help="Instance classifier checkpoint; repeat for an ensemble (softmax averaged). Adds rows for "
+        "the classifier alone and its fusion with the descriptor.",
+    ),
+    train_classifier: bool = typer.Option(
+        False,
+        "--train-classifier",
+        help="Train a classifier on this benchmark's GALLERY photos only (negatives for open-set "
+        "rejection from --train-images if given) and evaluate it as --classifier.",
+    ),
+    fusion_weight: float = typer.Option(
+        0.5, "--fusion-weight", min=0.0, max=1.0, help="Weight of the classifier in the fusion."
+    ),
+    fusion_rule: str = typer.Option(
+        "mean", "--fusion-rule", help="mean | geometric | logit (see matcher.fusion)."
+    ),
 ) -> None:
     """Index the benchmark's gallery photos, score every listing photo against them, print the metrics."""
     from lootwatch.cli.context import settings
@@ -70,6 +88,13 @@ def eval_cmd(
     # cheap checks first: a usage mistake is reported before torch loads
     if compare and train_images is None:
         raise BadInputError("--compare trains the baselines: give --train-images DIR (e.g. coil100-train)")
+    from matcher.fusion import RULES
+
+    if fusion_rule not in RULES:
+        raise BadInputError(f"--fusion-rule {fusion_rule!r} is not one of {', '.join(RULES)}")
+    for ckpt in classifier or []:
+        if not ckpt.is_file():
+            raise BadInputError(f"--classifier {ckpt} does not exist")
     bench = read_benchmark(bench_dir)
 
     import torch
@@ -104,11 +129,34 @@ def eval_cmd(
     images = BenchImages.load(bench, progress)
     runs: list[RunResult] = []
 
-    def run(spec_or_path: str, name: str) -> None:
+    def run(spec_or_path: str, name: str) -> Any:
         model = load_descriptor(spec_or_path, dev)
         runs.append(evaluate_descriptor(images, model, name=name, batch_size=batch_size, progress=progress))
+        return model
 
-    run(spec, spec if not Path(spec).exists() else Path(spec).stem)
+    main_descriptor = run(spec, spec if not Path(spec).exists() else Path(spec).stem)
+    extra_payload: dict[str, Any] = {}
+    clf_paths = list(classifier or [])
+    if train_classifier:
+        from matcher.fusion import train_for_benchmark
+
+        out = (checkpoints or s.checkpoints_dir) / f"classifier-{bench.root.name}.pt"
+        clf_paths.append(train_for_benchmark(images, out, negatives=train_images, say=console.print))
+    clf_model = None
+    if clf_paths:
+        from matcher.fusion import classification_tables, classifier_runs, fuse, load_classifiers
+
+        clf_model = load_classifiers(clf_paths, dev)
+        extra, fs = classifier_runs(
+            images, clf_model, main_descriptor, weight=fusion_weight, rule=fusion_rule, batch_size=batch_size
+        )
+        # extra[1] is the descriptor on its calibrated scale: same ranking as runs[0], not repeated
+        runs[1:1] = [extra[0], extra[2]]
+        fused = fuse(fs.classifier, fs.descriptor, fusion_weight, fusion_rule)
+        tables = classification_tables(images, fs, fused)
+        extra_payload["classification"] = tables
+        extra_payload["fusion"] = {"rule": fusion_rule, "weight": fusion_weight, **fs.calibration.to_dict()}
+        print_classification(console, tables)
     if compare:
         assert train_images is not None
         card = runs[0].card
@@ -129,7 +177,12 @@ def eval_cmd(
 
     print_runs(console, runs)
     if json_path is not None:
-        payload = {"bench": str(bench.root), "summary": bench.summary(), "runs": [r.to_dict() for r in runs]}
+        payload = {
+            "bench": str(bench.root),
+            "summary": bench.summary(),
+            "runs": [r.to_dict() for r in runs],
+            **extra_payload,
+        }
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=1, allow_nan=False))
         console.print(f"wrote {json_path}")
@@ -138,6 +191,12 @@ def eval_cmd(
 
         written = [plot_pr(runs, plots / "pr_curve.png")]
         written += [plot_scores(r, plots / f"scores_{safe_name(r.name)}.png") for r in runs]
+        if clf_model is not None:
+            from models.classifier_plots import classifier_figures
+
+            written += classifier_figures(
+                clf_model, images.listings, _listing_labels(bench), plots, n_saliency=6
+            )
         console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
@@ -190,6 +249,35 @@ def print_runs(console: Console, runs: list[RunResult]) -> None:
         for n, m in sorted(r.by_photos.items(), key=lambda kv: int(kv[0])):
             table.add_row(*_row(f"  {n} gallery photo(s)/artefact", m))
         if i < len(runs) - 1:
+            table.add_section()
+    console.print(table)
+
+
+def _listing_labels(bench: Any) -> list[str]:
+    col = bench.collection_of
+    return [
+        col.get(r.artefact_id, "") or "(none)" if r.artefact_id else "unprotected" for r in bench.listings
+    ]
+
+
+def print_classification(console: Console, tables: dict[str, Any]) -> None:
+    """The paper's Tables 3-4 / Fig. 4 shapes: P/R/F1 and top-k per collection and per photo count."""
+    from rich.table import Table
+
+    table = Table(title="closed-set classification of protected listing photos (macro P/R/F1 over artefacts)")
+    for col in ("model / subset", "n", "P", "R", "F1", "top1", "top3", "top5", "top10"):
+        table.add_column(col, justify="left" if col.startswith("model") else "right")
+    for i, (model, rep) in enumerate(tables.items()):
+        rows = [(model, rep["overall"])]
+        rows += [(f"  collection {k or '(none)'}", v) for k, v in rep.get("by_collection", {}).items()]
+        by_n = rep.get("by_photos_per_artefact", {})
+        rows += [(f"  {k} gallery photo(s)/artefact", by_n[k]) for k in sorted(by_n, key=int)]
+        for j, (label, m) in enumerate(rows):
+            cells = [
+                _fmt(m.get(key)) for key in ("precision", "recall", "f1", "top1", "top3", "top5", "top10")
+            ]
+            table.add_row(label, str(int(m.get("n", 0))), *cells, style="bold" if j == 0 else None)
+        if i < len(tables) - 1:
             table.add_section()
     console.print(table)
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from models.classifier_data import GalleryPhoto
+
 
 def classifier_cmd(
-    gallery: Path = typer.Option(
+    gallery: str = typer.Option(
         ...,
         "--gallery",
-        help="A benchmark gallery.csv (image,artefact_id,collection) or a folder per artefact.",
+        help="'db' (the gallery in Postgres: artefacts still watched, their stored photos), a benchmark "
+        "gallery.csv (image,artefact_id,collection) or a folder per artefact.",
     ),
     out: Path = typer.Option(..., "--out", help="Checkpoint to write (.pt: card, state_dict, classes)."),
     backbone: str = typer.Option(
@@ -67,7 +72,7 @@ def classifier_cmd(
         negatives=negatives,
         seed=seed,
     )
-    result = train_classifier(gallery, out, cfg, resume=resume, say=typer.echo)
+    result = train_classifier(_photos(gallery), out, cfg, resume=resume, say=typer.echo)
     if result.excluded:
         listed = ", ".join(f"{a} ({n} photos)" for a, n in result.excluded.items())
         typer.secho(f"excluded, fewer than {min_images} photos: {listed}", fg=typer.colors.YELLOW)
@@ -75,6 +80,22 @@ def classifier_cmd(
         f"{len(result.classes)} artefacts; validation accuracy {result.val_accuracy:.3f} "
         f"(best epoch {result.best_epoch}), temperature {result.temperature:.2f}; {result.seconds:.0f} s"
     )
+
+
+def _photos(gallery: str) -> list[GalleryPhoto]:
+    from models.classifier_data import read_gallery
+
+    if gallery != "db":
+        return read_gallery(gallery)
+    from lootwatch.cli.context import running
+    from lootwatch.storage import BlobStore
+    from workers.retrain import gallery_photos
+
+    with running() as (s, db, _urls):
+        photos = gallery_photos(db, BlobStore(s.store_dir))
+    artefacts = {p.artefact_id for p in photos}
+    typer.echo(f"gallery in Postgres: {len(photos)} photos of {len(artefacts)} artefacts")
+    return photos
 
 
 def register_classifier(train_app: typer.Typer) -> None:

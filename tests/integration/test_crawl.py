@@ -94,6 +94,10 @@ def test_crawl_stores_listings_snapshots_photos_and_queues_new_photos(
     again = run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites[:1], timeout_s=240)[0]
     assert again.listings == 3 and again.listings_changed == 0 and again.photos == 0
     assert not any(p.startswith("/img/") for p in requested[before:])
+    # lot-101 and lot-102 show their stored price on the search page: their pages are not fetched
+    # again; lot-103's card shows no price, so its page is
+    assert again.listings_skipped == 2
+    assert "/plain/lot-101.html" not in requested[before:] and "/plain/lot-103.html" in requested[before:]
     assert len(queue.job_ids) == 3
 
 

@@ -1,0 +1,196 @@
+"""Retraining the instance classifier when the gallery changes (an RQ job).
+
+Versions live under ``settings.checkpoints_dir/classifier/``::
+
+    classifier/
+      CURRENT                       the live version's name (replaced atomically)
+      <version>/classifier.pt       checkpoint (card, state_dict, classes)
+      <version>/card.json           its model card, plus why and from what it was trained
+
+A training runs in a private staging folder; only a finished, loadable checkpoint is renamed to
+its version folder, and only then does CURRENT move (write-then-rename). Matching keeps reading
+the previous CURRENT the whole time, and a failed training leaves it untouched.
+
+Idempotent: the gallery's identity (every live artefact and photo sha256) plus the training
+settings are recorded in the card; a job that finds them equal to CURRENT's does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lootwatch.db import Database
+from lootwatch.errors import LootwatchError
+from lootwatch.settings import Settings
+from lootwatch.storage import BlobStore
+from models.classifier_data import GalleryPhoto
+
+log = logging.getLogger(__name__)
+
+JOB = "workers.retrain.retrain_classifier"
+JOB_ID = "retrain-classifier"
+CHECKPOINT = "classifier.pt"
+CARD = "card.json"
+
+
+class RetrainError(LootwatchError):
+    """The gallery cannot train a classifier (too few artefacts or photos)."""
+
+
+def classifier_root(settings: Settings) -> Path:
+    return settings.checkpoints_dir / "classifier"
+
+
+def gallery_photos(db: Database, store: BlobStore) -> list[GalleryPhoto]:
+    """Photos of every artefact still on the watch list, read from Postgres + the blob store."""
+    rows = db.fetchall(
+        """SELECT p.artefact_id, p.sha256, p.stored_path, a.collection
+             FROM artefact_photos p JOIN artefacts a ON a.id = p.artefact_id
+            WHERE a.removed_at IS NULL
+            ORDER BY p.artefact_id, p.id"""
+    )
+    photos = []
+    for r in rows:
+        path = store.path(r["stored_path"])
+        if r["stored_path"].endswith(".gz") or not path.is_file():
+            raise RetrainError(
+                f"gallery photo {r['stored_path']} of {r['artefact_id']} is missing from the store"
+            )
+        photos.append(GalleryPhoto(path, r["artefact_id"], r["collection"] or ""))
+    return photos
+
+
+def current_version(settings: Settings) -> str | None:
+    pointer = classifier_root(settings) / "CURRENT"
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text().strip()
+    return name if name and (classifier_root(settings) / name / CHECKPOINT).is_file() else None
+
+
+def current_checkpoint(settings: Settings) -> Path | None:
+    """The live classifier checkpoint (what matching loads), or None before the first training."""
+    version = current_version(settings)
+    return classifier_root(settings) / version / CHECKPOINT if version else None
+
+
+@dataclass
+class RetrainResult:
+    status: str  # "published" or "unchanged"
+    version: str
+    reason: str
+    classes: int
+    excluded: dict[str, int]
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def retrain(
+    settings: Settings,
+    db: Database,
+    reason: str,
+    *,
+    epochs: int | None = None,
+    input_size: int | None = None,
+    views: int | None = None,
+    pretrained: bool = True,
+) -> RetrainResult:
+    """Train on the Postgres gallery and publish a new version, unless CURRENT already is that."""
+    from models.classifier import load_classifier
+    from models.classifier_data import select_artefacts
+    from models.classifier_train import TrainConfig, benchmark_config, train_classifier
+    from models.errors import ModelError
+
+    photos = gallery_photos(db, BlobStore(settings.store_dir))
+    overrides: dict[str, Any] = {"pretrained": pretrained, "name": "classifier"}
+    if epochs is not None:
+        overrides.update(epochs=epochs)
+    if input_size is not None:
+        overrides.update(input_size=(input_size, input_size))
+    if views is not None:
+        overrides.update(views_per_photo=views, val_views_per_photo=max(1, views))
+    cfg = benchmark_config(**overrides)
+    try:
+        ts = select_artefacts(photos, cfg.min_images)
+    except ModelError as exc:
+        raise RetrainError(f"cannot retrain the classifier: {exc}") from exc
+    data_sha = ts.sha256()
+
+    root = classifier_root(settings)
+    live = current_version(settings)
+    if live is not None:
+        card = load_classifier(root / live / CHECKPOINT).card
+        same_config = TrainConfig.recorded(card.extra.get("config")) == TrainConfig.recorded(cfg)
+        if card.training_data_sha256 == data_sha and same_config:
+            log.info("classifier %s already trained on this gallery; nothing to do (%s)", live, reason)
+            return RetrainResult("unchanged", live, reason, len(ts.classes), ts.excluded)
+
+    staging = root / f".staging-{uuid.uuid4().hex[:12]}"
+    staging.mkdir(parents=True)
+    try:
+        result = train_classifier(ts.photos, staging / CHECKPOINT, cfg, say=log.info, progress=False)
+        clf = load_classifier(staging / CHECKPOINT)  # only a loadable checkpoint is published
+        version = clf.card.version
+        card_doc = {
+            **clf.card.to_dict(),
+            "version": version,
+            "reason": reason,
+            "previous": live,
+            "classes": clf.classes,
+        }
+        (staging / CARD).write_text(json.dumps(card_doc, indent=1, default=str))
+        final = root / version
+        if final.exists():  # the same weights published before (deterministic training): reuse it
+            shutil.rmtree(staging)
+        else:
+            os.replace(staging, final)
+        _point_current(root, version)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("classifier %s published (%s), previous %s", version, reason, live)
+    return RetrainResult("published", version, reason, len(result.classes), result.excluded, result.seconds)
+
+
+def _point_current(root: Path, version: str) -> None:
+    tmp = root / f".CURRENT-{uuid.uuid4().hex[:8]}"
+    tmp.write_text(version + "\n")
+    os.replace(tmp, root / "CURRENT")
+
+
+def retrain_classifier(
+    reason: str, epochs: int | None = None, input_size: int | None = None, views: int | None = None
+) -> dict[str, Any]:
+    """RQ job: retrain the classifier from the Postgres gallery of this worker's settings."""
+    from workers.context import current
+
+    ctx = current()
+    return retrain(ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views).to_dict()
+
+
+def enqueue_retrain(queue: Any, reason: str, **kwargs: Any) -> Any:
+    """Queue a retraining (``queue``: an RQ queue with the JSON serializer); None when one is
+    already waiting: it will read the gallery as it is when it starts, so one is enough. A running
+    one does not count, since it may have read the gallery before this change."""
+    from rq.job import Job
+
+    existing = Job.fetch_many([JOB_ID], connection=queue.connection, serializer=queue.serializer)[0]
+    if existing is not None and existing.get_status(refresh=False) in ("queued", "deferred", "scheduled"):
+        return None
+    return queue.enqueue(
+        JOB,
+        args=(reason,),
+        kwargs=kwargs,
+        job_id=JOB_ID,
+        job_timeout=3600,
+        description=f"retrain the instance classifier: {reason}",
+    )
