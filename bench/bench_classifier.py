@@ -35,7 +35,14 @@ def main() -> None:
 
     from matcher.benchmark import read_benchmark
     from matcher.evaluate import BenchImages
-    from matcher.fusion import classification_tables, classifier_runs, fuse, load_classifiers, run_from_scores
+    from matcher.fusion import (
+        RULES,
+        classification_tables,
+        classifier_runs,
+        fuse,
+        load_classifiers,
+        run_from_scores,
+    )
     from models.classifier_train import TrainConfig, train_classifier
     from models.descriptor import load_descriptor
 
@@ -55,7 +62,7 @@ def main() -> None:
     images = BenchImages.load(bench)
     clf = load_classifiers([args.out])
     runs, fs = classifier_runs(images, clf, load_descriptor(args.descriptor))
-    for rule in ("mean", "geometric"):
+    for rule in RULES:
         for w in (0.3, 0.5, 0.7):
             runs.append(
                 run_from_scores(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -19,14 +20,17 @@ from PIL import Image
 from models.descriptor import load_descriptor
 
 
-def best_rate(fn, n_images: int, rounds: int) -> float:  # type: ignore[no-untyped-def]
-    fn()  # warm-up (allocations, oneDNN primitives)
-    times = []
+def best_rates(fns: dict[str, Callable[[], object]], n_images: int, rounds: int) -> dict[str, float]:
+    """Images/s of each fn, best of ``rounds``; the fns alternate so load changes hit them alike."""
+    for fn in fns.values():
+        fn()  # warm-up (allocations, oneDNN primitives)
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return n_images / min(times)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return {name: n_images / t for name, t in best.items()}
 
 
 def main() -> None:
@@ -44,9 +48,16 @@ def main() -> None:
         d = load_descriptor(spec)
         x = d.preprocess(images)
         with torch.inference_mode():
-            backbone = best_rate(lambda: d.trunk(x), args.batch, args.rounds)  # noqa: B023
-            tensor = best_rate(lambda: d.embed_batch(x), args.batch, args.rounds)  # noqa: B023
-        pil = best_rate(lambda: d.embed(images), args.batch, args.rounds)  # noqa: B023
+            rate = best_rates(
+                {
+                    "backbone": lambda: d.trunk(x),  # noqa: B023
+                    "descriptor": lambda: d.embed_batch(x),  # noqa: B023
+                    "embed": lambda: d.embed(images),  # noqa: B023
+                },
+                args.batch,
+                args.rounds,
+            )
+        backbone, tensor, pil = rate["backbone"], rate["descriptor"], rate["embed"]
         print(
             f"{d.card.version} ({d.card.arch}, {d.card.input_size[0]} px): backbone {backbone:.1f} img/s, "
             f"descriptor {tensor:.1f} img/s (ratio {tensor / backbone:.3f}), "

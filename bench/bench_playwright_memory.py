@@ -146,7 +146,9 @@ def main() -> None:
         db = Database(db_url)
         listings = db.fetchone("SELECT count(*) AS n FROM listings")["n"]  # type: ignore[index]
 
-    with_browser = [s for s in samples if s[3]]  # Chromium running beside the crawl process
+    # the last sample of the crawl itself, before Chromium starts shutting its processes down
+    usual = sorted(s[3] for s in samples)[len(samples) // 2]
+    with_browser = [s for s in samples if s[3] >= usual]
     peak = max(samples, key=lambda s: s[2])
     final = with_browser[-1] if with_browser else samples[-1]
     pages = stats.pages  # type: ignore[attr-defined]

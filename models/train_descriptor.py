@@ -110,6 +110,7 @@ def train_descriptor(
         log.warning("object %s has fewer than two photos: no positive pair, left out", obj)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)  # the projection's initial weights
 
     card = new_card(
         cfg.arch, cfg.backbone, name=cfg.name, dim=cfg.dim, input_size=(cfg.input_size, cfg.input_size)

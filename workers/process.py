@@ -44,9 +44,8 @@ def pick_device(requested: str) -> str:
 
 
 def build_context(settings: Settings) -> WorkerContext:
-    import torch
-
     import faiss
+    import torch
 
     # processes scale, threads per process collapse on a small CPU: torch and FAISS alike
     torch.set_num_threads(max(1, settings.torch_threads))
@@ -104,7 +103,8 @@ def _supervise(ctx: WorkerContext, queue: Queue, burst: bool) -> bool:
             if transient_reason(exc) is None:
                 raise
             error = exc
-        if worker is not None and worker._stop_requested:  # SIGTERM / SIGINT: RQ finished the current job and stopped
+        # SIGTERM / SIGINT: RQ finished the current job and stopped
+        if worker is not None and worker._stop_requested:
             return worked
         if error is None and burst and _drained(ctx, queue):
             return worked

@@ -41,7 +41,8 @@ def collect(settings: Settings, db: Database, redis_url: str) -> Status:
     st.review_items = _counts(db, "review_items", "state")
     st.notices = _counts(db, "notifications", "status")
     st.crawl_runs = db.fetchall(
-        """SELECT s.name AS site, r.status, r.started_at, r.finished_at, r.pages, r.listings, r.photos, r.errors
+        """SELECT s.name AS site, r.status, r.started_at, r.finished_at,
+                  r.pages, r.listings, r.photos, r.errors
            FROM crawl_runs r JOIN sources s ON s.id = r.source_id ORDER BY r.id DESC LIMIT 5"""
     )
     current = settings.index_dir / "CURRENT"

@@ -72,7 +72,9 @@ def test_worker_survives_redis_then_postgres_restart(tmp_path: Path, shared_dir:
     restarts["redis_at"] = _done(db)
 
     _wait(lambda: _done(db) >= restarts["redis_at"] + 10)
-    pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pg.pgdata, user=pg.system_user)  # PostgreSQL crashes mid-run
+    pg_ctl(
+        ["-w", "-m", "immediate", "stop"], pgdata=pg.pgdata, user=pg.system_user
+    )  # PostgreSQL crashes mid-run
     time.sleep(2.0)
     assert worker.is_alive(), "worker died with PostgreSQL"
     with pg._lock:

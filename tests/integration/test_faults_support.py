@@ -70,7 +70,9 @@ def insert_raw_photo(
     return int(row["id"])  # type: ignore[index]
 
 
-def add_photos(db: Database, settings: Settings, shared_dir: Path, objects: tuple[int, ...], angles: range) -> int:
+def add_photos(
+    db: Database, settings: Settings, shared_dir: Path, objects: tuple[int, ...], angles: range
+) -> int:
     """Listings of distinct restaged coil views, 4 photos each, queued as the crawler queues them."""
     from tests.integration.pipeline_helpers import add_listing, restaged
 
@@ -82,8 +84,13 @@ def add_photos(db: Database, settings: Settings, shared_dir: Path, objects: tupl
 
 def outcome(db: Database) -> dict[str, int]:
     """Counts the fault tests assert: photo states, duplicate matches / items / notices."""
-    states = {r["status"]: r["n"] for r in db.fetchall("SELECT status, count(*) AS n FROM listing_photos GROUP BY 1")}
-    dup_matches = db.fetchall("SELECT photo_id FROM matches WHERE rank = 1 GROUP BY photo_id HAVING count(*) > 1")
+    states = {
+        r["status"]: r["n"]
+        for r in db.fetchall("SELECT status, count(*) AS n FROM listing_photos GROUP BY 1")
+    }
+    dup_matches = db.fetchall(
+        "SELECT photo_id FROM matches WHERE rank = 1 GROUP BY photo_id HAVING count(*) > 1"
+    )
     items = db.fetchall("SELECT listing_id, artefact_id FROM review_items")
     notices = db.fetchone("SELECT count(*) AS n FROM notifications")
     return {

@@ -84,4 +84,3 @@ def test_catawiki_closed_sold_lot_with_other_key_names() -> None:
     assert got.status == "sold" and got.price_text == "EUR 1,900"
     assert got.sale_date == "2025-11-02T18:00:00Z"
     assert got.photos == ["https://assets.catawiki.com/image/original/plain/buddha-1.jpg"]  # original size
-

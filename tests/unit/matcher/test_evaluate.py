@@ -94,6 +94,8 @@ def test_baseline_checkpoints_are_named_by_how_they_were_trained(tmp_path: Path)
 def test_baselines_reuse_the_descriptors_training_recipe() -> None:
     from matcher.evaluate import training_options
 
-    card = {"extra": {"training": {"arch": "pan", "backbone": "lite0", "epochs": 9, "margin": 0.2, "dim": 256}}}
+    card = {
+        "extra": {"training": {"arch": "pan", "backbone": "lite0", "epochs": 9, "margin": 0.2, "dim": 256}}
+    }
     assert training_options(card) == {"margin": 0.2, "dim": 256}
     assert training_options({"extra": {}}) == {}

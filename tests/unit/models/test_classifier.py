@@ -178,3 +178,28 @@ def test_loading_a_non_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         load_classifier(bad)
     with pytest.raises(ModelError, match="does not exist"):
         load_classifier(tmp_path / "missing.pt")
+
+
+def test_recorded_config_survives_the_card_round_trip(tiny_checkpoint: Path) -> None:
+    from models.classifier_train import TrainConfig, benchmark_config
+
+    cfg = benchmark_config(negatives=Path("/x/coil"), epochs=7)
+    assert cfg.input_size == (160, 160) and cfg.epochs == 7
+    rec = TrainConfig.recorded(cfg)
+    assert rec["input_size"] == [160, 160] and rec["negatives"] == "/x/coil"
+    assert TrainConfig.recorded(rec) == rec  # what a card stores compares equal to the config
+    card = load_classifier(tiny_checkpoint).card
+    assert TrainConfig.recorded(card.extra["config"])["input_size"] == [64, 64]
+
+
+def test_training_accepts_listed_photos(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """The Postgres gallery arrives as a list of photos, not a folder: same training."""
+    from models.classifier_train import TrainConfig, train_classifier
+
+    photos = read_gallery(tiny_checkpoint.parent / "gallery")
+    cfg = TrainConfig(
+        pretrained=False, input_size=(64, 64), views_per_photo=1, val_views_per_photo=1, epochs=1
+    )
+    result = train_classifier(photos[:8], tmp_path / "listed.pt", cfg, progress=False)
+    assert result.classes == ["obj002", "obj003"]  # the first 8 photos: two artefacts
+    assert load_classifier(tmp_path / "listed.pt").card.extra["photo_counts"] == {"obj002": 4, "obj003": 4}

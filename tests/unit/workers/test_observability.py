@@ -23,7 +23,9 @@ def test_json_log_line_has_stable_keys_and_extras() -> None:
     out = json.loads(JsonFormatter().format(record))
     assert out["action"] == "match.batch" and out["message"] == "batch ok" and out["photos"] == 16
     assert out["level"] == "INFO" and out["logger"] == "workers.matching" and "time" in out
-    plain = json.loads(JsonFormatter().format(logging.LogRecord("x", logging.WARNING, "", 1, "m", None, None)))
+    plain = json.loads(
+        JsonFormatter().format(logging.LogRecord("x", logging.WARNING, "", 1, "m", None, None))
+    )
     assert plain["action"] == "log"
 
 
@@ -67,11 +69,20 @@ def test_metrics_are_exposed() -> None:
 
 
 def test_status_text() -> None:
-    st = Status("photos", 7, photos={"matched": 10, "queued": 7}, review_items={"new": 2}, notices={"sent": 4})
+    st = Status(
+        "photos", 7, photos={"matched": 10, "queued": 7}, review_items={"new": 2}, notices={"sent": 4}
+    )
     st.index_version, st.threshold, st.threshold_source = "pan-abc-v3", 0.71, "calibrated"
     st.crawl_runs = [
-        {"site": "ebay", "status": "finished", "started_at": dt.datetime(2025, 1, 2, 3, 4), "pages": 9,
-         "listings": 5, "photos": 12, "errors": 1}
+        {
+            "site": "ebay",
+            "status": "finished",
+            "started_at": dt.datetime(2025, 1, 2, 3, 4),
+            "pages": 9,
+            "listings": 5,
+            "photos": 12,
+            "errors": 1,
+        }
     ]
     text = render(st)
     assert "queue photos: 7 waiting" in text and "matched 10, queued 7" in text
