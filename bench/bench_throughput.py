@@ -100,9 +100,10 @@ def queue_photos(db, settings, photos: list[bytes]) -> None:  # noqa: ANN001
 def end_to_end_rate(db, settings, photos: list[bytes], processes: int) -> float:  # noqa: ANN001
     from workers.process import run_pool
 
-    db.execute(
-        "TRUNCATE matches, review_items, notifications, listing_photo_links, listing_photos, listings CASCADE"
-    )
+    with db.transaction() as conn:  # plain deletes in order: TRUNCATE ... CASCADE would reach the gallery
+        for table in ("notifications", "decisions", "review_items", "matches", "listing_photo_links"):
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608
+        conn.execute("DELETE FROM listing_photos")
     queue_photos(db, settings, photos)
     run_pool(settings, processes, burst=True)
     rows = db.fetchall("SELECT matched_at FROM listing_photos WHERE status = 'matched' ORDER BY matched_at")
@@ -153,8 +154,8 @@ def main() -> None:
                 dest.write_bytes(coil(obj, angle).read_bytes())
         import_gallery(db, BlobStore(settings.store_dir), gallery, max_bytes=10**7, max_pixels=10**7)
         build_and_publish(db, settings, progress=False)
-        objs = (1, 3, 4, 6, 7, 8, 10, 11)
-        photos = [listing_jpeg(coil(objs[i % len(objs)], (i * 5) % 360), i) for i in range(args.photos)]
+        views = sorted(p for o in (1, 3, 4, 6, 7, 8, 10, 11) for p in coil(o, 0).parent.glob("*.png"))
+        photos = [listing_jpeg(views[i % len(views)], i) for i in range(args.photos)]
 
         bare, precision = bare_forward_rate(settings, photos)
         print(

@@ -42,6 +42,9 @@ def run_crawl(
     """Crawl ``sites`` in one CrawlerProcess (blocks until all are done). Once per process."""
     store = make_store(settings, database_url, redis_url)
     process = CrawlerProcess(process_settings(settings), install_root_handler=False)
+    # Scrapy opens the root logger to every level when it does not install its own handler: keep
+    # the CLI's handler at INFO (LogStats progress lines), not one DEBUG line per scraped item
+    logging.root.setLevel(logging.INFO)
     results: list[CrawlStats] = []
     runs: list[tuple[int, CrawlStats, Crawler]] = []
     for site in sites:

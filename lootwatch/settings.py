@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     requeue_after_s: float = Field(
         120.0, description="A photo still queued this long after its fetch, with no live job, is queued again."
     )
+    metrics_port: int = Field(
+        9108,
+        description="First port of the Prometheus /metrics endpoint; worker process i listens on "
+        "metrics_port + i (0: off).",
+    )
+    precision: str = Field(
+        "auto",
+        description="CPU forward precision: auto (timed at start-up), fp32, bf16 or channels_last; "
+        "CUDA always uses autocast.",
+    )
     worker_processes: int = Field(0, description="Worker processes for `lootwatch worker` (0: one per core).")
 
     # --- crawling -------------------------------------------------------------------------

@@ -9,14 +9,15 @@ Both models give, for a listing photo and each protected artefact ``a``, a score
   leave-one-out scores among the GALLERY photos (``matcher.calibrate.leave_one_out_scores``) --
   the same gallery-only data the alert threshold is calibrated on; never listing photos.
 
-Fusion rule (``fuse``): ``f(a) = w * p(a) + (1 - w) * q(a)``, ``w = 0.5`` by default. A listing's
+Fusion rules (``fuse``); the default is ``logit`` (below), w = 0.5. ``rule="mean"`` is
+``f(a) = w * p(a) + (1 - w) * q(a)``. A listing's
 alert score is ``max_a f(a)``: an alert needs BOTH models fairly sure of the same artefact to get
 high, a photo of an unknown object that fools one model stays below the other's half -- the
 rejection score for the open set. ``rule="geometric"`` uses ``p^w * q^(1-w)`` instead (stricter);
 ``rule="logit"`` is the logarithmic opinion pool of the two calibrated posteriors,
-``sigmoid(w * logit p + (1 - w) * logit q)``: at w = 0.5 it ranks (and decides at 0.5) exactly
-like the Bayes combination of two independent calibrated experts under an even prior,
-``logit p + logit q``; a confident "no" from one model cancels a confident "yes" from the other.
+``sigmoid(w * logit p + (1 - w) * logit q)``: at w = 0.5 it ranks listings exactly like the Bayes
+combination of two conditionally independent calibrated experts, ``logit p + logit q`` (their
+priors only add a constant); a confident "no" from one model cancels a confident "yes".
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ from matcher.metrics import ListingResult, compute_metrics, grouped_metrics, pr_
 
 DEFAULT_WEIGHT = 0.5
 RULES = ("mean", "geometric", "logit")
+# Chosen on principle, not on listing photos: both inputs are calibrated posteriors (temperature
+# fitted on held-out gallery views; logistic fitted on gallery leave-one-out cosines), and for two
+# conditionally independent calibrated experts the posterior log-odds add -- the logit pool.
+DEFAULT_RULE = "logit"
 
 
 class ClassifiesImages(Protocol):
@@ -91,7 +96,9 @@ def descriptor_scores(index: GalleryIndex, vectors: np.ndarray, classes: Sequenc
     return out
 
 
-def fuse(p: np.ndarray, q: np.ndarray, weight: float = DEFAULT_WEIGHT, rule: str = "mean") -> np.ndarray:
+def fuse(
+    p: np.ndarray, q: np.ndarray, weight: float = DEFAULT_WEIGHT, rule: str = DEFAULT_RULE
+) -> np.ndarray:
     if p.shape != q.shape:
         raise ValueError(f"classifier scores {p.shape} and descriptor scores {q.shape} differ")
     if not 0.0 <= weight <= 1.0:
@@ -211,7 +218,7 @@ def classifier_runs(
     *,
     name: str = "classifier",
     weight: float = DEFAULT_WEIGHT,
-    rule: str = "mean",
+    rule: str = DEFAULT_RULE,
     batch_size: int = 32,
 ) -> tuple[list[RunResult], FusedScores]:
     """[classifier alone, descriptor (calibrated) alone, fusion] on a benchmark, plus the raw scores.

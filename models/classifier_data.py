@@ -16,6 +16,7 @@ from pathlib import Path
 
 from models.errors import ModelError
 
+DEFAULT_MIN_IMAGES = 3  # the paper's smallest --min-images
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 

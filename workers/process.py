@@ -103,8 +103,8 @@ def _supervise(ctx: WorkerContext, queue: Queue, burst: bool) -> bool:
             if transient_reason(exc) is None:
                 raise
             error = exc
-        # SIGTERM / SIGINT: RQ finished the current job and stopped
-        if worker is not None and worker._stop_requested:
+        # SIGTERM / SIGINT: RQ stopped (after the current job, if one was running)
+        if worker is not None and worker._shutdown_requested_date is not None:
             return worked
         if error is None and burst and _drained(ctx, queue):
             return worked

@@ -51,7 +51,9 @@ def eval_cmd(
         "--checkpoints",
         help="Where trained baselines are cached (default: <data_dir>/checkpoints/baselines).",
     ),
-    retrain: bool = typer.Option(False, "--retrain", help="Train baselines again even when cached."),
+    retrain: bool = typer.Option(
+        False, "--retrain", help="Train baselines (and --train-classifier) again even when cached."
+    ),
     json_path: Path | None = typer.Option(
         None, "--json", help="Write every number (and per-listing scores) here."
     ),
@@ -77,7 +79,9 @@ def eval_cmd(
         0.5, "--fusion-weight", min=0.0, max=1.0, help="Weight of the classifier in the fusion."
     ),
     fusion_rule: str = typer.Option(
-        "mean", "--fusion-rule", help="mean | geometric | logit (see matcher.fusion)."
+        "logit",
+        "--fusion-rule",
+        help="logit (log-odds pool of the calibrated posteriors) | mean | geometric; see matcher.fusion.",
     ),
 ) -> None:
     """Index the benchmark's gallery photos, score every listing photo against them, print the metrics."""
@@ -96,6 +100,10 @@ def eval_cmd(
         if not ckpt.is_file():
             raise BadInputError(f"--classifier {ckpt} does not exist")
     bench = read_benchmark(bench_dir)
+    if train_classifier:  # a gallery too small to train on is refused before any model loads
+        from models.classifier_data import DEFAULT_MIN_IMAGES, read_gallery, select_artefacts
+
+        select_artefacts(read_gallery(bench.root / "gallery.csv"), DEFAULT_MIN_IMAGES)
 
     import torch
     from rich.console import Console
@@ -141,7 +149,9 @@ def eval_cmd(
         from matcher.fusion import train_for_benchmark
 
         out = (checkpoints or s.checkpoints_dir) / f"classifier-{bench.root.name}.pt"
-        clf_paths.append(train_for_benchmark(images, out, negatives=train_images, say=console.print))
+        clf_paths.append(
+            train_for_benchmark(images, out, negatives=train_images, retrain=retrain, say=console.print)
+        )
     clf_model = None
     if clf_paths:
         from matcher.fusion import classification_tables, classifier_runs, fuse, load_classifiers

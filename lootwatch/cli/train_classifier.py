@@ -42,7 +42,10 @@ def classifier_cmd(
         None, "--input-size", help="Square input px (default: the paper's)."
     ),
     trainable_stages: int = typer.Option(
-        1, "--trainable-stages", min=0, help="Last backbone stages trained."
+        0,
+        "--trainable-stages",
+        min=0,
+        help="Last backbone stages trained (0: frozen trunk; measured best on bench-coil-dev validation).",
     ),
     views: int = typer.Option(12, "--views", min=0, help="Listing-style augmented views per training photo."),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate of the head (trunk stages: lr/10)."),

@@ -76,6 +76,9 @@ def test_eval_refuses_a_missing_classifier_or_an_unknown_rule(tiny_bench: Path, 
     assert out.returncode == 2 and "nope.pt does not exist" in out.stderr
     out = run_cli("eval", str(tiny_bench), "--fusion-rule", "max", data_dir=tmp_path / "d")
     assert out.returncode == 2 and "mean, geometric, logit" in out.stderr
+    # 2 gallery photos per artefact: nothing to train on at the paper's --min-images 3, and it says so
+    out = run_cli("eval", str(tiny_bench), "--train-classifier", data_dir=tmp_path / "d")
+    assert out.returncode == 2 and "A0001 (2), A0002 (2), A0003 (2)" in out.stderr
 
 
 @pytest.mark.slow
