@@ -22,7 +22,10 @@ def gallery_photos(db: Database, store: BlobStore, settings: Settings) -> Iterat
         raise BadInputError("the gallery is empty: run `lootwatch gallery import PATH` first")
     for row in rows:
         vetted = vet_image(
-            store.read(row["stored_path"]), max_bytes=settings.max_photo_bytes, max_pixels=settings.max_photo_pixels
+            store.read(row["stored_path"]),
+            max_bytes=settings.max_photo_bytes,
+            max_pixels=settings.max_photo_pixels,
+            with_phash=False,
         )
         yield GalleryPhoto(int(row["id"]), row["artefact_id"], vetted.image)
 

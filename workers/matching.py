@@ -71,7 +71,9 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
             try:
                 data = ctx.store.read(row["stored_path"])
                 images.append(
-                    vet_image(data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels).image
+                    vet_image(
+                        data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels, with_phash=False
+                    ).image
                 )
                 ready.append(row["id"])
             except (OSError, BadInputError) as exc:
