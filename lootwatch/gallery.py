@@ -32,6 +32,7 @@ class GalleryEntry:
 @dataclass
 class ImportReport:
     artefacts: int = 0
+    artefacts_added: int = 0  # new to the watch list, or back on it after removal
     photos_added: int = 0
     photos_known: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
@@ -39,6 +40,11 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return self.photos_added + self.photos_known > 0
+
+    @property
+    def changed(self) -> bool:
+        """Whatever was trained on the gallery (the instance classifier) is out of date."""
+        return self.artefacts_added + self.photos_added > 0
 
 
 def read_gallery(path: Path) -> tuple[list[GalleryEntry], list[tuple[str, str]]]:
@@ -77,7 +83,9 @@ def _read_folders(root: Path) -> tuple[list[GalleryEntry], list[tuple[str, str]]
     problems: list[tuple[str, str]] = []
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
-        raise BadInputError(f"{root}: no artefact folders (expected {root}/<artefact_id>/<photos>) and no gallery.csv")
+        raise BadInputError(
+            f"{root}: no artefact folders (expected {root}/<artefact_id>/<photos>) and no gallery.csv"
+        )
     for folder in folders:
         photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not photos:
@@ -108,8 +116,13 @@ def import_gallery(
     report = ImportReport(rejected=list(problems))
     seen_artefacts: set[str] = set()
     with db.transaction() as conn:
+        live_before = {
+            r["id"] for r in conn.execute("SELECT id FROM artefacts WHERE removed_at IS NULL").fetchall()
+        }
         for ref, reason in problems:
-            conn.execute("INSERT INTO rejections (kind, ref, reason) VALUES ('gallery_photo', %s, %s)", (ref, reason))
+            conn.execute(
+                "INSERT INTO rejections (kind, ref, reason) VALUES ('gallery_photo', %s, %s)", (ref, reason)
+            )
         for entry in progress(entries):
             try:
                 data = entry.path.read_bytes()
@@ -153,4 +166,5 @@ def import_gallery(
             else:
                 report.photos_known += 1
     report.artefacts = len(seen_artefacts)
+    report.artefacts_added = len(seen_artefacts - live_before)
     return report

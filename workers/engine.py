@@ -1,7 +1,27 @@
-"""The descriptor and the gallery index a worker matches with, loaded once per process.
+"""The descriptor, the gallery index and (when one is published) the instance classifier a worker
+matches with, loaded once per process.
 
 A new index version published under the index dir (``CURRENT``) is picked up between batches
 without a restart; a descriptor that does not fit the new index is refused, keeping the old pair.
+The live classifier version (``workers.retrain``: ``<checkpoints>/classifier/CURRENT``) is followed
+the same way; a version that fails to load keeps the last good one (or none).
+
+Scores. Without a classifier a listing photo's artefact score is the descriptor's cosine, as
+before. With one, each artefact ``a`` of the index gets (see :mod:`matcher.fusion`)
+
+- ``descriptor``: cosine ``s(a)`` of its best gallery photo;
+- ``descriptor_p``: ``q(a) = sigmoid(alpha * (s(a) - beta))``, (alpha, beta) fitted on leave-one-out
+  scores among the index's own gallery vectors each time an index version is loaded;
+- ``classifier``: ``p(a)``, the temperature-calibrated softmax;
+- ``fused``: ``fuse(p, q)`` with the default rule (logit pool, w = 0.5), which is what ``matches.score``
+  holds and the alert rule reads. An artefact the classifier was not trained on yet (added since its
+  last retraining) has ``classifier`` None and ``fused = q``: the descriptor alone speaks for it
+  until the retraining job publishes a version that knows it.
+
+The fused alert threshold is calibrated on the gallery alone when the classifier is published
+(``workers.retrain.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.calibrate`
+applied to fused scores) and read from the version's ``fusion.json``; a version without one for
+this descriptor is refused.
 
 The forward pass runs on CUDA with autocast where there is a GPU. On a CPU the fastest of fp32,
 bf16 autocast and channels_last is not knowable in advance (it depends on the CPU's AMX/AVX-512
@@ -11,11 +31,13 @@ the fastest whose embeddings still agree with fp32 (see :mod:`workers.calibratio
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -25,11 +47,15 @@ from lootwatch.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
+    from lootwatch.settings import Settings
+    from matcher.fusion import DescriptorCalibration
     from matcher.index import GalleryIndex
+    from models.classifier import LoadedClassifier
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16", "channels_last")
+FUSION_FILE = "fusion.json"  # beside classifier.pt: the fused threshold and how it was calibrated
 
 
 @dataclass
@@ -38,6 +64,38 @@ class Hit:
     score: float
     photo_id: int | None
     rank: int
+    scores: dict[str, float | None] | None = None  # per model, when the classifier took part
+
+
+@dataclass
+class LiveClassifier:
+    version: str
+    model: LoadedClassifier
+    fusion: dict[str, Any]  # fusion.json: rule, weight, threshold, calibration evidence
+
+    @property
+    def threshold(self) -> float:
+        return float(self.fusion["threshold"])
+
+
+def fused_matrix(p: np.ndarray, q: np.ndarray, known: np.ndarray, rule: str, weight: float) -> np.ndarray:
+    """Fused (n, C) scores; columns the classifier does not know (``known`` False) keep ``q``."""
+    from matcher.fusion import fuse
+
+    return np.where(known[None, :], fuse(p, q, weight, rule), q).astype(np.float32)
+
+
+def classifier_columns(
+    model: LoadedClassifier, probs: np.ndarray, classes: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Classifier probabilities re-ordered to ``classes`` (0 where unknown) and the known mask."""
+    col = {c: i for i, c in enumerate(model.classes)}
+    known = np.array([c in col for c in classes], dtype=bool)
+    p = np.zeros((len(probs), len(classes)), dtype=np.float32)
+    for j, c in enumerate(classes):
+        if c in col:
+            p[:, j] = probs[:, col[c]]
+    return p, known
 
 
 class MatchEngine:
@@ -50,6 +108,7 @@ class MatchEngine:
         precision: str = "fp32",
         calibration_batch: int = 8,
         calibration_cache: Path | None = None,
+        classifier_dir: Path | None = None,
     ) -> None:
         from models.descriptor import load_descriptor
 
@@ -59,6 +118,10 @@ class MatchEngine:
         self.top_k = top_k
         self._index: GalleryIndex | None = None
         self._index_version: str | None = None
+        self._descriptor_calibration: DescriptorCalibration | None = None
+        self.classifier_dir = classifier_dir
+        self._classifier: LiveClassifier | None = None
+        self._refused: str | None = None  # a classifier version that failed to load: not retried
         self._checked_at = 0.0
         self.precision = self._choose_precision(precision, calibration_batch, calibration_cache)
         self.reload_if_changed(force=True)
@@ -90,26 +153,105 @@ class MatchEngine:
 
     @property
     def model_version(self) -> str:
+        """The descriptor's version (what the index must have been built with)."""
         return str(self.descriptor.card.version)
+
+    @property
+    def classifier(self) -> LiveClassifier | None:
+        return self._classifier
+
+    @property
+    def models_version(self) -> str:
+        """What ``matches.model_version`` records: the descriptor, plus the classifier when fused."""
+        if self._classifier is None:
+            return self.model_version
+        return f"{self.model_version}+{self._classifier.version}"
 
     @property
     def index_version(self) -> str:
         return str(self.index.version)
 
-    def reload_if_changed(self, force: bool = False, every_s: float = 5.0) -> bool:
-        from matcher.store import current_version, load_current
+    def follow_classifiers(self, classifier_dir: Path) -> None:
+        """Use the classifier versions published under ``classifier_dir`` (checked at once)."""
+        if self.classifier_dir != classifier_dir:
+            self.classifier_dir = classifier_dir
+            self._refused = None
+            self._reload_classifier()
 
+    def reload_if_changed(self, force: bool = False, every_s: float = 5.0) -> bool:
         now = time.monotonic()
         if not force and now - self._checked_at < every_s:
             return False
         self._checked_at = now
+        changed = self._reload_index()
+        return self._reload_classifier() or changed
+
+    def _reload_index(self) -> bool:
+        from matcher.store import current_version, load_current
+
         version = current_version(self.index_dir)
         if version is None or version == self._index_version:
             return False
-        index = load_current(self.index_dir, expect_card_version=self.model_version)
+        try:
+            index = load_current(self.index_dir, expect_card_version=self.model_version)
+        except Exception:
+            if self._index is None:
+                raise  # nothing to keep serving
+            log.exception("index %s not loaded; keeping %s", version, self._index_version)
+            self._index_version = version  # not retried every batch; a newer CURRENT is
+            return False
         self._index, self._index_version = index, version
+        self._descriptor_calibration = None  # refitted on this gallery when first needed
         log.info("gallery index loaded", extra={"action": "index.load", "version": version})
         return True
+
+    def _reload_classifier(self) -> bool:
+        if self.classifier_dir is None:
+            return False
+        version = _current_classifier(self.classifier_dir)
+        live = self._classifier.version if self._classifier else None
+        if version is None or version in (live, self._refused):
+            return False
+        try:
+            loaded = self._load_classifier(version)
+        except Exception:  # noqa: BLE001 - any broken version: keep matching with the last good one
+            log.exception("classifier %s not loaded; keeping %s", version, live or "the descriptor alone")
+            self._refused = version
+            return False
+        self._classifier = loaded
+        log.info("classifier loaded", extra={"action": "classifier.load", "version": version})
+        return True
+
+    def _load_classifier(self, version: str) -> LiveClassifier:
+        from models.classifier import load_classifier
+        from workers.retrain import CHECKPOINT
+
+        folder = self.classifier_dir / version  # type: ignore[operator]
+        fusion_path = folder / FUSION_FILE
+        if not fusion_path.is_file():
+            raise ConfigError(
+                f"{folder} has no {FUSION_FILE}: its fused alert threshold was never calibrated"
+            )
+        fusion = json.loads(fusion_path.read_text())
+        if fusion.get("descriptor") != self.model_version:
+            raise ConfigError(
+                f"{fusion_path} was calibrated with descriptor {fusion.get('descriptor')!r}, "
+                f"this worker runs {self.model_version!r}: retrain the classifier"
+            )
+        if fusion.get("threshold") is None:
+            raise ConfigError(f"{fusion_path} holds no threshold (a gallery too small to calibrate on)")
+        model = load_classifier(folder / CHECKPOINT, device=self.device)
+        return LiveClassifier(version, model, fusion)
+
+    def alert_threshold(self, settings: Settings) -> float:
+        """The threshold on the score this engine writes to ``matches.score``."""
+        if self._classifier is not None:
+            override = getattr(settings, "fused_alert_threshold", None)
+            return float(override) if override is not None else self._classifier.threshold
+        threshold = settings.alert_threshold if settings.alert_threshold is not None else self.index.threshold
+        if threshold is None:
+            raise ConfigError("the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD")
+        return float(threshold)
 
     def forward(self, x: torch.Tensor, precision: str | None = None) -> torch.Tensor:
         """One batch through the descriptor in the chosen (or given) precision; float32 rows out."""
@@ -137,3 +279,86 @@ class MatchEngine:
         hits = self.index.search(vectors, self.top_k)
         # matches.rank is 1-based (1 = the best artefact), as analysts read it
         return [[Hit(h.artefact_id, float(h.score), h.photo_id, h.rank + 1) for h in row] for row in hits]
+
+    def match(self, images: list[Image.Image]) -> list[list[Hit]]:
+        """The top-k artefacts of each photo: descriptor scores, or fused ones with a classifier."""
+        vectors = self.embed(images)
+        if self._classifier is None or not images:
+            return self.search(vectors)
+        return self._fused_hits(images, vectors, self._classifier)
+
+    def descriptor_calibration(self) -> DescriptorCalibration:
+        """cosine -> P(same artefact), fitted on this index's gallery vectors (leave-one-out)."""
+        if self._descriptor_calibration is None:
+            from matcher.fusion import DescriptorCalibration, calibrate_descriptor
+
+            try:
+                ids, vectors = _gallery_vectors(self.index)
+                self._descriptor_calibration = calibrate_descriptor(vectors, ids)
+            except RuntimeError:  # an index kind that cannot give its vectors back (ivfpq)
+                cal = self._classifier.fusion["descriptor_logistic"] if self._classifier else None
+                if cal is None:
+                    raise
+                self._descriptor_calibration = DescriptorCalibration(**cal)
+        return self._descriptor_calibration
+
+    def _fused_hits(
+        self, images: list[Image.Image], vectors: np.ndarray, live: LiveClassifier
+    ) -> list[list[Hit]]:
+        index = self.index
+        classes = sorted(index.artefacts)
+        if not classes:
+            return [[] for _ in images]
+        col = {c: j for j, c in enumerate(classes)}
+        cosine = np.full((len(images), len(classes)), -1.0, dtype=np.float32)
+        best_photo: list[dict[str, int]] = []
+        for row, hits in enumerate(index.search(vectors, k=len(classes))):
+            best_photo.append({h.artefact_id: h.photo_id for h in hits})
+            for h in hits:
+                cosine[row, col[h.artefact_id]] = h.score
+        q = self.descriptor_calibration()(cosine)
+        p, known = classifier_columns(live.model, live.model.predict_proba(images), classes)
+        rule = str(live.fusion.get("rule", "logit"))
+        weight = float(live.fusion.get("weight", 0.5))
+        fused = fused_matrix(p, q, known, rule, weight)
+        out = []
+        for row in range(len(images)):
+            order = np.argsort(-fused[row], kind="stable")[: self.top_k]
+            out.append(
+                [
+                    Hit(
+                        classes[j],
+                        float(fused[row, j]),
+                        best_photo[row].get(classes[j]),
+                        rank + 1,
+                        {
+                            "descriptor": float(cosine[row, j]),
+                            "descriptor_p": float(q[row, j]),
+                            "classifier": float(p[row, j]) if known[j] else None,
+                            "fused": float(fused[row, j]),
+                        },
+                    )
+                    for rank, j in enumerate(order)
+                ]
+            )
+        return out
+
+
+def _current_classifier(root: Path) -> str | None:
+    from workers.retrain import CHECKPOINT
+
+    try:
+        name = (root / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name if name and (root / name / CHECKPOINT).is_file() else None
+
+
+def _gallery_vectors(index: GalleryIndex) -> tuple[list[str], np.ndarray]:
+    """The index's live photo vectors and their artefacts (FAISS gives flat/HNSW vectors back)."""
+    ids = sorted(index.artefact_of)
+    inner: Any = index._index  # noqa: SLF001 - GalleryIndex has no public accessor yet
+    if inner is None or not ids:
+        return [], np.zeros((0, index.dim), dtype=np.float32)
+    vectors = np.stack([inner.reconstruct(int(i)) for i in ids]).astype(np.float32)
+    return [index.artefact_of[i] for i in ids], vectors

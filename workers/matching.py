@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 from alerts.rules import decide_alerts
 from lootwatch.db import Conn
-from lootwatch.errors import BadInputError, ConfigError
+from lootwatch.errors import BadInputError
 from lootwatch.images import vet_image
 from workers.context import WorkerContext
 from workers.engine import Hit
+from workers.retrain import classifier_root
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class BatchResult:
 def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
     s = ctx.settings
     engine = ctx.engine
+    # the classifier versions live under this worker's settings (a no-op after the first batch)
+    engine.follow_classifiers(classifier_root(s))
     engine.reload_if_changed()
     with ctx.db.transaction() as conn:
         conn.execute("SET LOCAL lock_timeout = '120s'")
@@ -85,22 +88,22 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
                 (reason, pid),
             )
         if ready:
-            hits = engine.search(engine.embed(images))
+            # descriptor scores, or descriptor + classifier fused when a classifier is live
+            hits = engine.match(images)
             for pid, photo_hits in zip(ready, hits, strict=True):
-                _write_matches(conn, pid, photo_hits, engine.model_version, engine.index_version)
+                _write_matches(conn, pid, photo_hits, engine.models_version, engine.index_version)
             conn.execute(
                 "UPDATE listing_photos SET status = 'matched', matched_at = now() WHERE id = ANY(%s)",
                 (ready,),
             )
             result.matched = ready
-            threshold = s.alert_threshold if s.alert_threshold is not None else engine.index.threshold
-            if threshold is None:
-                raise ConfigError(
-                    "the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD"
-                )
+            # on the scale of matches.score: the index's (cosine) or the classifier version's (fused)
+            threshold = engine.alert_threshold(s)
             # the alert rule (per-collection thresholds, agreeing evidence, relisting links) opens
             # review items and writes their notices on this connection, in this transaction
-            result.review_items = decide_alerts(conn, ready, engine.index_version, s, threshold, store=ctx.store)
+            result.review_items = decide_alerts(
+                conn, ready, engine.index_version, s, threshold, store=ctx.store
+            )
         if result.rejected and photo_id in result.rejected:
             result.status = "rejected"
     log.info(
@@ -122,7 +125,7 @@ def _write_matches(conn: Conn, photo_id: int, hits: Sequence[Hit], model: str, i
                 hit.artefact_id,
                 hit.rank,
                 hit.score,
-                json.dumps({"descriptor": hit.score}),
+                json.dumps(hit.scores if hit.scores is not None else {"descriptor": hit.score}),
                 hit.photo_id,
                 model,
                 index,

@@ -6,10 +6,21 @@ Versions live under ``settings.checkpoints_dir/classifier/``::
       CURRENT                       the live version's name (replaced atomically)
       <version>/classifier.pt       checkpoint (card, state_dict, classes)
       <version>/card.json           its model card, plus why and from what it was trained
+      <version>/fusion.json         the fused alert threshold for the worker's descriptor (below)
 
 A training runs in a private staging folder; only a finished, loadable checkpoint is renamed to
 its version folder, and only then does CURRENT move (write-then-rename). Matching keeps reading
 the previous CURRENT the whole time, and a failed training leaves it untouched.
+
+Fused alert threshold (``calibrate_fusion``), on the gallery alone, by the rule the index uses for
+the descriptor (:mod:`matcher.calibrate`): re-staged copies of the gallery photos are the queries;
+each is scored against every artefact exactly as the worker scores a listing photo (descriptor
+cosine with the query's own source photo left out -> calibrated ``q``; classifier ``p``; fused with
+``matcher.fusion.fuse``, logit pool w = 0.5). genuine = the fused score of the query's own artefact
+(artefacts with another photo), impostor = its best fused score among the other artefacts;
+``threshold = quantile(impostor, 0.95)``, capped at ``quantile(genuine, 0.5)``. Caveat: the
+classifier was trained on these very photos (re-staged differently), so its genuine scores are
+optimistic; the impostor side, which sets the threshold unless the two overlap, is not.
 
 Idempotent: the gallery's identity (every live artefact and photo sha256) plus the training
 settings are recorded in the card; a job that finds them equal to CURRENT's does nothing.
@@ -22,9 +33,12 @@ import logging
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from lootwatch.db import Database
 from lootwatch.errors import LootwatchError
@@ -32,12 +46,16 @@ from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
 from models.classifier_data import GalleryPhoto
 
+if TYPE_CHECKING:
+    from models.classifier import LoadedClassifier
+
 log = logging.getLogger(__name__)
 
 JOB = "workers.retrain.retrain_classifier"
 JOB_ID = "retrain-classifier"
 CHECKPOINT = "classifier.pt"
 CARD = "card.json"
+FUSION_FILE = "fusion.json"  # read by workers.engine (same name there)
 
 
 class RetrainError(LootwatchError):
@@ -140,6 +158,8 @@ def retrain(
         result = train_classifier(ts.photos, staging / CHECKPOINT, cfg, say=log.info, progress=False)
         clf = load_classifier(staging / CHECKPOINT)  # only a loadable checkpoint is published
         version = clf.card.version
+        fusion = calibrate_fusion(settings, clf, photos)
+        (staging / FUSION_FILE).write_text(json.dumps(fusion, indent=1))
         card_doc = {
             **clf.card.to_dict(),
             "version": version,
@@ -159,6 +179,83 @@ def retrain(
         raise
     log.info("classifier %s published (%s), previous %s", version, reason, live)
     return RetrainResult("published", version, reason, len(result.classes), result.excluded, result.seconds)
+
+
+def calibrate_fusion(
+    settings: Settings,
+    clf: LoadedClassifier,
+    photos: Sequence[GalleryPhoto],
+    *,
+    rule: str = "logit",  # matcher.fusion.DEFAULT_RULE / DEFAULT_WEIGHT, not imported at module load
+    weight: float = 0.5,
+) -> dict[str, Any]:
+    """The fused alert threshold for ``clf`` + the worker's descriptor, from gallery photos only."""
+    from lootwatch.images import vet_image
+    from matcher.calibrate import GENUINE_CAP_QUANTILE, IMPOSTOR_QUANTILE, ScoreStats, restage_queries
+    from matcher.fusion import calibrate_descriptor
+    from matcher.index import embed_images
+    from models.descriptor import load_descriptor
+    from workers.engine import classifier_columns, fused_matrix
+
+    descriptor = load_descriptor(settings.descriptor)
+    images = [
+        vet_image(
+            p.path.read_bytes(),
+            max_bytes=settings.max_photo_bytes,
+            max_pixels=settings.max_photo_pixels,
+            with_phash=False,
+        ).image
+        for p in photos
+    ]
+    ids = [p.artefact_id for p in photos]
+    vectors = embed_images(descriptor, images)
+    cal = calibrate_descriptor(vectors, ids)  # what the worker fits on the index built from these photos
+    queries, sources = restage_queries(images)
+
+    classes = sorted(set(ids))
+    label = np.array([classes.index(a) for a in ids])
+    sims = embed_images(descriptor, queries) @ vectors.T
+    sims[np.arange(len(sources)), sources] = -np.inf  # never the photo a query was made from
+    cosine = np.full((len(queries), len(classes)), -np.inf, dtype=np.float32)
+    for j in range(len(classes)):
+        cosine[:, j] = sims[:, label == j].max(axis=1)
+    has_other = np.isfinite(cosine[np.arange(len(sources)), label[sources]])
+    q = cal(np.where(np.isfinite(cosine), cosine, -1.0))  # -1: no photo, as the worker scores it
+    p, known = classifier_columns(clf, clf.predict_proba(queries), classes)
+    fused = fused_matrix(p, q, known, rule, weight)
+
+    own = label[sources]
+    genuine = fused[np.arange(len(sources)), own][has_other]
+    others = fused.copy()
+    others[np.arange(len(sources)), own] = -np.inf
+    impostor = others.max(axis=1) if len(classes) > 1 else np.zeros(0, np.float32)
+    threshold: float | None = None
+    how = "none: no genuine or impostor score"
+    if impostor.size:
+        threshold, how = (
+            float(np.quantile(impostor, IMPOSTOR_QUANTILE)),
+            f"quantile(impostor, {IMPOSTOR_QUANTILE})",
+        )
+        if genuine.size and (cap := float(np.quantile(genuine, GENUINE_CAP_QUANTILE))) < threshold:
+            threshold, how = (
+                cap,
+                f"quantile(genuine, {GENUINE_CAP_QUANTILE}), below impostor q{IMPOSTOR_QUANTILE}",
+            )
+    elif genuine.size:
+        threshold, how = float(np.quantile(genuine, 0.05)), "quantile(genuine, 0.05) (no other artefact)"
+    return {
+        "descriptor": str(descriptor.card.version),
+        "classifier": clf.card.version,
+        "rule": rule,
+        "weight": weight,
+        "threshold": threshold,
+        "threshold_rule": how,
+        "queries": "restaged gallery photos",
+        "n_queries": len(queries),
+        "genuine": asdict(ScoreStats.of(genuine)),
+        "impostor": asdict(ScoreStats.of(impostor)),
+        "descriptor_logistic": cal.to_dict(),
+    }
 
 
 def _point_current(root: Path, version: str) -> None:

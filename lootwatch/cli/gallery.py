@@ -10,7 +10,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from lootwatch.cli.context import running
-from lootwatch.gallery import import_gallery
+from lootwatch.gallery import ImportReport, import_gallery
 from lootwatch.storage import BlobStore
 
 gallery_app = typer.Typer(help="Register and list protected artefacts.", no_args_is_help=True)
@@ -21,7 +21,7 @@ def import_cmd(
     path: Path = typer.Argument(..., help="Folder per artefact, or a gallery.csv (benchmark layout)."),
 ) -> None:
     """Register artefacts and photos; unusable photos are listed with the reason and recorded."""
-    with running() as (s, db, _):
+    with running() as (s, db, urls):
         report = import_gallery(
             db,
             BlobStore(s.store_dir),
@@ -30,14 +30,30 @@ def import_cmd(
             max_pixels=s.max_photo_pixels,
             progress=lambda it: tqdm(list(it), desc="gallery photos", unit="photo"),
         )
+        if report.changed:
+            _queue_retraining(urls.redis_url, s.queue_name, report)
     typer.echo(
-        f"{report.artefacts} artefacts: {report.photos_added} photos added, {report.photos_known} already known, "
-        f"{len(report.rejected)} rejected"
+        f"{report.artefacts} artefacts ({report.artefacts_added} new): {report.photos_added} photos added, "
+        f"{report.photos_known} already known, {len(report.rejected)} rejected"
     )
     for ref, reason in report.rejected:
         typer.secho(f"  rejected {ref}: {reason}", fg=typer.colors.YELLOW)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _queue_retraining(redis_url: str, queue_name: str, report: ImportReport) -> None:
+    """The classifier knows only the artefacts it was trained on: queue its retraining (the workers
+    run it; matching keeps the live classifier version until the new one is published)."""
+    from lootwatch.queueing import photo_queue
+    from workers.retrain import JOB_ID, enqueue_retrain
+
+    reason = f"gallery import: {report.artefacts_added} artefacts and {report.photos_added} photos added"
+    job = enqueue_retrain(photo_queue(redis_url, queue_name), reason)
+    if job is None:
+        typer.echo(f"classifier retraining already queued (job {JOB_ID}); it will read this gallery")
+    else:
+        typer.echo(f"classifier retraining queued (job {JOB_ID}: {reason})")
 
 
 @gallery_app.command("list")

@@ -1,0 +1,127 @@
+"""MatchEngine with a live classifier: fused scores, following CURRENT, keeping the last good version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lootwatch.settings import Settings
+from matcher.index import GalleryIndex
+from matcher.store import publish
+from workers.engine import MatchEngine, fused_matrix
+
+DESCRIPTOR = "imagenet-lite0-gem"
+OBJECTS = {"A1": 2, "A2": 3, "A3": 4}
+
+
+def _view(shared: Path, obj: int, angle: int) -> Image.Image:
+    return Image.open(shared / "data" / "coil100-train" / f"obj{obj:03d}" / f"{angle:03d}.png").convert("RGB")
+
+
+def _publish_classifier(root: Path, version: str, classes: list[str], descriptor: str, seed: int) -> None:
+    """A real (untrained, 64 px) classifier checkpoint + fusion.json, as workers.retrain lays them out."""
+    from models.classifier import build_classifier, make_card, save_checkpoint
+
+    torch.manual_seed(seed)
+    model = build_classifier("tf_efficientnet_lite0", len(classes), "none").eval()
+    card = make_card(
+        model,
+        name="classifier",
+        backbone="tf_efficientnet_lite0",
+        backbone_weights="none",
+        n_classes=len(classes),
+        input_size=(64, 64),
+    )
+    folder = root / version
+    save_checkpoint(folder / "classifier.pt", model, card, classes)
+    fusion = {"descriptor": descriptor, "rule": "logit", "weight": 0.5, "threshold": 0.7}
+    (folder / "fusion.json").write_text(json.dumps(fusion))
+    (root / "CURRENT").write_text(version + "\n")
+
+
+@pytest.fixture(scope="module")
+def engine_dirs(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[MatchEngine, Path]:
+    from models.descriptor import load_descriptor
+
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("engine")
+    descriptor = load_descriptor(DESCRIPTOR)
+    photos = [(a, _view(shared_dir, obj, angle)) for a, obj in OBJECTS.items() for angle in (0, 90, 180)]
+    vectors = descriptor.embed([im for _, im in photos])
+    index = GalleryIndex.from_vectors(
+        descriptor.card, np.arange(1, len(photos) + 1), [a for a, _ in photos], vectors
+    )
+    publish(index, tmp / "index")
+    return MatchEngine(DESCRIPTOR, tmp / "index", top_k=3), tmp / "classifier"
+
+
+def test_fused_scores_follow_the_live_classifier_and_keep_the_last_good(
+    engine_dirs: tuple[MatchEngine, Path], shared_dir: Path, settings: Settings
+) -> None:
+    engine, root = engine_dirs
+    listing = [_view(shared_dir, 3, 45)]  # an unseen view of A2
+
+    engine.follow_classifiers(root)  # nothing published yet: descriptor scores, as before
+    plain = engine.match(listing)[0]
+    assert engine.classifier is None and plain[0].artefact_id == "A2" and plain[0].scores is None
+    assert engine.models_version == engine.model_version
+
+    root.mkdir()
+    _publish_classifier(root, "classifier-v1", ["A1", "A2"], engine.model_version, seed=1)
+    assert engine.reload_if_changed(force=True)
+    hits = engine.match(listing)[0]
+    assert engine.models_version == f"{engine.model_version}+classifier-v1"
+    by_id = {h.artefact_id: h for h in hits}
+    assert set(by_id) == {"A1", "A2", "A3"} and [h.rank for h in hits] == [1, 2, 3]
+    assert all(h.score == h.scores["fused"] for h in hits if h.scores)  # type: ignore[index]
+    a2 = by_id["A2"].scores
+    assert a2 is not None and a2["descriptor"] == pytest.approx(plain[0].score, abs=1e-5)
+    assert 0.0 < a2["descriptor_p"] < 1.0 and 0.0 <= a2["classifier"] <= 1.0  # type: ignore[operator]
+    # A3 is not known to this classifier yet: the descriptor alone speaks for it
+    a3 = by_id["A3"].scores
+    assert a3 is not None and a3["classifier"] is None and a3["fused"] == pytest.approx(a3["descriptor_p"])
+    # the calibration came from the gallery: genuine cosine -> higher probability than impostors
+    assert a2["descriptor_p"] > max(by_id[a].scores["descriptor_p"] for a in ("A1", "A3"))  # type: ignore[index]
+    assert (
+        engine.alert_threshold(settings) == 0.7
+    )  # the version's fused threshold, not the index's cosine one
+    assert engine.alert_threshold(settings) != engine.index.threshold
+
+    # a broken new version (no calibrated threshold) is refused; v1 keeps serving
+    (root / "classifier-v2").mkdir()
+    (root / "classifier-v2" / "classifier.pt").write_bytes(b"not a checkpoint")
+    (root / "CURRENT").write_text("classifier-v2\n")
+    assert not engine.reload_if_changed(force=True)
+    assert engine.classifier is not None and engine.classifier.version == "classifier-v1"
+
+    # a good new version is picked up without a new engine
+    _publish_classifier(root, "classifier-v3", ["A1", "A2", "A3"], engine.model_version, seed=2)
+    assert engine.reload_if_changed(force=True)
+    hits = engine.match(listing)[0]
+    assert engine.models_version.endswith("+classifier-v3")
+    assert all(h.scores and h.scores["classifier"] is not None for h in hits)
+
+
+def test_a_classifier_calibrated_for_another_descriptor_is_refused(
+    engine_dirs: tuple[MatchEngine, Path],
+) -> None:
+    engine, _ = engine_dirs
+    other = engine_dirs[1].parent / "other-classifiers"
+    other.mkdir()
+    _publish_classifier(other, "classifier-x", ["A1", "A2", "A3"], "pan-000000000000", seed=3)
+    before = engine.classifier.version if engine.classifier else None
+    engine.follow_classifiers(other)
+    assert (engine.classifier.version if engine.classifier else None) == before
+
+
+def test_fusion_keeps_descriptor_probability_for_unknown_artefacts() -> None:
+    p = np.array([[0.9, 0.0]], dtype=np.float32)
+    q = np.array([[0.8, 0.6]], dtype=np.float32)
+    f = fused_matrix(p, q, np.array([True, False]), "logit", 0.5)
+    assert f[0, 1] == pytest.approx(0.6)
+    assert f[0, 0] == pytest.approx(1 / (1 + np.exp(-0.5 * (np.log(9) + np.log(4)))), rel=1e-5)
