@@ -152,9 +152,7 @@ def _listing(db: Database, store: BlobStore, listing_id: int, files: dict[str, b
     return entry
 
 
-def _add_blob(
-    store: BlobStore, rel: str, stem: str, recorded_sha: str, files: dict[str, bytes]
-) -> dict[str, Any]:
+def _add_blob(store: BlobStore, rel: str, stem: str, recorded_sha: str, files: dict[str, bytes]) -> dict[str, Any]:
     """Put a stored blob into the bundle; say where, and whether it still has its recorded hash."""
     if not rel:
         return {"file": None, "missing": "never stored"}

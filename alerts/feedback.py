@@ -142,9 +142,7 @@ def hard_negatives(db: Database, store: BlobStore | None = None) -> list[tuple[s
            JOIN listing_photos p ON p.id = h.photo_id
            WHERE p.stored_path <> '' ORDER BY h.id"""
     )
-    return [
-        (str(store.path(r["stored_path"])) if store else r["stored_path"], r["artefact_id"]) for r in rows
-    ]
+    return [(str(store.path(r["stored_path"])) if store else r["stored_path"], r["artefact_id"]) for r in rows]
 
 
 def _vet(settings: Settings, data: bytes) -> VettedImage:

@@ -91,9 +91,7 @@ def render(fields: dict[str, Any], link: str, key: str) -> dict[str, Any]:
             {"type": "section", "fields": [{"type": "mrkdwn", "text": d} for d in details]},
             {
                 "type": "actions",
-                "elements": [
-                    {"type": "button", "text": {"type": "plain_text", "text": "Review"}, "url": link}
-                ],
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Review"}, "url": link}],
             },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"ref: {s(key)}"}]},
         ],

@@ -9,8 +9,8 @@ from __future__ import annotations
 from psycopg.types.json import Jsonb
 
 from alerts.messages import item_link, render
-from lootwatch.errors import NotFoundError
 from lootwatch.db import Conn
+from lootwatch.errors import NotFoundError
 from lootwatch.settings import Settings
 
 

@@ -48,9 +48,7 @@ def decide(
         if expect_state is not None and state != expect_state:
             last = _last_decision(conn, item_id)
             by = f" by {last['actor']}" if last else ""
-            raise StateError(
-                f"review item {item_id} changed meanwhile: it is now {state}{by}, not {expect_state}"
-            )
+            raise StateError(f"review item {item_id} changed meanwhile: it is now {state}{by}, not {expect_state}")
         try:
             to_state = next_state(state, action)
         except StateError as exc:
@@ -211,9 +209,7 @@ def show_item(db: Database, item_id: int) -> dict:
            FROM page_snapshots WHERE listing_id = %s ORDER BY fetched_at, id""",
         (item["listing_id"],),
     )
-    decisions = db.fetchall(
-        "SELECT * FROM decisions WHERE review_item_id = %s ORDER BY decided_at, id", (item_id,)
-    )
+    decisions = db.fetchall("SELECT * FROM decisions WHERE review_item_id = %s ORDER BY decided_at, id", (item_id,))
     notifications = db.fetchall(
         """SELECT id, channel, status, attempts, last_error, idempotency_key, next_attempt_at, sent_at
            FROM notifications WHERE review_item_id = %s ORDER BY id""",

@@ -73,9 +73,7 @@ class AlertRules:
         if self.min_agreeing_photos < 1:
             raise ConfigError(f"alert_min_agreeing_photos must be at least 1, got {self.min_agreeing_photos}")
         if self.min_inliers < 4:
-            raise ConfigError(
-                f"alert_min_inliers must be at least 4 (a homography needs 4), got {self.min_inliers}"
-            )
+            raise ConfigError(f"alert_min_inliers must be at least 4 (a homography needs 4), got {self.min_inliers}")
 
 
 # ---- geometric verification --------------------------------------------------------------
@@ -290,9 +288,7 @@ def _evidence(
         return evidence
     if not rules.geometric_check or best["best_gallery_photo_id"] is None:
         return None
-    geometry = _check_pair(
-        conn, store, int(best["photo_id"]), int(best["best_gallery_photo_id"]), rules.min_inliers
-    )
+    geometry = _check_pair(conn, store, int(best["photo_id"]), int(best["best_gallery_photo_id"]), rules.min_inliers)
     evidence["geometry"] = geometry.to_dict() | {"min_inliers": rules.min_inliers}
     if not geometry.passed:
         log.info(
@@ -304,9 +300,7 @@ def _evidence(
     return evidence
 
 
-def _check_pair(
-    conn: Conn, store: BlobStore, photo_id: int, gallery_photo_id: int, min_inliers: int
-) -> GeometryResult:
+def _check_pair(conn: Conn, store: BlobStore, photo_id: int, gallery_photo_id: int, min_inliers: int) -> GeometryResult:
     paths = conn.execute(
         """SELECT (SELECT stored_path FROM listing_photos WHERE id = %s) AS photo,
                   (SELECT stored_path FROM artefact_photos WHERE id = %s) AS gallery""",

@@ -65,9 +65,7 @@ def curve(scores: Sequence[tuple[float, bool]], thresholds: Iterable[float]) -> 
     for t in sorted(set(thresholds)):
         tp = sum(1 for s, ok in scores if ok and s >= t)
         fp = sum(1 for s, ok in scores if not ok and s >= t)
-        points.append(
-            Point(t, tp, fp, tp / (tp + fp) if tp + fp else 1.0, tp / positives if positives else 0.0)
-        )
+        points.append(Point(t, tp, fp, tp / (tp + fp) if tp + fp else 1.0, tp / positives if positives else 0.0))
     return points
 
 

@@ -238,9 +238,7 @@ def main() -> None:
             plains.append(plain_scrapy(start, args.concurrency))
             with tempfile.TemporaryDirectory() as tmp:
                 ours.append(
-                    lootwatch_crawl(
-                        start, args.concurrency, db_url, redis_url, Path(tmp) / "data", f"bench-{k}"
-                    )
+                    lootwatch_crawl(start, args.concurrency, db_url, redis_url, Path(tmp) / "data", f"bench-{k}")
                 )
             print(
                 f"  round {k + 1}: plain {plains[-1]['pages'] / plains[-1]['elapsed_s']:.0f} pages/s, "
@@ -257,8 +255,7 @@ def main() -> None:
     o_rate = our["pages"] / our["elapsed_s"]
     n_search = -(-args.lots // PER_PAGE)
     print(
-        f"site: {args.lots} item pages + {n_search} search pages, "
-        f"concurrency {args.concurrency}, best of {args.repeat}"
+        f"site: {args.lots} item pages + {n_search} search pages, concurrency {args.concurrency}, best of {args.repeat}"
     )
     print(f"plain scrapy : {plain['pages']} pages in {plain['elapsed_s']:.2f}s = {p_rate:.0f} pages/s")
     print(

@@ -58,9 +58,7 @@ def queries(centres: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     return normalise(picked + NOISE * rng.standard_normal(picked.shape, dtype=np.float32))
 
 
-def run(
-    kind: str, vectors: np.ndarray, artefacts: list[str], q: np.ndarray
-) -> tuple[float, float, list[list[str]]]:
+def run(kind: str, vectors: np.ndarray, artefacts: list[str], q: np.ndarray) -> tuple[float, float, list[list[str]]]:
     t0 = time.perf_counter()
     index = GalleryIndex(CARD, kind=kind)
     index.add(np.arange(len(vectors)), artefacts, vectors)
@@ -97,17 +95,14 @@ def main() -> None:
         q = queries(centres, 200 if n <= 100_000 else 50, rng)
         flat_add, flat_q, flat_hits = run("flat", vectors, artefacts, q)
         print(
-            f"{n:>9} {'flat':>6} {flat_add:>8.2f} {1:>9.2f} {flat_q * 1e3:>9.2f} {1:>7.2f} "
-            f"{1:>9.3f} {1:>10.3f}",
+            f"{n:>9} {'flat':>6} {flat_add:>8.2f} {1:>9.2f} {flat_q * 1e3:>9.2f} {1:>7.2f} {1:>9.3f} {1:>10.3f}",
             flush=True,
         )
         for kind in kinds:
             if kind == "flat":
                 continue
             if kind == "hnsw" and n > args.hnsw_max:
-                print(
-                    f"{n:>9} {kind:>6}  skipped (n > --hnsw-max {args.hnsw_max}: build too slow for 2 cores)"
-                )
+                print(f"{n:>9} {kind:>6}  skipped (n > --hnsw-max {args.hnsw_max}: build too slow for 2 cores)")
                 continue
             t_add, t_q, hits = run(kind, vectors, artefacts, q)
             recall = np.mean([len(set(a) & set(f)) / len(f) for a, f in zip(hits, flat_hits, strict=True)])

@@ -119,9 +119,7 @@ def main() -> None:
 
             def crawl() -> None:
                 try:
-                    result["stats"] = run_crawl_isolated(
-                        settings, db_url, redis_url, [config], timeout_s=3600
-                    )[0]
+                    result["stats"] = run_crawl_isolated(settings, db_url, redis_url, [config], timeout_s=3600)[0]
                 except Exception as exc:  # reported below
                     result["error"] = exc
 
@@ -157,8 +155,7 @@ def main() -> None:
         f"{listings} listings stored, in {time.monotonic() - t0:.0f}s"
     )
     print(
-        f"peak  RSS {peak[1] / mb:.0f} MB (PSS {peak[2] / mb:.0f} MB, {peak[3]} Chromium processes) "
-        f"at {peak[0]:.0f}s"
+        f"peak  RSS {peak[1] / mb:.0f} MB (PSS {peak[2] / mb:.0f} MB, {peak[3]} Chromium processes) at {peak[0]:.0f}s"
     )
     print(
         f"final RSS {final[1] / mb:.0f} MB (PSS {final[2] / mb:.0f} MB, {final[3]} Chromium processes) "

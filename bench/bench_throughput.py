@@ -54,9 +54,7 @@ def bare_forward_rate(settings, photos: list[bytes]) -> tuple[float, str]:  # no
     )
     images = [vet_image(p).image for p in photos]
     b = settings.batch_size
-    batches = [
-        engine.descriptor.preprocess(images[i : i + b]).to(engine.device) for i in range(0, len(images), b)
-    ]
+    batches = [engine.descriptor.preprocess(images[i : i + b]).to(engine.device) for i in range(0, len(images), b)]
     engine.forward(batches[0])
     start = time.perf_counter()
     for x in batches:
@@ -72,8 +70,7 @@ def queue_photos(db, settings, photos: list[bytes]) -> None:  # noqa: ANN001
     store, queue = BlobStore(settings.store_dir), photo_queue(settings.redis_url, settings.queue_name)
     with db.transaction() as conn:
         src = conn.execute(
-            "INSERT INTO sources (name) VALUES ('bench') ON CONFLICT (name) DO UPDATE "
-            "SET name = 'bench' RETURNING id"
+            "INSERT INTO sources (name) VALUES ('bench') ON CONFLICT (name) DO UPDATE SET name = 'bench' RETURNING id"
         ).fetchone()
         listing = conn.execute(
             "INSERT INTO listings (source_id, url, item_id) VALUES (%s, %s, %s) RETURNING id",
@@ -158,14 +155,11 @@ def main() -> None:
         photos = [listing_jpeg(views[i % len(views)], i) for i in range(args.photos)]
 
         bare, precision = bare_forward_rate(settings, photos)
-        print(
-            f"bare forward: {bare:.1f} photos/s per process (precision {precision}, batch {args.batch_size})"
-        )
+        print(f"bare forward: {bare:.1f} photos/s per process (precision {precision}, batch {args.batch_size})")
         for p in (int(x) for x in args.processes.split(",")):
             e2e = end_to_end_rate(db, settings, photos, p)
             print(
-                f"{p} worker process(es): end-to-end {e2e:.1f} photos/s,"
-                f" ratio to {p} x bare = {e2e / (p * bare):.2f}"
+                f"{p} worker process(es): end-to-end {e2e:.1f} photos/s, ratio to {p} x bare = {e2e / (p * bare):.2f}"
             )
 
 

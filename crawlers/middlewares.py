@@ -82,10 +82,7 @@ class PoliteDelayMiddleware:
             self._raise_floor(request, delay)
             return response
         if response.status in (429, 503):
-            return (
-                self.back_off(request, response.headers.get("Retry-After"), f"HTTP {response.status}")
-                or response
-            )
+            return self.back_off(request, response.headers.get("Retry-After"), f"HTTP {response.status}") or response
         return response
 
     def back_off(self, request: Request, retry_after: Any, why: str) -> Request | None:
@@ -97,15 +94,11 @@ class PoliteDelayMiddleware:
         current = slot.delay if slot is not None else self.ours
         wanted = max(current * 2, 1.0)
         try:
-            wanted = max(
-                wanted, float(retry_after.decode() if isinstance(retry_after, bytes) else retry_after)
-            )
+            wanted = max(wanted, float(retry_after.decode() if isinstance(retry_after, bytes) else retry_after))
         except (TypeError, ValueError):
             pass
         self._raise_floor(request, min(wanted, MAX_BACKOFF_S))
-        log.warning(
-            "%s on %s: backing off to %.1fs between requests", why, request.url, min(wanted, MAX_BACKOFF_S)
-        )
+        log.warning("%s on %s: backing off to %.1fs between requests", why, request.url, min(wanted, MAX_BACKOFF_S))
         retry = request.replace(dont_filter=True, priority=request.priority - 1)
         retry.meta["lw_backoff"] = tries + 1
         return retry

@@ -36,9 +36,7 @@ def make_store(settings: Settings, database_url: str, redis_url: str) -> CrawlSt
     )
 
 
-def run_crawl(
-    settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]
-) -> list[CrawlStats]:
+def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]) -> list[CrawlStats]:
     """Crawl ``sites`` in one CrawlerProcess (blocks until all are done). Once per process."""
     store = make_store(settings, database_url, redis_url)
     process = CrawlerProcess(process_settings(settings), install_root_handler=False)
@@ -75,9 +73,7 @@ def run_crawl(
     finally:
         for run_id, stats, crawler in runs:
             reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-            stats.elapsed_s = float(
-                (crawler.stats.get_value("elapsed_time_seconds") if crawler.stats else 0) or 0
-            )
+            stats.elapsed_s = float((crawler.stats.get_value("elapsed_time_seconds") if crawler.stats else 0) or 0)
             failed = reason not in ("finished", "closespider_pagecount", "closespider_itemcount")
             if failed and not stats.note:
                 stats.note = f"crawl ended: {reason or 'did not start'}"
@@ -85,9 +81,7 @@ def run_crawl(
     return results
 
 
-def _child(
-    settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig], conn: object
-) -> None:
+def _child(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig], conn: object) -> None:
     try:
         conn.send(("ok", run_crawl(settings, database_url, redis_url, sites)))  # type: ignore[attr-defined]
     except BaseException as exc:  # report, then let the child die

@@ -27,12 +27,7 @@ PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 
 
 def chromium_path(settings: Settings) -> str:
-    return (
-        settings.chromium_path
-        or shutil.which("chromium")
-        or shutil.which("chromium-browser")
-        or "/usr/bin/chromium"
-    )
+    return settings.chromium_path or shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 
 
 def process_settings(settings: Settings) -> dict[str, Any]:

@@ -88,9 +88,7 @@ def _site(path: Path, name: str, entry: Any) -> SiteConfig:
         raise ConfigError(f"{where} must be a table")
     unknown = set(entry) - _FIELDS
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_FIELDS))})"
-        )
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_FIELDS))})")
     urls = entry.get("start_urls")
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
         raise ConfigError(f"{where}: start_urls must be a non-empty list of URLs")
@@ -106,8 +104,7 @@ def _site(path: Path, name: str, entry: Any) -> SiteConfig:
     bad = set(selectors) - SELECTOR_KEYS
     if bad:
         raise ConfigError(
-            f"{where}: unknown selector(s) {', '.join(sorted(bad))} "
-            f"(known: {', '.join(sorted(SELECTOR_KEYS))})"
+            f"{where}: unknown selector(s) {', '.join(sorted(bad))} (known: {', '.join(sorted(SELECTOR_KEYS))})"
         )
     cadence = str(entry.get("cadence", "6h"))
     parse_cadence(cadence)

@@ -72,9 +72,7 @@ _UPDATE_LISTING = """UPDATE listings SET url = %(url)s, title = %(title)s, descr
         price_text = %(price_text)s, amount = %(amount)s, currency = %(currency)s, seller = %(seller)s,
         sale_date = %(sale_date)s, status = %(status)s, content_hash = %(hash)s, last_seen = now()
     WHERE id = %(id)s"""
-_INSERT_HISTORY = (
-    "INSERT INTO listing_history (listing_id, field, old_value, new_value) VALUES (%s, %s, %s, %s)"
-)
+_INSERT_HISTORY = "INSERT INTO listing_history (listing_id, field, old_value, new_value) VALUES (%s, %s, %s, %s)"
 _INSERT_SNAPSHOT = """INSERT INTO page_snapshots
         (listing_id, url, sha256, stored_path, http_status, fetched_at)
     VALUES (%s, %s, %s, %s, %s, coalesce(%s, now()))"""
@@ -207,9 +205,7 @@ class CrawlStore:
                     "INSERT INTO crawl_runs (source_id) VALUES (%s) RETURNING id", (source_id,)
                 ).fetchone()
         except psycopg.errors.UniqueViolation as exc:
-            raise StateError(
-                f"site {site!r} already has a crawl running; runs of one site never overlap"
-            ) from exc
+            raise StateError(f"site {site!r} already has a crawl running; runs of one site never overlap") from exc
         return int(row["id"])
 
     def finish_run(self, run_id: int, stats: CrawlStats, *, failed: bool = False) -> None:
@@ -310,9 +306,7 @@ class CrawlStore:
         sent in pipeline mode), not three or more round trips per page."""
         ids = [f.page.item_id for f in fetched]
         if len(set(ids)) != len(ids):  # one listing twice: one at a time keeps its history in order
-            return [
-                self.save_listing(source_id, f.page, f.body, f.http_status, f.fetched_at) for f in fetched
-            ]
+            return [self.save_listing(source_id, f.page, f.body, f.http_status, f.fetched_at) for f in fetched]
         prepared = [
             (
                 f,
@@ -375,9 +369,7 @@ class CrawlStore:
         return out
 
     # --- photos ---------------------------------------------------------------------------
-    def save_photo(
-        self, listing_id: int, url: str, data: bytes | None, position: int, error: str = ""
-    ) -> str:
+    def save_photo(self, listing_id: int, url: str, data: bytes | None, position: int, error: str = "") -> str:
         """Store, link and (if new) queue one listing photo: returns 'new', 'known' or 'rejected'."""
         if data is None or error:
             self._reject(url, error or "no data")
@@ -435,9 +427,7 @@ class CrawlStore:
         )
 
     def _reject(self, ref: str, reason: str) -> None:
-        self._execute(
-            "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (ref, reason)
-        )
+        self._execute("INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (ref, reason))
 
     def reject_page(self, url: str, reason: str) -> None:
         self._execute("INSERT INTO rejections (kind, ref, reason) VALUES ('page', %s, %s)", (url, reason))

@@ -48,7 +48,7 @@ class ImportReport:
 
 
 def read_gallery(path: Path) -> tuple[list[GalleryEntry], list[tuple[str, str]]]:
-    """Entries found at ``path`` plus problems already visible from the layout (empty folder, missing file)."""
+    """Entries found at ``path`` plus problems the layout already shows (empty folder, missing file)."""
     if not path.exists():
         raise BadInputError(f"gallery path does not exist: {path}")
     if path.is_file() or (path / "gallery.csv").is_file():
@@ -83,9 +83,7 @@ def _read_folders(root: Path) -> tuple[list[GalleryEntry], list[tuple[str, str]]
     problems: list[tuple[str, str]] = []
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
-        raise BadInputError(
-            f"{root}: no artefact folders (expected {root}/<artefact_id>/<photos>) and no gallery.csv"
-        )
+        raise BadInputError(f"{root}: no artefact folders (expected {root}/<artefact_id>/<photos>) and no gallery.csv")
     for folder in folders:
         photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not photos:
@@ -116,13 +114,9 @@ def import_gallery(
     report = ImportReport(rejected=list(problems))
     seen_artefacts: set[str] = set()
     with db.transaction() as conn:
-        live_before = {
-            r["id"] for r in conn.execute("SELECT id FROM artefacts WHERE removed_at IS NULL").fetchall()
-        }
+        live_before = {r["id"] for r in conn.execute("SELECT id FROM artefacts WHERE removed_at IS NULL").fetchall()}
         for ref, reason in problems:
-            conn.execute(
-                "INSERT INTO rejections (kind, ref, reason) VALUES ('gallery_photo', %s, %s)", (ref, reason)
-            )
+            conn.execute("INSERT INTO rejections (kind, ref, reason) VALUES ('gallery_photo', %s, %s)", (ref, reason))
         for entry in progress(entries):
             try:
                 data = entry.path.read_bytes()
@@ -158,7 +152,8 @@ def import_gallery(
             sha, rel = store.put("gallery", data, entry.path.suffix.lower())
             row = conn.execute(
                 """INSERT INTO artefact_photos (artefact_id, sha256, stored_path, source_name, width, height)
-                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (artefact_id, sha256) DO NOTHING RETURNING id""",
+                   VALUES (%s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (artefact_id, sha256) DO NOTHING RETURNING id""",
                 (entry.artefact_id, sha, rel, entry.path.name, vetted.width, vetted.height),
             ).fetchone()
             if row:

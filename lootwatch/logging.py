@@ -40,9 +40,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(json: bool, level: int = logging.INFO) -> None:
     """Send the root logger's records to stderr, as JSON lines or as plain text."""
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter() if json else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -22,9 +22,7 @@ log = logging.getLogger(__name__)
 QUEUE_DEPTH = Gauge("lootwatch_queue_depth", "Jobs waiting in the photo queue.", ["queue"])
 PHOTOS_QUEUED = Gauge("lootwatch_photos_queued", "Listing photos still queued in Postgres (the record).")
 PHOTOS = Counter("lootwatch_photos_total", "Listing photos processed by this process.", ["outcome"])
-BATCH_SIZE = Histogram(
-    "lootwatch_batch_photos", "Photos per embedded batch.", buckets=(1, 2, 4, 8, 16, 32, 64)
-)
+BATCH_SIZE = Histogram("lootwatch_batch_photos", "Photos per embedded batch.", buckets=(1, 2, 4, 8, 16, 32, 64))
 JOB_LATENCY = Histogram(
     "lootwatch_job_seconds",
     "Wall time of one match job (a batch).",
@@ -33,9 +31,7 @@ JOB_LATENCY = Histogram(
 ERRORS = Counter("lootwatch_errors_total", "Errors by reason.", ["reason"])
 ALERTS = Gauge("lootwatch_review_items", "Review items (alerts) by state.", ["state"])
 CRAWLED_PAGES = Gauge("lootwatch_crawled_pages", "Stored page snapshots by HTTP status.", ["status"])
-INDEX_INFO = Gauge(
-    "lootwatch_index_loaded", "1 for the gallery index version this process matches with.", ["version"]
-)
+INDEX_INFO = Gauge("lootwatch_index_loaded", "1 for the gallery index version this process matches with.", ["version"])
 
 
 def start_metrics_server(port: int) -> int | None:
@@ -45,9 +41,7 @@ def start_metrics_server(port: int) -> int | None:
     try:
         start_http_server(port)
     except OSError as exc:
-        log.warning(
-            "metrics port unavailable", extra={"action": "metrics.port_busy", "port": port, "error": str(exc)}
-        )
+        log.warning("metrics port unavailable", extra={"action": "metrics.port_busy", "port": port, "error": str(exc)})
         return None
     log.info("metrics served", extra={"action": "metrics.start", "port": port})
     return port

@@ -33,12 +33,19 @@ class Settings(BaseSettings):
         "lootwatch, else ImageNet EfficientNet-Lite0 + GeM).",
     )
     device: str = Field("auto", description="torch device: auto, cpu or cuda.")
-    torch_threads: int = Field(1, description="torch threads per worker process (1: processes scale, threads collapse).")
+    torch_threads: int = Field(
+        1, description="torch threads per worker process (1: processes scale, threads collapse)."
+    )
     top_k: int = Field(5, description="Artefacts kept per listing photo.")
     alert_threshold: float | None = Field(
         None,
         description="Artefact score a listing's best match must reach to open a review item. "
         "Unset: the threshold calibrated on the gallery when the index was built.",
+    )
+    fused_alert_threshold: float | None = Field(
+        None,
+        description="Fused (descriptor + classifier) score that opens a review item when a classifier is live. "
+        "Unset: the threshold calibrated on the gallery when the classifier was published.",
     )
     collection_thresholds: dict[str, float] = Field(
         default_factory=dict,
@@ -52,7 +59,8 @@ class Settings(BaseSettings):
         "geometric check counts instead; 1 = any photo.",
     )
     alert_geometric_check: bool = Field(
-        True, description="When fewer photos agree, compare the listing photo with its best gallery photo (ORB + RANSAC)."
+        True,
+        description="When fewer photos agree, compare the listing photo with its best gallery photo (ORB + RANSAC).",
     )
     alert_min_inliers: int = Field(12, description="Distinct matching keypoints the geometric check needs.")
     batch_size: int = Field(16, description="Listing photos embedded in one forward pass.")

@@ -160,21 +160,7 @@ def calibrate_threshold(
         kind = "restaged gallery photos"
         genuine, impostor = query_scores(queries, np.asarray(sources, dtype=np.int64), vectors, artefact_ids)
         n_queries = len(queries)
-    threshold: float | None
-    if impostor.size:
-        threshold = float(np.quantile(impostor, impostor_quantile))
-        rule = f"quantile(impostor, {impostor_quantile})"
-        if genuine.size:
-            cap = float(np.quantile(genuine, genuine_cap_quantile))
-            if cap < threshold:
-                threshold, rule = (
-                    cap,
-                    f"quantile(genuine, {genuine_cap_quantile}), below impostor q{impostor_quantile}",
-                )
-    elif genuine.size:
-        threshold, rule = float(np.quantile(genuine, 0.05)), "quantile(genuine, 0.05) (no other artefact)"
-    else:
-        threshold, rule = None, "none: a single photo gives no score to calibrate on"
+    threshold, rule = threshold_from_scores(genuine, impostor, impostor_quantile, genuine_cap_quantile)
     return Calibration(
         threshold=threshold,
         rule=rule,
@@ -185,6 +171,26 @@ def calibrate_threshold(
         n_queries=n_queries,
         queries=kind,
     )
+
+
+def threshold_from_scores(
+    genuine: np.ndarray,
+    impostor: np.ndarray,
+    impostor_quantile: float = IMPOSTOR_QUANTILE,
+    genuine_cap_quantile: float = GENUINE_CAP_QUANTILE,
+) -> tuple[float | None, str]:
+    """The module's rule on any score scale (cosine, fused probability): (threshold, rule applied)."""
+    if impostor.size:
+        threshold = float(np.quantile(impostor, impostor_quantile))
+        rule = f"quantile(impostor, {impostor_quantile})"
+        if genuine.size:
+            cap = float(np.quantile(genuine, genuine_cap_quantile))
+            if cap < threshold:
+                return cap, f"quantile(genuine, {genuine_cap_quantile}), below impostor q{impostor_quantile}"
+        return threshold, rule
+    if genuine.size:
+        return float(np.quantile(genuine, 0.05)), "quantile(genuine, 0.05) (no other artefact)"
+    return None, "none: a single photo gives no score to calibrate on"
 
 
 def calibrate_with_descriptor(

@@ -92,9 +92,7 @@ def evaluate_descriptor(
         return (lambda it: progress(it, f"{what} ({label})")) if progress else None
 
     t0 = time.perf_counter()
-    gallery_vectors = embed_images(
-        descriptor, images.gallery, batch_size=batch_size, progress=bar("embed gallery")
-    )
+    gallery_vectors = embed_images(descriptor, images.gallery, batch_size=batch_size, progress=bar("embed gallery"))
     t1 = time.perf_counter()
     # photo ids are positions in gallery.csv (1-based), as artefact_photos ids would be
     artefact_ids = [r.artefact_id for r in bench.gallery]
@@ -111,9 +109,7 @@ def evaluate_descriptor(
         progress=bar("calibrate on re-staged gallery"),
     )
     t2 = time.perf_counter()
-    listing_vectors = embed_images(
-        descriptor, images.listings, batch_size=batch_size, progress=bar("embed listings")
-    )
+    listing_vectors = embed_images(descriptor, images.listings, batch_size=batch_size, progress=bar("embed listings"))
     t3 = time.perf_counter()
     hits = index.search(listing_vectors, K)
     t4 = time.perf_counter()
@@ -155,9 +151,7 @@ def evaluate_descriptor(
     )
 
 
-def baseline_checkpoint(
-    checkpoints_dir: Path, arch: str, backbone: str, train_images: Path, epochs: int
-) -> Path:
+def baseline_checkpoint(checkpoints_dir: Path, arch: str, backbone: str, train_images: Path, epochs: int) -> Path:
     """Where a baseline trained on ``train_images`` is cached (the name says how it was trained)."""
     key = hashlib.sha256(str(Path(train_images).resolve()).encode()).hexdigest()[:8]
     return Path(checkpoints_dir) / f"baseline-{arch}-{backbone}-e{epochs}-{key}.pt"

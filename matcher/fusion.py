@@ -62,9 +62,7 @@ class DescriptorCalibration:
     n_impostor: int
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
-        return (1.0 / (1.0 + np.exp(-self.alpha * (np.asarray(s, dtype=np.float64) - self.beta)))).astype(
-            np.float32
-        )
+        return (1.0 / (1.0 + np.exp(-self.alpha * (np.asarray(s, dtype=np.float64) - self.beta)))).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,9 +94,7 @@ def descriptor_scores(index: GalleryIndex, vectors: np.ndarray, classes: Sequenc
     return out
 
 
-def fuse(
-    p: np.ndarray, q: np.ndarray, weight: float = DEFAULT_WEIGHT, rule: str = DEFAULT_RULE
-) -> np.ndarray:
+def fuse(p: np.ndarray, q: np.ndarray, weight: float = DEFAULT_WEIGHT, rule: str = DEFAULT_RULE) -> np.ndarray:
     if p.shape != q.shape:
         raise ValueError(f"classifier scores {p.shape} and descriptor scores {q.shape} differ")
     if not 0.0 <= weight <= 1.0:
@@ -147,9 +143,7 @@ def score_listings(
     t0 = time.perf_counter()
     gallery_vectors = embed_images(descriptor, images.gallery, batch_size=batch_size)
     ids = [r.artefact_id for r in bench.gallery]
-    index = GalleryIndex.from_vectors(
-        card_dict(descriptor.card), np.arange(1, len(ids) + 1), ids, gallery_vectors
-    )
+    index = GalleryIndex.from_vectors(card_dict(descriptor.card), np.arange(1, len(ids) + 1), ids, gallery_vectors)
     calibration = calibrate_descriptor(gallery_vectors, ids)
     listing_vectors = embed_images(descriptor, images.listings, batch_size=batch_size)
     cosine = descriptor_scores(index, listing_vectors, classes)
@@ -232,9 +226,7 @@ def classifier_runs(
     cal = {"descriptor_logistic": fs.calibration.to_dict(), "seconds": fs.seconds}
     fused = fuse(fs.classifier, fs.descriptor, weight, rule)
     runs = [
-        run_from_scores(
-            images, fs.classifier, fs.classes, name=name, card=ccard, calibration=cal, threshold=0.5
-        ),
+        run_from_scores(images, fs.classifier, fs.classes, name=name, card=ccard, calibration=cal, threshold=0.5),
         run_from_scores(
             images,
             fs.descriptor,
@@ -257,9 +249,7 @@ def classifier_runs(
     return runs, fs
 
 
-def classification_tables(
-    images: BenchImages, fs: FusedScores, fused: np.ndarray | None = None
-) -> dict[str, Any]:
+def classification_tables(images: BenchImages, fs: FusedScores, fused: np.ndarray | None = None) -> dict[str, Any]:
     """P/R/F1 and top-1/3/5/10 per collection and per photos-per-artefact, for each model."""
     from models.classifier_metrics import classification_report
 

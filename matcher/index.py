@@ -262,15 +262,12 @@ class GalleryIndex:
 
     # ---- maintenance --------------------------------------------------------------------
 
-    def add(
-        self, photo_ids: Sequence[int] | np.ndarray, artefact_ids: Sequence[str], vectors: np.ndarray
-    ) -> None:
+    def add(self, photo_ids: Sequence[int] | np.ndarray, artefact_ids: Sequence[str], vectors: np.ndarray) -> None:
         ids = np.asarray(photo_ids, dtype=np.int64).reshape(-1)
         v = _as_vectors(vectors, self.dim)
         if not (len(ids) == len(artefact_ids) == len(v)):
             raise BadInputError(
-                f"add needs as many photo ids ({len(ids)}), artefact ids ({len(artefact_ids)}) "
-                f"and vectors ({len(v)})"
+                f"add needs as many photo ids ({len(ids)}), artefact ids ({len(artefact_ids)}) and vectors ({len(v)})"
             )
         if len(ids) == 0:
             return
@@ -311,13 +308,22 @@ class GalleryIndex:
             self._compact()
         self._refresh_version()
 
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, their stored vectors) of the live photos, sorted by id (flat and HNSW only:
+        IVF-PQ keeps compressed codes, not vectors)."""
+        if self.kind == "ivfpq":
+            raise BadInputError("an IVF-PQ index keeps compressed codes: its vectors cannot be read back")
+        ids = np.asarray(sorted(self.artefact_of), dtype=np.int64)
+        if self._index is None or not len(ids):
+            return ids, np.zeros((0, self.dim), dtype=np.float32)
+        return ids, np.stack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+
     def _compact(self) -> None:
         """Rebuild the HNSW graph without its tombstoned photos (from the vectors it stores)."""
         assert self._index is not None
-        keep = np.asarray(sorted(self.artefact_of), dtype=np.int64)
-        vectors = np.stack([self._index.reconstruct(int(i)) for i in keep]) if len(keep) else None
+        keep, vectors = self.vectors()
         self._index = self._empty()
-        if vectors is not None:
+        if len(keep):
             self._index.add_with_ids(vectors, keep)
         self.tombstones.clear()
 
@@ -364,9 +370,7 @@ class GalleryIndex:
                 if aid is not None and aid not in best:
                     best[aid] = (s, pid)
             ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
-            results.append(
-                [ArtefactHit(aid, float(s), int(pid), r) for r, (aid, (s, pid)) in enumerate(ranked)]
-            )
+            results.append([ArtefactHit(aid, float(s), int(pid), r) for r, (aid, (s, pid)) in enumerate(ranked)])
         return results
 
     def _set_search_params(self, fetch: int) -> None:
@@ -418,9 +422,7 @@ class GalleryIndex:
         return directory
 
     @classmethod
-    def load(
-        cls, directory: Path, *, expect_card: Any = None, expect_card_version: str | None = None
-    ) -> GalleryIndex:
+    def load(cls, directory: Path, *, expect_card: Any = None, expect_card_version: str | None = None) -> GalleryIndex:
         """Read an index; refuses it when built by another descriptor than ``expect_card``.
 
         ``expect_card`` (ModelCard or dict) compares every field that changes the vectors;
@@ -468,9 +470,7 @@ def embed_images(
     return np.ascontiguousarray(np.concatenate(parts)) if parts else np.zeros((0, dim), np.float32)
 
 
-def _check_card(
-    built_by: Mapping[str, Any], expect_card: Any, expect_version: str | None, where: Path
-) -> None:
+def _check_card(built_by: Mapping[str, Any], expect_card: Any, expect_version: str | None, where: Path) -> None:
     if expect_version is not None and card_version(built_by) != expect_version:
         raise IndexMismatchError(
             f"the index in {where} was built by descriptor {card_version(built_by)}, "

@@ -176,15 +176,12 @@ def load_by_position(model: nn.Module, state: dict[str, torch.Tensor], *, source
     if dropped == 2 and src[-2][1].dim() == 2:
         src = src[:-2]
     if len(src) != len(target):
-        raise ModelError(
-            f"weights from {source}: {len(state)} tensors, backbone expects {len(target)} (+2 classifier)"
-        )
+        raise ModelError(f"weights from {source}: {len(state)} tensors, backbone expects {len(target)} (+2 classifier)")
     mapped = {}
     for (skey, sval), (tkey, tval) in zip(src, target.items(), strict=True):
         if sval.shape != tval.shape:
             raise ModelError(
-                f"weights from {source}: tensor {skey} {tuple(sval.shape)} "
-                f"does not fit {tkey} {tuple(tval.shape)}"
+                f"weights from {source}: tensor {skey} {tuple(sval.shape)} does not fit {tkey} {tuple(tval.shape)}"
             )
         mapped[tkey] = sval
     model.load_state_dict(mapped, strict=True)

@@ -109,9 +109,7 @@ def class_weights(counts: Sequence[int]) -> torch.Tensor:
     return w / w.max()
 
 
-def classifier_loss(
-    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None
-) -> torch.Tensor:
+def classifier_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """Log-softmax + weighted NLL, as in the paper."""
     return F.nll_loss(F.log_softmax(logits, dim=1), targets, weight=weights)
 
@@ -251,9 +249,7 @@ def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
     try:
         model.load_state_dict(blob["state_dict"])
     except RuntimeError as exc:
-        raise ModelError(
-            f"{path}: weights do not fit {card.backbone} with {len(classes)} classes: {exc}"
-        ) from exc
+        raise ModelError(f"{path}: weights do not fit {card.backbone} with {len(classes)} classes: {exc}") from exc
     model.to(device).eval()
     return LoadedClassifier(model=model, card=card, classes=classes)
 

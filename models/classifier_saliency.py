@@ -16,9 +16,7 @@ from PIL import Image, ImageFilter
 from models.classifier import LoadedClassifier, to_tensor
 
 
-def saliency_map(
-    clf: LoadedClassifier, image: Image.Image, target: int | None = None
-) -> tuple[np.ndarray, int]:
+def saliency_map(clf: LoadedClassifier, image: Image.Image, target: int | None = None) -> tuple[np.ndarray, int]:
     """(h, w) saliency in [0, 1] at the classifier's input size, and the class it explains."""
     x = to_tensor([image], clf.card).to(clf.device).requires_grad_(True)
     clf.model.eval()
@@ -47,9 +45,7 @@ def overlay(image: Image.Image, saliency: np.ndarray, alpha: float = 0.55) -> Im
     return Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8))
 
 
-def save_saliency(
-    clf: LoadedClassifier, image: Image.Image, out: str | Path, target: int | None = None
-) -> Path:
+def save_saliency(clf: LoadedClassifier, image: Image.Image, out: str | Path, target: int | None = None) -> Path:
     """Write photo | overlay side by side as a PNG; returns the path."""
     sal, cls = saliency_map(clf, image, target)
     over = overlay(image, sal)

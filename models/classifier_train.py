@@ -290,9 +290,7 @@ def _pool_if_done(x: torch.Tensor, frozen: int, n_stages: int) -> torch.Tensor:
 # --- the view cache ---------------------------------------------------------------------------
 
 
-def _views(
-    photos: Sequence[GalleryPhoto | Path], n: int, rng: random.Random, keep_original: bool
-) -> list[Image.Image]:
+def _views(photos: Sequence[GalleryPhoto | Path], n: int, rng: random.Random, keep_original: bool) -> list[Image.Image]:
     out: list[Image.Image] = []
     for p in photos:
         path = p.path if isinstance(p, GalleryPhoto) else p

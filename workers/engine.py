@@ -229,9 +229,7 @@ class MatchEngine:
         folder = self.classifier_dir / version  # type: ignore[operator]
         fusion_path = folder / FUSION_FILE
         if not fusion_path.is_file():
-            raise ConfigError(
-                f"{folder} has no {FUSION_FILE}: its fused alert threshold was never calibrated"
-            )
+            raise ConfigError(f"{folder} has no {FUSION_FILE}: its fused alert threshold was never calibrated")
         fusion = json.loads(fusion_path.read_text())
         if fusion.get("descriptor") != self.model_version:
             raise ConfigError(
@@ -246,7 +244,7 @@ class MatchEngine:
     def alert_threshold(self, settings: Settings) -> float:
         """The threshold on the score this engine writes to ``matches.score``."""
         if self._classifier is not None:
-            override = getattr(settings, "fused_alert_threshold", None)
+            override = settings.fused_alert_threshold
             return float(override) if override is not None else self._classifier.threshold
         threshold = settings.alert_threshold if settings.alert_threshold is not None else self.index.threshold
         if threshold is None:
@@ -302,9 +300,7 @@ class MatchEngine:
                 self._descriptor_calibration = DescriptorCalibration(**cal)
         return self._descriptor_calibration
 
-    def _fused_hits(
-        self, images: list[Image.Image], vectors: np.ndarray, live: LiveClassifier
-    ) -> list[list[Hit]]:
+    def _fused_hits(self, images: list[Image.Image], vectors: np.ndarray, live: LiveClassifier) -> list[list[Hit]]:
         index = self.index
         classes = sorted(index.artefacts)
         if not classes:
@@ -356,9 +352,5 @@ def _current_classifier(root: Path) -> str | None:
 
 def _gallery_vectors(index: GalleryIndex) -> tuple[list[str], np.ndarray]:
     """The index's live photo vectors and their artefacts (FAISS gives flat/HNSW vectors back)."""
-    ids = sorted(index.artefact_of)
-    inner: Any = index._index  # noqa: SLF001 - GalleryIndex has no public accessor yet
-    if inner is None or not ids:
-        return [], np.zeros((0, index.dim), dtype=np.float32)
-    vectors = np.stack([inner.reconstruct(int(i)) for i in ids]).astype(np.float32)
-    return [index.artefact_of[i] for i in ids], vectors
+    ids, vectors = index.vectors()
+    return [index.artefact_of[int(i)] for i in ids], vectors

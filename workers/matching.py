@@ -74,9 +74,7 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
             try:
                 data = ctx.store.read(row["stored_path"])
                 images.append(
-                    vet_image(
-                        data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels, with_phash=False
-                    ).image
+                    vet_image(data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels, with_phash=False).image
                 )
                 ready.append(row["id"])
             except (OSError, BadInputError) as exc:
@@ -101,9 +99,7 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
             threshold = engine.alert_threshold(s)
             # the alert rule (per-collection thresholds, agreeing evidence, relisting links) opens
             # review items and writes their notices on this connection, in this transaction
-            result.review_items = decide_alerts(
-                conn, ready, engine.index_version, s, threshold, store=ctx.store
-            )
+            result.review_items = decide_alerts(conn, ready, engine.index_version, s, threshold, store=ctx.store)
         if result.rejected and photo_id in result.rejected:
             result.status = "rejected"
     log.info(

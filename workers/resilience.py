@@ -48,9 +48,7 @@ class Backoff:
         self.delay = self.first_s
 
 
-def retry_transient(
-    fn: Callable[[], T], what: str, *, give_up_after_s: float = 300.0, first_s: float = 0.5
-) -> T:
+def retry_transient(fn: Callable[[], T], what: str, *, give_up_after_s: float = 300.0, first_s: float = 0.5) -> T:
     """Call ``fn`` until it succeeds; transient server errors are retried with backoff, others raised."""
     backoff = Backoff(first_s)
     deadline = time.monotonic() + give_up_after_s

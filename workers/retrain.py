@@ -17,10 +17,14 @@ the descriptor (:mod:`matcher.calibrate`): re-staged copies of the gallery photo
 each is scored against every artefact exactly as the worker scores a listing photo (descriptor
 cosine with the query's own source photo left out -> calibrated ``q``; classifier ``p``; fused with
 ``matcher.fusion.fuse``, logit pool w = 0.5). genuine = the fused score of the query's own artefact
-(artefacts with another photo), impostor = its best fused score among the other artefacts;
-``threshold = quantile(impostor, 0.95)``, capped at ``quantile(genuine, 0.5)``. Caveat: the
-classifier was trained on these very photos (re-staged differently), so its genuine scores are
-optimistic; the impostor side, which sets the threshold unless the two overlap, is not.
+(artefacts with another photo), impostor = its best fused score among the other artefacts, with
+the classifier's softmax renormalised over those other artefacts: the query's object plays an
+UNPROTECTED one, which a closed-set classifier forces into some protected class (the descriptor
+side is its cosine to the other artefacts' photos, as in :mod:`matcher.calibrate`). Without the
+renormalisation a classifier trained on these very photos would give the other artefacts ~0 and
+the threshold would say nothing about unknown objects. ``threshold = quantile(impostor, 0.95)``,
+capped at ``quantile(genuine, 0.5)``. Caveat: the classifier was trained on these photos
+(re-staged differently), so its genuine scores are optimistic.
 
 Idempotent: the gallery's identity (every live artefact and photo sha256) plus the training
 settings are recorded in the card; a job that finds them equal to CURRENT's does nothing.
@@ -78,9 +82,7 @@ def gallery_photos(db: Database, store: BlobStore) -> list[GalleryPhoto]:
     for r in rows:
         path = store.path(r["stored_path"])
         if r["stored_path"].endswith(".gz") or not path.is_file():
-            raise RetrainError(
-                f"gallery photo {r['stored_path']} of {r['artefact_id']} is missing from the store"
-            )
+            raise RetrainError(f"gallery photo {r['stored_path']} of {r['artefact_id']} is missing from the store")
         photos.append(GalleryPhoto(path, r["artefact_id"], r["collection"] or ""))
     return photos
 
@@ -191,7 +193,7 @@ def calibrate_fusion(
 ) -> dict[str, Any]:
     """The fused alert threshold for ``clf`` + the worker's descriptor, from gallery photos only."""
     from lootwatch.images import vet_image
-    from matcher.calibrate import GENUINE_CAP_QUANTILE, IMPOSTOR_QUANTILE, ScoreStats, restage_queries
+    from matcher.calibrate import ScoreStats, restage_queries, threshold_from_scores
     from matcher.fusion import calibrate_descriptor
     from matcher.index import embed_images
     from models.descriptor import load_descriptor
@@ -224,25 +226,17 @@ def calibrate_fusion(
     p, known = classifier_columns(clf, clf.predict_proba(queries), classes)
     fused = fused_matrix(p, q, known, rule, weight)
 
-    own = label[sources]
-    genuine = fused[np.arange(len(sources)), own][has_other]
-    others = fused.copy()
-    others[np.arange(len(sources)), own] = -np.inf
+    rows, own = np.arange(len(sources)), label[sources]
+    genuine = fused[rows, own][has_other]
+    # impostor: the query's object as if it were NOT protected -- the classifier's softmax over the
+    # other artefacts only (renormalised), i.e. an unknown object forced into a protected class
+    unknown_p = p.copy()
+    unknown_p[rows, own] = 0.0
+    unknown_p /= np.maximum(unknown_p.sum(axis=1, keepdims=True), 1e-12)
+    others = fused_matrix(unknown_p, q, known, rule, weight)
+    others[rows, own] = -np.inf
     impostor = others.max(axis=1) if len(classes) > 1 else np.zeros(0, np.float32)
-    threshold: float | None = None
-    how = "none: no genuine or impostor score"
-    if impostor.size:
-        threshold, how = (
-            float(np.quantile(impostor, IMPOSTOR_QUANTILE)),
-            f"quantile(impostor, {IMPOSTOR_QUANTILE})",
-        )
-        if genuine.size and (cap := float(np.quantile(genuine, GENUINE_CAP_QUANTILE))) < threshold:
-            threshold, how = (
-                cap,
-                f"quantile(genuine, {GENUINE_CAP_QUANTILE}), below impostor q{IMPOSTOR_QUANTILE}",
-            )
-    elif genuine.size:
-        threshold, how = float(np.quantile(genuine, 0.05)), "quantile(genuine, 0.05) (no other artefact)"
+    threshold, how = threshold_from_scores(genuine, impostor)
     return {
         "descriptor": str(descriptor.card.version),
         "classifier": clf.card.version,

@@ -68,12 +68,8 @@ def authenticate(db: Database, username: str, password: str) -> dict | None:
 
 
 def get_user(db: Database, user_id: int) -> dict | None:
-    return db.fetchone(
-        "SELECT id, username, role FROM users WHERE id = %s AND disabled_at IS NULL", (user_id,)
-    )
+    return db.fetchone("SELECT id, username, role FROM users WHERE id = %s AND disabled_at IS NULL", (user_id,))
 
 
 def list_users(db: Database) -> list[dict]:
-    return db.fetchall(
-        "SELECT id, username, role, created_at, last_login_at, disabled_at FROM users ORDER BY id"
-    )
+    return db.fetchall("SELECT id, username, role, created_at, last_login_at, disabled_at FROM users ORDER BY id")

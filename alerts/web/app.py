@@ -54,9 +54,7 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def create_app(
-    settings: Settings, db: Database, *, key: str | None = None, https_only: bool = False
-) -> FastAPI:
+def create_app(settings: Settings, db: Database, *, key: str | None = None, https_only: bool = False) -> FastAPI:
     app = FastAPI(title="lootwatch review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         SessionMiddleware,
@@ -183,17 +181,13 @@ def create_app(
             sites=[r["name"] for r in db.fetchall("SELECT name FROM sources ORDER BY name")],
             collections=[
                 r["collection"]
-                for r in db.fetchall(
-                    "SELECT DISTINCT collection FROM artefacts WHERE collection <> '' ORDER BY 1"
-                )
+                for r in db.fetchall("SELECT DISTINCT collection FROM artefacts WHERE collection <> '' ORDER BY 1")
             ],
             prev_url="/alerts?" + urlencode({**active, "page": page - 1}) if page > 1 else None,
             next_url="/alerts?" + urlencode({**active, "page": page + 1}) if page < pages else None,
         )
 
-    def item_page(
-        request: Request, item_id: int, user: dict, status: int = 200, error: str | None = None
-    ) -> Response:
+    def item_page(request: Request, item_id: int, user: dict, status: int = 200, error: str | None = None) -> Response:
         try:
             d = show_item(db, item_id)
         except NotFoundError as exc:
@@ -225,15 +219,11 @@ def create_app(
     ) -> Response:
         user = _user(request)
         if not _csrf_ok(request, csrf):
-            return render(
-                request, "error.html", 403, message="The form expired (CSRF check failed); reload the page."
-            )
+            return render(request, "error.html", 403, message="The form expired (CSRF check failed); reload the page.")
         if not comment.strip():
             return item_page(request, item_id, user, 400, "A decision needs a comment for the audit log.")
         if action not in _actions_for(expect_state, user["role"]):
-            return item_page(
-                request, item_id, user, 403, f"You cannot {action} an item that is {expect_state}."
-            )
+            return item_page(request, item_id, user, 403, f"You cannot {action} an item that is {expect_state}.")
         try:
             d = decide(db, item_id, action, user["username"], comment.strip(), expect_state=expect_state)
         except NotFoundError as exc:

@@ -72,16 +72,10 @@ def extract_catawiki(sel: Selector, html: str, url: str) -> PageResult:
     bid = lot.get("currentBid") or lot.get("highestBid") or {}
     amount = bid.get("amount") if isinstance(bid, dict) else bid
     if isinstance(amount, int | float):
-        currency = (
-            (bid.get("currency") if isinstance(bid, dict) else None)
-            or lot.get("currencyCode")
-            or out.currency
-        )
+        currency = (bid.get("currency") if isinstance(bid, dict) else None) or lot.get("currencyCode") or out.currency
         out.amount, out.currency = float(amount), currency
         out.price_text = format_price(float(amount), currency)
-    out.sale_date = str(
-        lot.get("biddingEndTime") or lot.get("closeAt") or lot.get("endDate") or out.sale_date
-    )
+    out.sale_date = str(lot.get("biddingEndTime") or lot.get("closeAt") or lot.get("endDate") or out.sale_date)
     if lot.get("isClosed") or lot.get("closed"):
         out.status = "sold" if lot.get("sold") or lot.get("isSold") else "ended"
     elif lot.get("isClosed") is False or lot.get("closed") is False:  # stated open, bidding runs

@@ -38,9 +38,7 @@ def extract_ebay(sel: Selector, html: str, url: str) -> PageResult:
     out.item_id = m.group(1)
     out.canonical_url = urljoin(url, f"/itm/{out.item_id}")
     # structured name first: the heading carries decoration spans
-    title = join_text(
-        sel.css("h1.x-item-title__mainTitle span.ux-textspans--BOLD::text, #itemTitle::text").getall()
-    )
+    title = join_text(sel.css("h1.x-item-title__mainTitle span.ux-textspans--BOLD::text, #itemTitle::text").getall())
     ld = structured.from_jsonld(sel, url)
     out.title = ld.title or title or out.title
     if not ld.description:
@@ -53,9 +51,7 @@ def extract_ebay(sel: Selector, html: str, url: str) -> PageResult:
     approx = join_text(sel.css(".x-price-approx ::text").getall())
     if approx:
         out.extra["price_approx_text"] = approx
-    seller = sel.css(
-        ".x-sellercard-atf__info__about-seller a ::text, .x-sellercard-atf__info__about-seller ::text"
-    )
+    seller = sel.css(".x-sellercard-atf__info__about-seller a ::text, .x-sellercard-atf__info__about-seller ::text")
     if seller:
         out.seller = clean(seller[0].get())
     gallery = [
@@ -68,9 +64,7 @@ def extract_ebay(sel: Selector, html: str, url: str) -> PageResult:
     desc = sel.css("iframe#desc_ifr::attr(src)").get()
     if desc:
         out.extra["description_url"] = desc
-    condition = [
-        c for c in sel.css(".x-item-condition-text .ux-textspans::text").getall() if not c.endswith(":")
-    ]
+    condition = [c for c in sel.css(".x-item-condition-text .ux-textspans::text").getall() if not c.endswith(":")]
     if condition:
         out.extra["condition"] = clean(condition[0])
     notice = join_text(
@@ -89,14 +83,10 @@ def _search(sel: Selector, url: str, cards: SelectorList) -> PageResult:
     seen: set[str] = set()
     skipped = 0
     for card in cards:
-        link = card.css(
-            "a.s-card__link::attr(href), a.s-item__link::attr(href), a[href*='/itm/']::attr(href)"
-        ).get()
+        link = card.css("a.s-card__link::attr(href), a.s-item__link::attr(href), a[href*='/itm/']::attr(href)").get()
         m = _ITEM_ID.search(link or "")
         item_id = card.attrib.get("data-listingid") or (m.group(1) if m else "")
-        title = join_text(
-            card.css(".s-card__title, .s-item__title").xpath(f".//text()[not({_NOT_TITLE})]").getall()
-        )
+        title = join_text(card.css(".s-card__title, .s-item__title").xpath(f".//text()[not({_NOT_TITLE})]").getall())
         # placeholders ("Shop on eBay") carry no real listing
         if not item_id or not m or title.lower() in ("shop on ebay", "") or item_id in seen:
             skipped += 1

@@ -29,9 +29,7 @@ def item_id_from_url(url: str) -> str:
     return segments[-1] if segments else ""
 
 
-def extract_generic(
-    sel: Selector, html: str, url: str, selectors: Mapping[str, str] | None = None
-) -> PageResult:
+def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, str] | None = None) -> PageResult:
     selectors = selectors or {}
     canonical = absolute(url, sel.xpath("//link[@rel='canonical']/@href").get()) or url
     out = PageResult(url=url, canonical_url=canonical)
@@ -64,9 +62,7 @@ def _search_part(sel: Selector, html: str, url: str, selectors: Mapping[str, str
         r.image = photos.upgrade(r.thumb) if r.thumb else ""
         r.item_id = item_id_from_url(r.url)
     out.results = results
-    out.next_page = (select_urls(sel, selectors.get("next_page"), url) or [""])[0] or heuristics.next_page(
-        sel, url
-    )
+    out.next_page = (select_urls(sel, selectors.get("next_page"), url) or [""])[0] or heuristics.next_page(sel, url)
 
 
 def _item_part(sel: Selector, url: str, selectors: Mapping[str, str], out: PageResult) -> None:
@@ -87,9 +83,7 @@ def _item_part(sel: Selector, url: str, selectors: Mapping[str, str], out: PageR
     out.seller = select_text(sel, selectors.get("seller")) or data.seller
     out.sale_date = select_text(sel, selectors.get("date")) or data.date
     out.item_id = (
-        select_text(sel, selectors.get("item_id"))
-        or data.item_id
-        or item_id_from_url(out.canonical_url or url)
+        select_text(sel, selectors.get("item_id")) or data.item_id or item_id_from_url(out.canonical_url or url)
     )
     amount = data.amount if data.amount is not None else og.amount
     currency = data.currency or og.currency

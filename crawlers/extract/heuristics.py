@@ -21,8 +21,7 @@ def price_candidates(sel: Selector) -> list[str]:
     nodes = [
         n
         for n in sel.xpath(
-            ".//*[@itemprop='price' or @data-testid='price'"
-            " or contains(@class,'price') or contains(@class,'Price')]"
+            ".//*[@itemprop='price' or @data-testid='price' or contains(@class,'price') or contains(@class,'Price')]"
         )
         if _is_price_node(n)
     ]
@@ -43,9 +42,7 @@ def _is_price_node(n: Selector) -> bool:
     if _SKIP_PRICE.search(cls):
         return False
     return (
-        bool(_PRICE_CLASS.search(cls))
-        or n.attrib.get("itemprop") == "price"
-        or n.attrib.get("data-testid") == "price"
+        bool(_PRICE_CLASS.search(cls)) or n.attrib.get("itemprop") == "price" or n.attrib.get("data-testid") == "price"
     )
 
 

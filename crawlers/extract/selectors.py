@@ -49,7 +49,5 @@ def select_urls(sel: Selector, query: str | None, base: str) -> list[str]:
         if isinstance(hit.root, str):
             out.append(absolute(base, hit.get()))
         else:  # an element: its link or image source
-            out.append(
-                absolute(base, hit.attrib.get("href") or hit.attrib.get("src") or hit.attrib.get("data-src"))
-            )
+            out.append(absolute(base, hit.attrib.get("href") or hit.attrib.get("src") or hit.attrib.get("data-src")))
     return unique(out)

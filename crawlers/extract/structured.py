@@ -103,9 +103,7 @@ def _offer(node: dict) -> dict:
 def from_jsonld(sel: Selector, base: str) -> Structured:
     out = Structured()
     nodes = jsonld_nodes(sel)
-    product = next(
-        (n for n in nodes if _types(n) & PRODUCT_TYPES and (n.get("name") or n.get("image"))), None
-    )
+    product = next((n for n in nodes if _types(n) & PRODUCT_TYPES and (n.get("name") or n.get("image"))), None)
     if product is None:  # a bare Offer carrying the item
         product = next((n for n in nodes if _types(n) & {"offer"} and n.get("name")), None)
     if product is not None:
@@ -113,9 +111,7 @@ def from_jsonld(sel: Selector, base: str) -> Structured:
         offer = _offer(product) or (product if _types(product) & {"offer"} else {})
         out.title = _name(product.get("name"))
         out.description = clean(str(_first(product.get("description")) or ""))
-        out.item_id = clean(
-            str(product.get("productID") or product.get("sku") or product.get("identifier") or "")
-        )
+        out.item_id = clean(str(product.get("productID") or product.get("sku") or product.get("identifier") or ""))
         out.images = _image_urls(base, product.get("image"))
         out.amount = as_float(offer.get("price") if offer.get("price") is not None else offer.get("lowPrice"))
         out.currency = offer.get("priceCurrency") or None
@@ -205,9 +201,7 @@ def from_microdata(sel: Selector, base: str) -> Structured:
 def from_opengraph(sel: Selector, base: str) -> Structured:
     def meta(prop: str) -> list[str]:
         return [
-            clean(v)
-            for v in sel.xpath(f"//meta[@property='{prop}' or @name='{prop}']/@content").getall()
-            if clean(v)
+            clean(v) for v in sel.xpath(f"//meta[@property='{prop}' or @name='{prop}']/@content").getall() if clean(v)
         ]
 
     out = Structured()

@@ -23,9 +23,7 @@ def join_text(parts: Iterable[str]) -> str:
 
 def visible_text(node: Selector | SelectorList) -> str:
     return join_text(
-        node.xpath(
-            ".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
-        ).getall()
+        node.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]").getall()
     )
 
 

@@ -53,9 +53,7 @@ class ListingSpider(Spider):
             from scrapy_playwright.page import PageMethod
 
             # the page is closed by scrapy-playwright once the response is built
-            meta.update(
-                playwright=True, playwright_page_methods=[PageMethod("wait_for_load_state", "networkidle")]
-            )
+            meta.update(playwright=True, playwright_page_methods=[PageMethod("wait_for_load_state", "networkidle")])
         return Request(
             url,
             callback=self.parse,
@@ -173,9 +171,7 @@ class ListingSpider(Spider):
     def photo(self, response: Response) -> Iterator[PhotoItem]:
         meta = response.meta
         error = f"HTTP {response.status} fetching photo" if response.status != 200 else ""
-        yield PhotoItem(
-            meta["item_id"], response.url, meta["position"], None if error else response.body, error
-        )
+        yield PhotoItem(meta["item_id"], response.url, meta["position"], None if error else response.body, error)
 
     def photo_failed(self, failure: Failure) -> Iterator[PhotoItem]:
         request = failure.request  # type: ignore[attr-defined]

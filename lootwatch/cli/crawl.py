@@ -18,9 +18,7 @@ def _sites(sites_file: Path | None, default: Path | None, names: list[str] | Non
         return list(available.values())
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise ConfigError(
-            f"unknown site(s) {', '.join(unknown)}; the sites file has: {', '.join(sorted(available))}"
-        )
+        raise ConfigError(f"unknown site(s) {', '.join(unknown)}; the sites file has: {', '.join(sorted(available))}")
     return [available[n] for n in names]
 
 
@@ -36,9 +34,7 @@ def _print_stats(results) -> None:  # type: ignore[no-untyped-def]
 
 def crawl(
     sites: list[str] = typer.Argument(..., help="Site names from the sites file."),
-    sites_file: Path | None = typer.Option(
-        None, "--sites-file", help="TOML sites file (default: settings / bundled)."
-    ),
+    sites_file: Path | None = typer.Option(None, "--sites-file", help="TOML sites file (default: settings / bundled)."),
 ) -> None:
     """Crawl sites once: listings, page snapshots and photos are stored; new photos are queued."""
     from crawlers.run import run_crawl
@@ -82,9 +78,7 @@ def scheduler(
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)
         typer.echo(f"scheduling {', '.join(f'{c.name} every {c.cadence}' for c in chosen)}")
-        run_scheduler(
-            s, urls.database_url, urls.redis_url, chosen, tick_s=tick, once=once, report=_print_stats
-        )
+        run_scheduler(s, urls.database_url, urls.redis_url, chosen, tick_s=tick, once=once, report=_print_stats)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 
 
 def eval_cmd(
-    bench_dir: Path = typer.Argument(
-        ..., help="Benchmark folder (gallery.csv, listings.csv; see BENCHMARK.md)."
-    ),
+    bench_dir: Path = typer.Argument(..., help="Benchmark folder (gallery.csv, listings.csv; see BENCHMARK.md)."),
     descriptor: str | None = typer.Option(
         None,
         "--descriptor",
@@ -54,13 +52,9 @@ def eval_cmd(
     retrain: bool = typer.Option(
         False, "--retrain", help="Train baselines (and --train-classifier) again even when cached."
     ),
-    json_path: Path | None = typer.Option(
-        None, "--json", help="Write every number (and per-listing scores) here."
-    ),
+    json_path: Path | None = typer.Option(None, "--json", help="Write every number (and per-listing scores) here."),
     plots: Path | None = typer.Option(None, "--plots", help="Folder for pr_curve.png and score histograms."),
-    device: str | None = typer.Option(
-        None, "--device", help="auto, cpu or cuda (default: the configured device)."
-    ),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda (default: the configured device)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Photos embedded per forward pass."),
     threads: int = typer.Option(0, "--threads", min=0, help="torch CPU threads (0: torch's default)."),
     classifier: list[Path] | None = typer.Option(
@@ -149,9 +143,7 @@ def eval_cmd(
         from matcher.fusion import train_for_benchmark
 
         out = (checkpoints or s.checkpoints_dir) / f"classifier-{bench.root.name}.pt"
-        clf_paths.append(
-            train_for_benchmark(images, out, negatives=train_images, retrain=retrain, say=console.print)
-        )
+        clf_paths.append(train_for_benchmark(images, out, negatives=train_images, retrain=retrain, say=console.print))
     clf_model = None
     if clf_paths:
         from matcher.fusion import classification_tables, classifier_runs, fuse, load_classifiers
@@ -204,9 +196,7 @@ def eval_cmd(
         if clf_model is not None:
             from models.classifier_plots import classifier_figures
 
-            written += classifier_figures(
-                clf_model, images.listings, _listing_labels(bench), plots, n_saliency=6
-            )
+            written += classifier_figures(clf_model, images.listings, _listing_labels(bench), plots, n_saliency=6)
         console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
@@ -234,9 +224,7 @@ def _row(label: str, m: Metrics) -> list[str]:
 def print_runs(console: Console, runs: list[RunResult]) -> None:
     from rich.table import Table
 
-    table = Table(
-        title="listing photos: protected/unprotected; t = threshold calibrated on the gallery alone"
-    )
+    table = Table(title="listing photos: protected/unprotected; t = threshold calibrated on the gallery alone")
     for col in (
         "descriptor / subset",
         "n",
@@ -265,9 +253,7 @@ def print_runs(console: Console, runs: list[RunResult]) -> None:
 
 def _listing_labels(bench: Any) -> list[str]:
     col = bench.collection_of
-    return [
-        col.get(r.artefact_id, "") or "(none)" if r.artefact_id else "unprotected" for r in bench.listings
-    ]
+    return [col.get(r.artefact_id, "") or "(none)" if r.artefact_id else "unprotected" for r in bench.listings]
 
 
 def print_classification(console: Console, tables: dict[str, Any]) -> None:
@@ -283,9 +269,7 @@ def print_classification(console: Console, tables: dict[str, Any]) -> None:
         by_n = rep.get("by_photos_per_artefact", {})
         rows += [(f"  {k} gallery photo(s)/artefact", by_n[k]) for k in sorted(by_n, key=int)]
         for j, (label, m) in enumerate(rows):
-            cells = [
-                _fmt(m.get(key)) for key in ("precision", "recall", "f1", "top1", "top3", "top5", "top10")
-            ]
+            cells = [_fmt(m.get(key)) for key in ("precision", "recall", "f1", "top1", "top3", "top5", "top10")]
             table.add_row(label, str(int(m.get("n", 0))), *cells, style="bold" if j == 0 else None)
         if i < len(tables) - 1:
             table.add_section()

@@ -22,7 +22,9 @@ def build(
     with running() as (s, db, _):
         index = build_and_publish(db, s, descriptor_spec=descriptor, kind=kind)
     typer.echo(f"published {index.version}: {index.ntotal} photos of {len(index.artefacts)} artefacts")
-    typer.echo(f"alert threshold {index.threshold:.4f} (calibrated on the gallery; LOOTWATCH_ALERT_THRESHOLD overrides)")
+    typer.echo(
+        f"alert threshold {index.threshold:.4f} (calibrated on the gallery; LOOTWATCH_ALERT_THRESHOLD overrides)"
+    )
 
 
 @index_app.command("show")

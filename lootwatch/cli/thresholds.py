@@ -42,9 +42,7 @@ def suggest_cmd(
                 str(p.confirmed),
                 str(p.dismissed),
             )
-        console.print(
-            f"\n[bold]{escape(r.collection)}[/bold]: {r.confirmed} confirmed, {r.dismissed} dismissed"
-        )
+        console.print(f"\n[bold]{escape(r.collection)}[/bold]: {r.confirmed} confirmed, {r.dismissed} dismissed")
         console.print(table)
         if r.suggested is not None:
             s = r.suggested
@@ -59,8 +57,7 @@ def suggest_cmd(
         console.print("\nper-collection thresholds for lootwatch.toml:")
         console.print(escape(snippet), highlight=False)
     console.print(
-        "note: recall counts only items that were alerted; matches below the threshold in force "
-        "never reached the queue"
+        "note: recall counts only items that were alerted; matches below the threshold in force never reached the queue"
     )
 
 

@@ -29,18 +29,14 @@ def classifier_cmd(
         3, "--min-images", min=3, max=6, help="Keep artefacts with at least N photos (paper: 3..6)."
     ),
     epochs: int = typer.Option(40, "--epochs", min=1, help="Most epochs (early stopping on validation)."),
-    resume: bool = typer.Option(
-        False, "--resume", help="Continue the interrupted run that was writing --out."
-    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run that was writing --out."),
     negatives: Path | None = typer.Option(
         None,
         "--negatives",
         help="Folder of object folders NOT in the gallery (e.g. coil100-train): outlier exposure for "
         "open-set rejection. Never listing photos.",
     ),
-    input_size: int | None = typer.Option(
-        None, "--input-size", help="Square input px (default: the paper's)."
-    ),
+    input_size: int | None = typer.Option(None, "--input-size", help="Square input px (default: the paper's)."),
     trainable_stages: int = typer.Option(
         0,
         "--trainable-stages",
@@ -49,9 +45,7 @@ def classifier_cmd(
     ),
     views: int = typer.Option(12, "--views", min=0, help="Listing-style augmented views per training photo."),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate of the head (trunk stages: lr/10)."),
-    pretrained: bool = typer.Option(
-        True, "--pretrained/--no-pretrained", help="Start from ImageNet weights."
-    ),
+    pretrained: bool = typer.Option(True, "--pretrained/--no-pretrained", help="Start from ImageNet weights."),
     threads: int = typer.Option(2, "--threads", min=1, help="torch CPU threads."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:

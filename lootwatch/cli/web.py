@@ -68,9 +68,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def web(
-        host: str = typer.Option(
-            "127.0.0.1", help="Address to listen on (put a TLS proxy in front to expose it)."
-        ),
+        host: str = typer.Option("127.0.0.1", help="Address to listen on (put a TLS proxy in front to expose it)."),
         port: int = typer.Option(8000, help="Port."),
         https_only: bool = typer.Option(False, help="Send the session cookie over HTTPS only."),
     ) -> None:
@@ -81,8 +79,6 @@ def register(app: typer.Typer) -> None:
 
         with running() as (s, db, _urls):
             if not db.fetchone("SELECT 1 AS x FROM users WHERE disabled_at IS NULL LIMIT 1"):
-                typer.secho(
-                    "note: no accounts yet; add one with `lootwatch users add NAME`", fg=typer.colors.YELLOW
-                )
+                typer.secho("note: no accounts yet; add one with `lootwatch users add NAME`", fg=typer.colors.YELLOW)
             typer.echo(f"review app on http://{host}:{port}/ (Ctrl-C to stop)")
             uvicorn.run(create_app(s, db, https_only=https_only), host=host, port=port, log_level="warning")

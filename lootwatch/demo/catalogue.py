@@ -175,9 +175,7 @@ def price(rng: np.random.Generator) -> tuple[str, int, str]:
 
 
 def end_date(rng: np.random.Generator) -> str:
-    day = datetime(2025, 9, 1, 18, 0) + timedelta(
-        days=int(rng.integers(0, 40)), hours=int(rng.integers(0, 5))
-    )
+    day = datetime(2025, 9, 1, 18, 0) + timedelta(days=int(rng.integers(0, 40)), hours=int(rng.integers(0, 5)))
     return f"{day:%Y-%m-%d %H:%M} UTC"
 
 

@@ -28,16 +28,12 @@ class Style:
     ground: RGB  # colour of the clay or slip the decoration is painted on
     paint: RGB  # main paint / glaze
     accents: tuple[RGB, ...]
-    figures_reserved: bool = (
-        False  # red-figure: the figures are left in the clay colour, the field is painted
-    )
+    figures_reserved: bool = False  # red-figure: the figures are left in the clay colour, the field is painted
 
 
 STYLES: tuple[Style, ...] = (
     Style("black-figure", TERRACOTTA, BLACK_GLAZE, ((0.45, 0.12, 0.08), (0.90, 0.85, 0.72))),
-    Style(
-        "red-figure", BLACK_GLAZE, TERRACOTTA, ((0.90, 0.85, 0.72), (0.50, 0.16, 0.10)), figures_reserved=True
-    ),
+    Style("red-figure", BLACK_GLAZE, TERRACOTTA, ((0.90, 0.85, 0.72), (0.50, 0.16, 0.10)), figures_reserved=True),
     Style("geometric", (0.84, 0.72, 0.55), (0.24, 0.13, 0.08), ((0.55, 0.25, 0.12),)),
     Style("blue-and-white", (0.93, 0.93, 0.90), (0.10, 0.20, 0.56), ((0.45, 0.60, 0.85),)),
     Style("turquoise", (0.18, 0.58, 0.62), (0.06, 0.10, 0.30), ((0.95, 0.95, 0.92), (0.05, 0.05, 0.05))),
@@ -169,9 +165,7 @@ PERIODIC: dict[str, Motif] = {
 # --- figures: silhouettes built from capsules and ellipses, in band-height units --------------
 
 
-def _capsule(
-    x: np.ndarray, y: np.ndarray, p: tuple[float, float], q: tuple[float, float], w: float
-) -> np.ndarray:
+def _capsule(x: np.ndarray, y: np.ndarray, p: tuple[float, float], q: tuple[float, float], w: float) -> np.ndarray:
     px, py = p
     dx, dy = q[0] - px, q[1] - py
     t = np.clip(((x - px) * dx + (y - py) * dy) / (dx * dx + dy * dy + 1e-12), 0.0, 1.0)
@@ -268,9 +262,7 @@ class Decoration:
     motifs: tuple[str, ...]
 
 
-def paint(
-    rng: np.random.Generator, radius_at: np.ndarray, height: float, style: Style | None = None
-) -> Decoration:
+def paint(rng: np.random.Generator, radius_at: np.ndarray, height: float, style: Style | None = None) -> Decoration:
     """Paint a vessel: ``radius_at`` (TEX_V,) is the body radius along v; ``height`` the body height."""
     style = style or STYLES[int(rng.integers(len(STYLES)))]
     ground, paint_c = _jitter(rng, style.ground), _jitter(rng, style.paint)
@@ -308,9 +300,7 @@ def paint(
             tex[rows] = paint_c if rng.random() < 0.8 else accents[0]
             continue
         if k == main:
-            names.append(
-                _frieze(rng, tex, rows, b, uu[rows], band_h, circumference, style, ground, paint_c, accents)
-            )
+            names.append(_frieze(rng, tex, rows, b, uu[rows], band_h, circumference, style, ground, paint_c, accents))
             continue
         name = list(PERIODIC)[int(rng.integers(len(PERIODIC)))]
         names.append(name)

@@ -191,7 +191,11 @@ def start_workers(run: DemoRun, workers: int) -> subprocess.Popen:
 
 def finish(run: DemoRun, say: Callable[[str], None] = print) -> DemoOutcome:
     """Stages 6-7: deliver the notices the workers wrote; check alerts against the answer key."""
-    _stage(run.outcome, "photos matched", _count(run.db, "SELECT count(*) AS n FROM listing_photos WHERE status = 'matched'"))
+    _stage(
+        run.outcome,
+        "photos matched",
+        _count(run.db, "SELECT count(*) AS n FROM listing_photos WHERE status = 'matched'"),
+    )
     _stage(run.outcome, "review items", _count(run.db, "SELECT count(*) AS n FROM review_items"))
     say("6/7 delivering notices to a local SMTP server and a local Slack-style webhook")
     _stage(run.outcome, "notices sent", deliver_all(run.db, run.settings))
@@ -200,9 +204,7 @@ def finish(run: DemoRun, say: Callable[[str], None] = print) -> DemoOutcome:
     return run.outcome
 
 
-def run_demo(
-    base: Settings, urls: ServiceUrls, *, workers: int = 2, say: Callable[[str], None] = print
-) -> DemoOutcome:
+def run_demo(base: Settings, urls: ServiceUrls, *, workers: int = 2, say: Callable[[str], None] = print) -> DemoOutcome:
     run = prepare(base, urls, say)
     queued = crawl(run, say)
     with LocalSinks() as sinks:

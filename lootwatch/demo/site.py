@@ -179,8 +179,7 @@ def serve(site_dir: Path, host: str = "127.0.0.1", port: int = 0) -> DemoSite:
     server.photos_dir = site_dir / "photos"
     server.by_id = {lot["id"]: lot for lot in lots}
     server.by_style = {
-        style: sorted((lot for lot in lots if lot["style"] == style), key=lambda x: x["id"])
-        for style in pages.SECTIONS
+        style: sorted((lot for lot in lots if lot["style"] == style), key=lambda x: x["id"]) for style in pages.SECTIONS
     }
     thread = threading.Thread(target=server.serve_forever, name="demo-site", daemon=True)
     thread.start()

@@ -99,16 +99,12 @@ def gallery_photo(obj: Image.Image, size: int, tone: float = 0.86) -> Image.Imag
     """Studio view: object centred on a plain sweep, filling about 80 % of the height."""
     obj = _crop_to_object(obj)
     scale = min(0.8 * size / obj.height, 0.85 * size / obj.width)
-    obj = obj.resize(
-        (max(1, round(obj.width * scale)), max(1, round(obj.height * scale))), Image.Resampling.LANCZOS
-    )
+    obj = obj.resize((max(1, round(obj.width * scale)), max(1, round(obj.height * scale))), Image.Resampling.LANCZOS)
     canvas = studio_backdrop(size, size, tone)
     return _to_image(_paste(canvas, obj, size / 2, size * 0.9, 0.35, size * 0.02))
 
 
-def listing_photo(
-    rng: np.random.Generator, obj: Image.Image, size: int, seller: str
-) -> tuple[bytes, Image.Image]:
+def listing_photo(rng: np.random.Generator, obj: Image.Image, size: int, seller: str) -> tuple[bytes, Image.Image]:
     """A seller's photo of the object as JPEG bytes (and the decoded image)."""
     w, h = [(int(size * 1.33), size), (size, size), (size, int(size * 1.25))][int(rng.integers(3))]
     kind = int(rng.integers(3))
@@ -122,9 +118,7 @@ def listing_photo(
         canvas = gradient_backdrop(rng, w, h)
     obj = _crop_to_object(obj)
     scale = min(rng.uniform(0.45, 0.85) * h / obj.height, 0.9 * w / obj.width)
-    obj = obj.resize(
-        (max(1, round(obj.width * scale)), max(1, round(obj.height * scale))), Image.Resampling.LANCZOS
-    )
+    obj = obj.resize((max(1, round(obj.width * scale)), max(1, round(obj.height * scale))), Image.Resampling.LANCZOS)
     cx = w / 2 + rng.uniform(-0.15, 0.15) * w
     cx = float(np.clip(cx, obj.width / 2, w - obj.width / 2))
     base_y = float(np.clip(h * floor * rng.uniform(0.95, 1.02), obj.height + 2, h - 2))

@@ -118,9 +118,7 @@ def generate(
     # which objects come up for sale: about 2/3 of the protected ones, every unprotected one
     protected = [o for o in objects if o.protected]
     n_listed = max(1, round(len(protected) * 2 / 3)) if protected else 0
-    listed_protected = (
-        sorted(master.choice(len(protected), n_listed, replace=False).tolist()) if protected else []
-    )
+    listed_protected = sorted(master.choice(len(protected), n_listed, replace=False).tolist()) if protected else []
     on_sale = [protected[k] for k in listed_protected] + [o for o in objects if not o.protected]
     styles: dict[str, str] = {}
     for group in ([o for o in on_sale if o.protected], [o for o in on_sale if not o.protected]):
@@ -169,9 +167,7 @@ def generate(
             {
                 "id": lot_id,
                 "style": styles[o.oid],
-                "title": catalogue.SCRIPT_TITLE
-                if k == script_lot
-                else catalogue.seller_title(rng, o.vessel.kind),
+                "title": catalogue.SCRIPT_TITLE if k == script_lot else catalogue.seller_title(rng, o.vessel.kind),
                 "description": catalogue.seller_description(rng, o.vessel.kind),
                 "price_text": price_text,
                 "amount": amount,
@@ -213,13 +209,9 @@ def generate(
     return paths
 
 
-def _check(
-    n_protected: int, n_unprotected: int, gallery_views: int, listing_views: tuple[int, int], size: int
-) -> None:
+def _check(n_protected: int, n_unprotected: int, gallery_views: int, listing_views: tuple[int, int], size: int) -> None:
     if n_protected < 1 or n_unprotected < 0:
-        raise BadInputError(
-            "the demo needs at least one protected object and a non-negative number of others"
-        )
+        raise BadInputError("the demo needs at least one protected object and a non-negative number of others")
     if not 1 <= gallery_views <= int(360 // (2 * MIN_GAP_DEG)):
         raise BadInputError(
             f"gallery_views must be 1..{int(360 // (2 * MIN_GAP_DEG))}: listing views must stay "

@@ -171,9 +171,7 @@ def _handles(rng: np.random.Generator, kind: str, ys: np.ndarray, rs: np.ndarray
 # --- geometry -----------------------------------------------------------------------------------
 
 
-def _field(
-    v: Vessel, angle: float, x: np.ndarray, y: np.ndarray, z: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _field(v: Vessel, angle: float, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(body, handles) pseudo-distances at object-frame points: negative inside."""
     rho = np.sqrt(x * x + z * z)
     body = np.maximum(rho - np.interp(y, v.ys, v.rs), np.maximum(y - v.y_top, v.y_bot - y))

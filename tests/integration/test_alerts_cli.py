@@ -92,9 +92,7 @@ def test_users_add_and_list(db: Database, tmp_path: Path) -> None:
 
     if "lootwatch.cli.web" not in COMMAND_MODULES:
         pytest.skip("lootwatch.cli.web is not mounted yet")
-    added = subprocess_input(
-        db, tmp_path, "correct horse battery\n", "users", "add", "ana", "--role", "admin"
-    )
+    added = subprocess_input(db, tmp_path, "correct horse battery\n", "users", "add", "ana", "--role", "admin")
     assert added.returncode == 0, added.stderr
     assert "user ana (admin) added" in added.stdout
     weak = subprocess_input(db, tmp_path, "short\n", "users", "add", "ben")
@@ -105,9 +103,7 @@ def test_users_add_and_list(db: Database, tmp_path: Path) -> None:
     assert row is not None and row["role"] == "admin" and row["password_hash"].startswith("$argon2id$")
 
 
-def subprocess_input(
-    db: Database, tmp_path: Path, stdin: str, *args: str
-) -> subprocess.CompletedProcess[str]:
+def subprocess_input(db: Database, tmp_path: Path, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
     environ = {
         **os.environ,
         "PYTHONPATH": str(ROOT),

@@ -140,10 +140,6 @@ def test_list_filters_and_pages(db: Database) -> None:
     page2 = list_items(db, limit=3, offset=3)
     assert [r["id"] for r in page1 + page2] == newest_first and len(page2) == 1
     row = page2[0]
-    assert (
-        row["title"] == "Bronze figure of a deity"
-        and row["artefact_id"] == "A0001"
-        and row["state"] == "dismissed"
-    )
+    assert row["title"] == "Bronze figure of a deity" and row["artefact_id"] == "A0001" and row["state"] == "dismissed"
     with pytest.raises(BadInputError, match="unknown state"):
         list_items(db, state="open")

@@ -67,9 +67,7 @@ def seed_item(
                VALUES (%s, %s, %s, 1000, 128, 128, 'matched') RETURNING id""",
             (f"{n + 10**6:064x}", f"https://{site}.test/img/{n}.jpg", f"photos/{n:02x}/{n}.jpg"),
         )
-        conn.execute(
-            "INSERT INTO listing_photo_links (listing_id, photo_id) VALUES (%s, %s)", (listing, photo)
-        )
+        conn.execute("INSERT INTO listing_photo_links (listing_id, photo_id) VALUES (%s, %s)", (listing, photo))
         conn.execute(
             """INSERT INTO page_snapshots (listing_id, url, sha256, stored_path, http_status)
                VALUES (%s, %s, %s, 'pages/x.html.gz', 200)""",

@@ -36,9 +36,7 @@ def test_hostile_site_is_crawled_and_every_bad_input_recorded(
     listings = {r["item_id"]: r for r in db.fetchall("SELECT * FROM listings")}
     assert {"lot-script", "lot-latin1", "lot-photos"} <= set(listings)
     # markup in a title is stored as text, never as a script
-    assert (
-        "<script" not in listings["lot-script"]["title"] and "Bronze mask" in listings["lot-script"]["title"]
-    )
+    assert "<script" not in listings["lot-script"]["title"] and "Bronze mask" in listings["lot-script"]["title"]
     # a windows-1252 page is decoded by its declared charset
     assert listings["lot-latin1"]["title"] == "Statuette dorée – époque Ming"
     # the giant page is refused at the download size limit and counted as a crawl error

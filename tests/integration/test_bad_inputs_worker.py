@@ -28,8 +28,7 @@ def test_worker_matches_odd_images_and_rejects_bad_bytes(
     bad = {name: insert_raw_photo(db, settings, name, make()) for name, make in BAD_IMAGES.items()}
     gone = insert_raw_photo(db, settings, "file-gone", b"x")
     (
-        settings.store_dir
-        / db.fetchone("SELECT stored_path FROM listing_photos WHERE id = %s", (gone,))["stored_path"]
+        settings.store_dir / db.fetchone("SELECT stored_path FROM listing_photos WHERE id = %s", (gone,))["stored_path"]
     ).unlink()  # type: ignore[index]
 
     ctx = WorkerContext(

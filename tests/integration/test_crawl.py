@@ -55,9 +55,7 @@ def test_crawl_stores_listings_snapshots_photos_and_queues_new_photos(
         SiteConfig("plain", [f"{base}/plain/index.html"], selectors=PLAIN_SELECTORS, allow_private=True),
         SiteConfig("jsonld", [f"{base}/catalogue/index.html"], allow_private=True),
     ]
-    stats = {
-        s.site: s for s in run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=240)
-    }
+    stats = {s.site: s for s in run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=240)}
 
     assert stats["plain"].status == "finished" and stats["jsonld"].status == "finished"
     assert "/private/secret.html" not in requested  # robots.txt Disallow obeyed
@@ -83,8 +81,7 @@ def test_crawl_stores_listings_snapshots_photos_and_queues_new_photos(
     queue = Queue("photos", connection=redis_connection(redis_url), serializer=JSONSerializer)
     assert sorted(queue.job_ids) == sorted(p["sha256"] for p in good)
     red_links = db.fetchall(
-        "SELECT l.item_id FROM listing_photo_links k JOIN listings l ON l.id = k.listing_id"
-        " WHERE k.photo_id = %s",
+        "SELECT l.item_id FROM listing_photo_links k JOIN listings l ON l.id = k.listing_id WHERE k.photo_id = %s",
         (photos["red.jpg"]["id"],),
     )
     assert sorted(r["item_id"] for r in red_links) == ["lot-101", "lot-102"]
@@ -133,9 +130,7 @@ def test_js_page_is_rendered_in_chromium(
         "price": "span.lot-price::text",
         "photos": "img.lot-photo::attr(src)",
     }
-    sites = [
-        SiteConfig("js", [f"{base}/live/index.html"], needs_js=True, selectors=selectors, allow_private=True)
-    ]
+    sites = [SiteConfig("js", [f"{base}/live/index.html"], needs_js=True, selectors=selectors, allow_private=True)]
     stats = run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=240)[0]
     assert stats.status == "finished", stats
     assert "/api/lots/9.json" in requested  # the page's own script ran in the browser

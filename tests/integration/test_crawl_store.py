@@ -31,9 +31,7 @@ def store(db: Database, redis_url: str, tmp_path: Path) -> Iterator[CrawlStore]:
     s.close()
 
 
-def _page(
-    item_id: str, price: str = "EUR 100", status: str = "open", amount: float | None = 100.0
-) -> PageResult:
+def _page(item_id: str, price: str = "EUR 100", status: str = "open", amount: float | None = 100.0) -> PageResult:
     return PageResult(
         url=f"https://auction.example/lot/{item_id}",
         page_type=ITEM,
@@ -58,17 +56,13 @@ def _jpeg(shade: int) -> bytes:
     return buf.getvalue()
 
 
-def test_every_fetch_is_kept_as_compressed_content_addressed_evidence(
-    db: Database, store: CrawlStore
-) -> None:
+def test_every_fetch_is_kept_as_compressed_content_addressed_evidence(db: Database, store: CrawlStore) -> None:
     sid = store.source_id("site")
     first, second = _body("price 100"), _body("price 150")
     t1 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
     lid, _ = store.save_listing(sid, _page("7"), first, 200, fetched_at=t1)
     store.save_listing(sid, _page("7"), first, 200, fetched_at=t1 + timedelta(hours=6))  # same bytes again
-    store.save_listing(
-        sid, _page("7", "EUR 150", amount=150.0), second, 200, fetched_at=t1 + timedelta(days=1)
-    )
+    store.save_listing(sid, _page("7", "EUR 150", amount=150.0), second, 200, fetched_at=t1 + timedelta(days=1))
 
     snaps = db.fetchall("SELECT * FROM page_snapshots ORDER BY fetched_at")
     assert [s["listing_id"] for s in snaps] == [lid] * 3  # every fetch, linked to the listing
@@ -128,8 +122,7 @@ def test_batched_listings_survive_one_bad_record(db: Database, store: CrawlStore
     sid = store.source_id("site")
     stats = CrawlStats("site")
     items = [
-        ListingItem(_page(str(i), amount=1e20 if i == 3 else 100.0), _body(str(i)), 200, True)
-        for i in range(6)
+        ListingItem(_page(str(i), amount=1e20 if i == 3 else 100.0), _body(str(i)), 200, True) for i in range(6)
     ]  # lot 3's amount does not fit numeric(14, 2): that row fails in the database
     with store.batch():
         _store_listings(store, sid, stats, items)

@@ -21,9 +21,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser, pyte
 
 
 def _alerts(run: demo.DemoRun) -> set[tuple[str, str]]:
-    rows = run.db.fetchall(
-        "SELECT l.url, r.artefact_id FROM review_items r JOIN listings l ON l.id = r.listing_id"
-    )
+    rows = run.db.fetchall("SELECT l.url, r.artefact_id FROM review_items r JOIN listings l ON l.id = r.listing_id")
     return {(r["url"].rsplit("/", 1)[-1], r["artefact_id"]) for r in rows}
 
 
@@ -32,9 +30,7 @@ def _matched(run: demo.DemoRun) -> int:
     return int(row["n"]) if row else 0
 
 
-def test_demo_alerts_survive_a_killed_worker(
-    database_url: str, _redis_server: str, tmp_path: Path
-) -> None:
+def test_demo_alerts_survive_a_killed_worker(database_url: str, _redis_server: str, tmp_path: Path) -> None:
     base = Settings(data_dir=tmp_path / "data", batch_size=2, requeue_after_s=1.0)
     urls = ServiceUrls(database_url, _redis_server)
     quiet = lambda _msg: None  # noqa: E731

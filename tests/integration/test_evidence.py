@@ -167,9 +167,7 @@ def _cli(world: World, cwd: Path, *args: str) -> subprocess.CompletedProcess[str
 @pytest.mark.slow
 def test_cli_writes_the_same_zip_twice(world: World, tmp_path: Path) -> None:
     a = _alert(world)
-    runs = [
-        _cli(world, tmp_path, "evidence", str(a["item"]), "--out", str(tmp_path / f"{n}.zip")) for n in "ab"
-    ]
+    runs = [_cli(world, tmp_path, "evidence", str(a["item"]), "--out", str(tmp_path / f"{n}.zip")) for n in "ab"]
     for run in runs:
         assert run.returncode == 0, run.stderr
     first, second = (tmp_path / "a.zip").read_bytes(), (tmp_path / "b.zip").read_bytes()

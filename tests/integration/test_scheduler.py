@@ -34,9 +34,7 @@ SELECTORS = {
 
 
 def _site(base: str, cadence: str = "1s") -> SiteConfig:
-    return SiteConfig(
-        "plain", [f"{base}/plain/index.html"], selectors=SELECTORS, allow_private=True, cadence=cadence
-    )
+    return SiteConfig("plain", [f"{base}/plain/index.html"], selectors=SELECTORS, allow_private=True, cadence=cadence)
 
 
 def _reprice(root: Path, old: str, new: str) -> None:
@@ -46,9 +44,7 @@ def _reprice(root: Path, old: str, new: str) -> None:
         page.write_text(page.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
 
 
-def test_two_ticks_two_runs_incremental_and_price_history(
-    db: Database, redis_url: str, tmp_path: Path
-) -> None:
+def test_two_ticks_two_runs_incremental_and_price_history(db: Database, redis_url: str, tmp_path: Path) -> None:
     root = _server.build_site(tmp_path / "site")
     settings = Settings.model_validate({"data_dir": tmp_path / "data", "download_delay_s": 0.0})
     rounds: list[list[CrawlStats]] = []

@@ -29,9 +29,7 @@ def _csrf(html: str) -> str:
 
 def _login(client: TestClient, username: str) -> None:
     token = _csrf(client.get("/login").text)
-    r = client.post(
-        "/login", data={"username": username, "password": PASSWORD, "csrf": token, "next": "/alerts"}
-    )
+    r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf": token, "next": "/alerts"})
     assert r.status_code == 200 and r.url.path == "/alerts", r.text
 
 
@@ -45,11 +43,7 @@ def client(db: Database, settings: Settings) -> TestClient:
 def test_accounts_hash_and_refuse(db: Database) -> None:
     add_user(db, "ana", PASSWORD)
     stored = db.fetchone("SELECT password_hash, role FROM users WHERE username = 'ana'")
-    assert (
-        stored is not None
-        and stored["password_hash"].startswith("$argon2id$")
-        and stored["role"] == "analyst"
-    )
+    assert stored is not None and stored["password_hash"].startswith("$argon2id$") and stored["role"] == "analyst"
     assert authenticate(db, "ana", PASSWORD) is not None
     assert authenticate(db, "ana", "wrong password!") is None
     assert authenticate(db, "nobody", PASSWORD) is None
@@ -104,9 +98,7 @@ def test_queue_filters_and_pages(client: TestClient, db: Database) -> None:
     assert bad.status_code == 400 and "Bad filter" in bad.text
 
 
-def test_item_page_escapes_and_decision_is_audited(
-    client: TestClient, db: Database, settings: Settings
-) -> None:
+def test_item_page_escapes_and_decision_is_audited(client: TestClient, db: Database, settings: Settings) -> None:
     s = seed_item(db, title='<script>alert("x")</script><img src=x onerror=alert(1)>')
     png = io.BytesIO()
     Image.new("RGB", (8, 8), (200, 30, 30)).save(png, "PNG")
@@ -122,11 +114,7 @@ def test_item_page_escapes_and_decision_is_audited(
         and f'src="/photos/gallery/{s.gallery_photo_id}"' in page.text
     )
     photo = client.get(f"/photos/listing/{s.photo_id}")
-    assert (
-        photo.status_code == 200
-        and photo.headers["content-type"] == "image/png"
-        and photo.content == png.getvalue()
-    )
+    assert photo.status_code == 200 and photo.headers["content-type"] == "image/png" and photo.content == png.getvalue()
     assert client.get(f"/photos/gallery/{s.gallery_photo_id}").status_code == 404  # seed path has no file
     token = _csrf(page.text)
 

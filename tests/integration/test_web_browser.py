@@ -85,18 +85,11 @@ def test_analyst_confirms_an_alert_in_chromium(db: Database, server: str) -> Non
             page.wait_for_selector(".flash")
             assert page.locator("#state").inner_text() == "confirmed"
             row = page.locator("#audit tbody tr").first.inner_text()
-            assert (
-                "ana" in row
-                and "new" in row
-                and "confirmed" in row
-                and "same object as theft report TR-1" in row
-            )
+            assert "ana" in row and "new" in row and "confirmed" in row and "same object as theft report TR-1" in row
             assert page.evaluate("window.pwned === undefined") and dialogs == []
         finally:
             browser.close()
-    assert db.fetchone("SELECT state FROM review_items WHERE id = %s", (target.item_id,)) == {
-        "state": "confirmed"
-    }
+    assert db.fetchone("SELECT state FROM review_items WHERE id = %s", (target.item_id,)) == {"state": "confirmed"}
     assert db.fetchone("SELECT actor, comment FROM decisions") == {
         "actor": "ana",
         "comment": "same object as theft report TR-1",

@@ -47,9 +47,7 @@ def test_slack_blocks_escape_and_carry_the_ref() -> None:
     flat = repr(slack)
     assert "<script>" not in flat and "<@U123>" not in flat  # no mention or markup injection
     assert "&lt;script&gt;" in slack["blocks"][0]["text"]["text"]
-    assert slack["blocks"][0]["text"]["text"].startswith(
-        "*Possible match* <https://auction.example/lot/7?a=1&amp;b=2|"
-    )
+    assert slack["blocks"][0]["text"]["text"].startswith("*Possible match* <https://auction.example/lot/7?a=1&amp;b=2|")
     assert slack["blocks"][2]["elements"][0]["url"] == "http://review.local/alerts/7"
     assert slack["blocks"][-1]["elements"][0]["text"] == "ref: review:7:email"
 

@@ -39,9 +39,7 @@ def test_liveauctioneers_item_from_page_state() -> None:
 
 
 def test_liveauctioneers_search_results_from_page_state() -> None:
-    got = extract_page(
-        _page("liveauctioneers_search.html"), "https://www.liveauctioneers.com/c/antiquities/1/"
-    )
+    got = extract_page(_page("liveauctioneers_search.html"), "https://www.liveauctioneers.com/c/antiquities/1/")
     assert got.page_type == "search"
     by_id = {r.item_id: r for r in got.results}
     assert set(by_id) == {"187654321", "187700001", "187700002"}
@@ -77,9 +75,7 @@ def test_catawiki_open_lot_from_data_props() -> None:
 
 
 def test_catawiki_closed_sold_lot_with_other_key_names() -> None:
-    got = extract_page(
-        _page("catawiki_lot_closed.html"), "https://www.catawiki.com/en/l/55501234-gandhara-head"
-    )
+    got = extract_page(_page("catawiki_lot_closed.html"), "https://www.catawiki.com/en/l/55501234-gandhara-head")
     assert got.item_id == "55501234" and got.title == "Gandhara schist head of Buddha"
     assert got.status == "sold" and got.price_text == "EUR 1,900"
     assert got.sale_date == "2025-11-02T18:00:00Z"

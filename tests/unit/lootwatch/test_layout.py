@@ -42,11 +42,7 @@ def test_packages_import_from_this_checkout(name: str) -> None:
 
 
 def _imports_after(statement: str) -> set[str]:
-    code = (
-        "import sys\n"
-        f"{statement}\n"
-        "print(' '.join(sorted(m for m in sys.modules)))"
-    )
+    code = f"import sys\n{statement}\nprint(' '.join(sorted(m for m in sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     return set(out.stdout.split())
 

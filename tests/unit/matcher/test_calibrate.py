@@ -6,9 +6,7 @@ import pytest
 from matcher.calibrate import calibrate_threshold, leave_one_out_scores, query_scores
 
 
-def clusters(
-    n_artefacts: int, per: int, noise: float, dim: int = 32, seed: int = 0
-) -> tuple[np.ndarray, list[str]]:
+def clusters(n_artefacts: int, per: int, noise: float, dim: int = 32, seed: int = 0) -> tuple[np.ndarray, list[str]]:
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(n_artefacts, dim))
     x = np.repeat(centres, per, axis=0) + noise * rng.normal(size=(n_artefacts * per, dim))

@@ -70,11 +70,7 @@ def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
         data_dir=tmp_path / "data",
     )
     assert out.returncode == 0, out.stderr
-    assert (
-        "top1" in out.stdout
-        and "collection coil" in out.stdout
-        and "2 gallery photo(s)/artefact" in out.stdout
-    )
+    assert "top1" in out.stdout and "collection coil" in out.stdout and "2 gallery photo(s)/artefact" in out.stdout
     result = json.loads((tmp_path / "eval.json").read_text())
     run = result["runs"][0]
     assert run["name"] == "imagenet-lite0-gem" and run["card"]["dim"] == 1280
@@ -94,8 +90,6 @@ def test_baseline_checkpoints_are_named_by_how_they_were_trained(tmp_path: Path)
 def test_baselines_reuse_the_descriptors_training_recipe() -> None:
     from matcher.evaluate import training_options
 
-    card = {
-        "extra": {"training": {"arch": "pan", "backbone": "lite0", "epochs": 9, "margin": 0.2, "dim": 256}}
-    }
+    card = {"extra": {"training": {"arch": "pan", "backbone": "lite0", "epochs": 9, "margin": 0.2, "dim": 256}}}
     assert training_options(card) == {"margin": 0.2, "dim": 256}
     assert training_options({"extra": {}}) == {}

@@ -46,9 +46,7 @@ def test_fusion_rules_on_calibrated_scores() -> None:
         fuse(p, q, 0.5, "max")
 
 
-def test_classifier_descriptor_and_fusion_rows_with_tables(
-    tiny_bench: Path, tmp_path: Path, hist_descriptor
-) -> None:
+def test_classifier_descriptor_and_fusion_rows_with_tables(tiny_bench: Path, tmp_path: Path, hist_descriptor) -> None:
     ckpt = _tiny_classifier(tiny_bench, tmp_path / "clf.pt")
     images = BenchImages.load(read_benchmark(tiny_bench))
     clf = load_classifiers([ckpt, ckpt])  # an ensemble of two identical members = the member

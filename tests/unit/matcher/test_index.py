@@ -25,9 +25,7 @@ def gallery(card_factory) -> tuple[GalleryIndex, np.ndarray, list[str]]:
     return index, vectors, artefacts
 
 
-def brute_force(
-    vectors: np.ndarray, artefacts: list[str], ids: np.ndarray, q: np.ndarray
-) -> list[tuple[str, float]]:
+def brute_force(vectors: np.ndarray, artefacts: list[str], ids: np.ndarray, q: np.ndarray) -> list[tuple[str, float]]:
     scores = vectors @ q
     best: dict[str, tuple[float, int]] = {}
     for s, a, pid in zip(scores, artefacts, ids, strict=True):
@@ -146,9 +144,7 @@ def test_hnsw_removal_by_tombstones_and_compaction(card_factory, tmp_path: Path)
 
 def test_ivfpq_needs_a_gallery_big_enough_to_train(card_factory) -> None:
     with pytest.raises(BadInputError, match="ivfpq index needs at least"):
-        GalleryIndex.from_vectors(
-            card_factory(), [1, 2], ["a", "b"], unit(np.random.default_rng(5), 2), kind="ivfpq"
-        )
+        GalleryIndex.from_vectors(card_factory(), [1, 2], ["a", "b"], unit(np.random.default_rng(5), 2), kind="ivfpq")
     with pytest.raises(BadInputError, match="unknown index kind"):
         GalleryIndex(card_factory(), kind="lsh")
 

@@ -81,9 +81,7 @@ def test_read_gallery_csv_and_folders(tmp_path: Path) -> None:
     for a in ("X1", "X2"):
         (tmp_path / "g" / a).mkdir(parents=True)
         Image.new("RGB", (8, 8)).save(tmp_path / "g" / a / "0.png")
-    (tmp_path / "gallery.csv").write_text(
-        "image,artefact_id,collection\ng/X1/0.png,X1,museum\ng/X2/0.png,X2,museum\n"
-    )
+    (tmp_path / "gallery.csv").write_text("image,artefact_id,collection\ng/X1/0.png,X1,museum\ng/X2/0.png,X2,museum\n")
     from_csv = read_gallery(tmp_path / "gallery.csv")
     assert [(p.artefact_id, p.collection) for p in from_csv] == [("X1", "museum"), ("X2", "museum")]
     assert [p.artefact_id for p in read_gallery(tmp_path / "g")] == ["X1", "X2"]
@@ -94,9 +92,7 @@ def test_read_gallery_csv_and_folders(tmp_path: Path) -> None:
 
 def test_classification_report_per_group() -> None:
     scores = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.3, 0.3, 0.4]])
-    rep = classification_report(
-        scores, ["a", "b", "c"], ["a", "b", "b", None], {"col": {"a": "x", "b": "y", "c": "y"}}
-    )
+    rep = classification_report(scores, ["a", "b", "c"], ["a", "b", "b", None], {"col": {"a": "x", "b": "y", "c": "y"}})
     assert rep["overall"]["n"] == 3
     assert rep["overall"]["top1"] == pytest.approx(2 / 3)
     assert rep["overall"]["top3"] == 1.0
@@ -197,9 +193,7 @@ def test_training_accepts_listed_photos(tiny_checkpoint: Path, tmp_path: Path) -
     from models.classifier_train import TrainConfig, train_classifier
 
     photos = read_gallery(tiny_checkpoint.parent / "gallery")
-    cfg = TrainConfig(
-        pretrained=False, input_size=(64, 64), views_per_photo=1, val_views_per_photo=1, epochs=1
-    )
+    cfg = TrainConfig(pretrained=False, input_size=(64, 64), views_per_photo=1, val_views_per_photo=1, epochs=1)
     result = train_classifier(photos[:8], tmp_path / "listed.pt", cfg, progress=False)
     assert result.classes == ["obj002", "obj003"]  # the first 8 photos: two artefacts
     assert load_classifier(tmp_path / "listed.pt").card.extra["photo_counts"] == {"obj002": 4, "obj003": 4}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from PIL import Image
 from lootwatch.settings import Settings
 from matcher.index import GalleryIndex
 from matcher.store import publish
-from workers.engine import MatchEngine, fused_matrix
+from workers.engine import Hit, MatchEngine, fused_matrix
 
 DESCRIPTOR = "imagenet-lite0-gem"
 OBJECTS = {"A1": 2, "A2": 3, "A3": 4}
@@ -21,6 +22,11 @@ OBJECTS = {"A1": 2, "A2": 3, "A3": 4}
 
 def _view(shared: Path, obj: int, angle: int) -> Image.Image:
     return Image.open(shared / "data" / "coil100-train" / f"obj{obj:03d}" / f"{angle:03d}.png").convert("RGB")
+
+
+def _scores(hit: Hit) -> dict[str, Any]:
+    assert hit.scores is not None
+    return hit.scores
 
 
 def _publish_classifier(root: Path, version: str, classes: list[str], descriptor: str, seed: int) -> None:
@@ -53,9 +59,7 @@ def engine_dirs(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     descriptor = load_descriptor(DESCRIPTOR)
     photos = [(a, _view(shared_dir, obj, angle)) for a, obj in OBJECTS.items() for angle in (0, 90, 180)]
     vectors = descriptor.embed([im for _, im in photos])
-    index = GalleryIndex.from_vectors(
-        descriptor.card, np.arange(1, len(photos) + 1), [a for a, _ in photos], vectors
-    )
+    index = GalleryIndex.from_vectors(descriptor.card, np.arange(1, len(photos) + 1), [a for a, _ in photos], vectors)
     publish(index, tmp / "index")
     return MatchEngine(DESCRIPTOR, tmp / "index", top_k=3), tmp / "classifier"
 
@@ -78,18 +82,17 @@ def test_fused_scores_follow_the_live_classifier_and_keep_the_last_good(
     assert engine.models_version == f"{engine.model_version}+classifier-v1"
     by_id = {h.artefact_id: h for h in hits}
     assert set(by_id) == {"A1", "A2", "A3"} and [h.rank for h in hits] == [1, 2, 3]
-    assert all(h.score == h.scores["fused"] for h in hits if h.scores)  # type: ignore[index]
-    a2 = by_id["A2"].scores
-    assert a2 is not None and a2["descriptor"] == pytest.approx(plain[0].score, abs=1e-5)
-    assert 0.0 < a2["descriptor_p"] < 1.0 and 0.0 <= a2["classifier"] <= 1.0  # type: ignore[operator]
+    assert all(h.score == _scores(h)["fused"] for h in hits)
+    a2 = _scores(by_id["A2"])
+    assert a2["descriptor"] == pytest.approx(plain[0].score, abs=1e-5)
+    assert 0.0 < a2["descriptor_p"] < 1.0 and 0.0 <= a2["classifier"] <= 1.0
     # A3 is not known to this classifier yet: the descriptor alone speaks for it
-    a3 = by_id["A3"].scores
-    assert a3 is not None and a3["classifier"] is None and a3["fused"] == pytest.approx(a3["descriptor_p"])
+    a3 = _scores(by_id["A3"])
+    assert a3["classifier"] is None and a3["fused"] == pytest.approx(a3["descriptor_p"])
     # the calibration came from the gallery: genuine cosine -> higher probability than impostors
-    assert a2["descriptor_p"] > max(by_id[a].scores["descriptor_p"] for a in ("A1", "A3"))  # type: ignore[index]
-    assert (
-        engine.alert_threshold(settings) == 0.7
-    )  # the version's fused threshold, not the index's cosine one
+    assert a2["descriptor_p"] > max(_scores(by_id[a])["descriptor_p"] for a in ("A1", "A3"))
+    # the version's fused threshold, not the index's cosine one
+    assert engine.alert_threshold(settings) == 0.7
     assert engine.alert_threshold(settings) != engine.index.threshold
 
     # a broken new version (no calibrated threshold) is refused; v1 keeps serving
@@ -104,7 +107,7 @@ def test_fused_scores_follow_the_live_classifier_and_keep_the_last_good(
     assert engine.reload_if_changed(force=True)
     hits = engine.match(listing)[0]
     assert engine.models_version.endswith("+classifier-v3")
-    assert all(h.scores and h.scores["classifier"] is not None for h in hits)
+    assert all(_scores(h)["classifier"] is not None for h in hits)
 
 
 def test_a_classifier_calibrated_for_another_descriptor_is_refused(

@@ -23,9 +23,7 @@ def test_json_log_line_has_stable_keys_and_extras() -> None:
     out = json.loads(JsonFormatter().format(record))
     assert out["action"] == "match.batch" and out["message"] == "batch ok" and out["photos"] == 16
     assert out["level"] == "INFO" and out["logger"] == "workers.matching" and "time" in out
-    plain = json.loads(
-        JsonFormatter().format(logging.LogRecord("x", logging.WARNING, "", 1, "m", None, None))
-    )
+    plain = json.loads(JsonFormatter().format(logging.LogRecord("x", logging.WARNING, "", 1, "m", None, None)))
     assert plain["action"] == "log"
 
 
@@ -69,9 +67,7 @@ def test_metrics_are_exposed() -> None:
 
 
 def test_status_text() -> None:
-    st = Status(
-        "photos", 7, photos={"matched": 10, "queued": 7}, review_items={"new": 2}, notices={"sent": 4}
-    )
+    st = Status("photos", 7, photos={"matched": 10, "queued": 7}, review_items={"new": 2}, notices={"sent": 4})
     st.index_version, st.threshold, st.threshold_source = "pan-abc-v3", 0.71, "calibrated"
     st.crawl_runs = [
         {
