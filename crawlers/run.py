@@ -43,6 +43,14 @@ def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list
     # Scrapy opens the root logger to every level when it does not install its own handler: keep
     # the CLI's handler at INFO (LogStats progress lines), not one DEBUG line per scraped item
     logging.root.setLevel(logging.INFO)
+    for noisy in (
+        "scrapy.middleware",
+        "scrapy.crawler",
+        "scrapy.addons",
+        "scrapy.utils.log",
+        "scrapy.extensions.telnet",
+    ):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # start-up dumps of settings and components
     results: list[CrawlStats] = []
     runs: list[tuple[int, CrawlStats, Crawler]] = []
     for site in sites:

@@ -13,14 +13,21 @@ from lootwatch.cli.context import running
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def demo(workers: int = typer.Option(2, help="Worker processes.")) -> None:
+    def demo(
+        workers: int = typer.Option(2, help="Worker processes."),
+        classifier: bool = typer.Option(
+            False, help="Also train the instance classifier on the gallery and fuse its scores (slower)."
+        ),
+    ) -> None:
         """Synthetic gallery + local auction site -> crawl -> queue -> match -> alerts -> notices."""
         from lootwatch.demo.run import StageFailed, run_demo
 
         console = Console()
         with running() as (s, _db, urls):
             try:
-                outcome = run_demo(s, urls, workers=workers, say=lambda m: console.print(f"[bold]{m}[/bold]"))
+                outcome = run_demo(
+                    s, urls, workers=workers, classifier=classifier, say=lambda m: console.print(f"[bold]{m}[/bold]")
+                )
             except StageFailed as exc:
                 console.print(f"[red]demo failed at stage {exc}[/red]")
                 raise typer.Exit(1) from exc

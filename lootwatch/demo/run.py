@@ -116,8 +116,10 @@ class DemoRun:
     outcome: DemoOutcome = field(default_factory=DemoOutcome)
 
 
-def prepare(base: Settings, urls: ServiceUrls, say: Callable[[str], None] = print) -> DemoRun:
-    """Stages 1-3: synthetic gallery and site, gallery import, index build."""
+def prepare(
+    base: Settings, urls: ServiceUrls, say: Callable[[str], None] = print, *, classifier: bool = False
+) -> DemoRun:
+    """Stages 1-3: synthetic gallery and site, gallery import, index build (and classifier training)."""
     from lootwatch.demo.synth import generate
     from lootwatch.gallery import import_gallery
     from lootwatch.indexing import build_and_publish
@@ -157,6 +159,12 @@ def prepare(base: Settings, urls: ServiceUrls, say: Callable[[str], None] = prin
     index = build_and_publish(db, settings, progress=False)
     _stage(run.outcome, "indexed photos", index.ntotal)
     say(f"     index {index.version}, alert threshold {index.threshold:.3f} (calibrated on the gallery)")
+    if classifier:
+        from workers.retrain import retrain
+
+        say("     training the instance classifier on the gallery (workers fuse it with the descriptor)")
+        trained = retrain(settings, db, "demo gallery")
+        say(f"     classifier {trained.version} published")
     return run
 
 
@@ -204,8 +212,15 @@ def finish(run: DemoRun, say: Callable[[str], None] = print) -> DemoOutcome:
     return run.outcome
 
 
-def run_demo(base: Settings, urls: ServiceUrls, *, workers: int = 2, say: Callable[[str], None] = print) -> DemoOutcome:
-    run = prepare(base, urls, say)
+def run_demo(
+    base: Settings,
+    urls: ServiceUrls,
+    *,
+    workers: int = 2,
+    classifier: bool = False,
+    say: Callable[[str], None] = print,
+) -> DemoOutcome:
+    run = prepare(base, urls, say, classifier=classifier)
     queued = crawl(run, say)
     with LocalSinks() as sinks:
         # notices are written by the workers, in the transaction that opens each review item
