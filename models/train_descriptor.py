@@ -136,9 +136,7 @@ def train_descriptor(
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # the projection's initial weights
 
-    card = new_card(
-        cfg.arch, cfg.backbone, name=cfg.name, dim=cfg.dim, input_size=(cfg.input_size, cfg.input_size)
-    )
+    card = new_card(cfg.arch, cfg.backbone, name=cfg.name, dim=cfg.dim, input_size=(cfg.input_size, cfg.input_size))
     card.training_data_sha256 = data.sha256
     model = build_descriptor(card, pretrained=not (resume and state_path.exists()))
     model.trunk.freeze(cfg.freeze_stages)
@@ -285,9 +283,7 @@ def _retrain_on_all(
     options.update(val_objects=0, retrain_all=False)
     full = out.with_name(out.stem + ".all.pt")
     log.info("retraining on all objects for %d epoch(s) (chosen by validation)", epochs)
-    train_descriptor(
-        images_path, full, cfg.arch, cfg.backbone, epochs, overwrite=True, progress=progress, **options
-    )
+    train_descriptor(images_path, full, cfg.arch, cfg.backbone, epochs, overwrite=True, progress=progress, **options)
     _update_card(
         full,
         retrained_on_all_objects=True,

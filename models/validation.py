@@ -157,9 +157,7 @@ def evaluate_embeddings(
         folds[out] = retrieval_metrics(gallery[keep], list(g_labels[keep]), queries, q_truth)
     # a fold that never reaches recall 0.90 counts as FP@R90 = 1 (everything flagged, still short)
     mean = {k: _nanmean([f[k] for f in folds.values()]) for k in METRIC_KEYS if k != "fp_at_r90"}
-    mean["fp_at_r90"] = float(
-        np.mean([1.0 if math.isnan(f["fp_at_r90"]) else f["fp_at_r90"] for f in folds.values()])
-    )
+    mean["fp_at_r90"] = float(np.mean([1.0 if math.isnan(f["fp_at_r90"]) else f["fp_at_r90"] for f in folds.values()]))
     return {**mean, "folds": folds}
 
 

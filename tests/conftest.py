@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -90,10 +91,18 @@ def redis_url(_redis_server: str) -> str:
     """A Redis database emptied for this test (db 13, kept apart from a deployment's db 0)."""
     import redis
 
-    sep = "&" if "?" in _redis_server else "?"
-    url = f"{_redis_server}{sep}db=13" if _redis_server.startswith("unix://") else _redis_server.rstrip("/") + "/13"
+    url = _with_db(_redis_server, 13)
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+def _with_db(url: str, db: int) -> str:
+    """The same server, database ``db``: a path for redis://, a query parameter for unix://."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = "&".join([q for q in parts.query.split("&") if q and not q.startswith("db=")] + [f"db={db}"])
+        return f"unix://{parts.path}?{query}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 @pytest.fixture
