@@ -110,20 +110,24 @@ def match_batch(ctx: WorkerContext, photo_id: int) -> BatchResult:
 
 
 def _write_matches(conn: Conn, photo_id: int, hits: Sequence[Hit], model: str, index: str) -> None:
-    for hit in hits:
-        conn.execute(
+    # one round trip for all the photo's hits (pipelined by psycopg), not one per hit
+    with conn.cursor() as cur:
+        cur.executemany(
             """INSERT INTO matches (photo_id, artefact_id, rank, score, scores, best_gallery_photo_id,
                                     model_version, index_version)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (photo_id, artefact_id, index_version) DO NOTHING""",
-            (
-                photo_id,
-                hit.artefact_id,
-                hit.rank,
-                hit.score,
-                json.dumps(hit.scores if hit.scores is not None else {"descriptor": hit.score}),
-                hit.photo_id,
-                model,
-                index,
-            ),
+            [
+                (
+                    photo_id,
+                    hit.artefact_id,
+                    hit.rank,
+                    hit.score,
+                    json.dumps(hit.scores if hit.scores is not None else {"descriptor": hit.score}),
+                    hit.photo_id,
+                    model,
+                    index,
+                )
+                for hit in hits
+            ],
         )
