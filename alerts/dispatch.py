@@ -9,15 +9,21 @@ Delivery is at-least-once. While a row is 'sending', ``next_attempt_at`` holds t
 lease; a sender that crashed mid-send leaves the row there, and once the lease has run out the
 next claim takes it again. The re-sent copy is recognisably the same notice: the email carries a
 Message-ID derived from the idempotency key, the Slack message shows the key as its ``ref``.
+
+Daily digests are queued into the same outbox by the sender loop (:func:`alerts.recipients.enqueue_digests`)
+and then delivered like any notice.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from alerts.recipients import enqueue_digests
 from alerts.senders import send_email, send_slack
 from lootwatch.db import Database
 from lootwatch.settings import Settings
@@ -28,6 +34,7 @@ Sender = Callable[[dict, Settings], None]
 SENDERS: Mapping[str, Sender] = {"email": send_email, "slack": send_slack}
 
 LEASE_S = 300.0  # longer than any sender's own timeout, so a live send is never reclaimed
+DIGEST_CHECK_S = 60.0  # how often the sender loop looks for due daily digests
 
 
 @dataclass
@@ -142,6 +149,10 @@ def deliver_due(
     return stats
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def run_sender(
     db: Database,
     settings: Settings,
@@ -150,11 +161,17 @@ def run_sender(
     *,
     limit: int = 100,
     on_round: Callable[[DeliveryStats], None] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    digest_check_s: float = DIGEST_CHECK_S,
 ) -> DeliveryStats:
-    """Deliver until ``stop_event`` is set; returns the totals."""
+    """Queue due daily digests and deliver until ``stop_event`` is set; returns the totals."""
     total = DeliveryStats()
+    next_digest_check = 0.0
     while not stop_event.is_set():
         try:
+            if time.monotonic() >= next_digest_check:
+                enqueue_digests(db, settings, clock())
+                next_digest_check = time.monotonic() + digest_check_s
             stats = deliver_due(db, settings, limit)
         except Exception:  # noqa: BLE001 - a database hiccup must not end the sender
             log.exception("delivering notices failed; trying again in %.1fs", poll_s)

@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 _MAX_TITLE = 200
+SLACK_DIGEST_LINES = 15  # a Slack section holds 3000 characters
 
 
 def item_link(base_url: str, item_id: int) -> str:
@@ -97,3 +98,93 @@ def render(fields: dict[str, Any], link: str, key: str) -> dict[str, Any]:
         ],
     }
     return {"subject": subject, "text": text, "html": html_body, "slack": slack}
+
+
+def photos_html(inline: list[tuple[str, str]], missing: list[str]) -> str:
+    """The photo section of an alert email: ``inline`` (Content-ID, caption) images, then a note
+    naming each photo that could not be attached."""
+    e = html.escape
+    figures = "".join(
+        f'<td valign="top"><img src="cid:{e(cid)}" alt="{e(caption)}" style="max-width:360px"><br>'
+        f"<small>{e(caption)}</small></td>"
+        for cid, caption in inline
+    )
+    out = f"<table><tr>{figures}</tr></table>" if figures else ""
+    if missing:
+        out += "<p style='color:#a00'>Not attached: " + e("; ".join(missing)) + "</p>"
+    return out
+
+
+def photos_text(inline: list[tuple[str, str]], missing: list[str]) -> str:
+    lines = [f"Photos attached inline: {', '.join(c for _cid, c in inline)}."] if inline else []
+    lines += [f"Not attached: {m}." for m in missing]
+    return "\n".join(lines)
+
+
+def render_digest(day: str, items: list[dict[str, Any]], base_url: str, key: str, more: int = 0) -> dict[str, Any]:
+    """Subject, text, html and slack payload of one recipient's daily digest.
+
+    ``items``: the fields :func:`render` takes, one dict per new review item; ``more`` counts the
+    items left out of a long digest (the review app lists them all).
+    """
+    count = len(items) + more
+    subject = f"[lootwatch] daily digest {day}: {count} new alert{'s' if count != 1 else ''}"
+    queue = f"{base_url.rstrip('/')}/alerts?state=new"
+    rows: list[dict[str, Any]] = []
+    for f in items:
+        title = one_line(f.get("title") or "(untitled listing)", 120)
+        artefact = str(f["artefact_id"]) + (f" {one_line(f['artefact_title'], 80)}" if f.get("artefact_title") else "")
+        rows.append(
+            {
+                "title": title,
+                "artefact": artefact,
+                "score": float(f["score"]),
+                "site": one_line(f.get("site") or ""),
+                "link": item_link(base_url, int(f["review_item_id"])),
+            }
+        )
+    tail = f"... and {more} more in the review queue" if more else ""
+    text = (
+        f"lootwatch daily digest for {day}: {count} new possible match(es).\n\n"
+        + "".join(
+            f"- {r['artefact']} (score {r['score']:.2f}) {r['site']}: {r['title']}\n  {r['link']}\n" for r in rows
+        )
+        + (f"{tail}\n" if tail else "")
+        + f"\nReview queue: {queue}\n\nref: {key}\n"
+    )
+    e = html.escape
+    table = "".join(
+        f'<tr><td><a href="{e(r["link"])}">{e(r["title"])}</a></td><td>{e(r["artefact"])}</td>'
+        f"<td>{r['score']:.3f}</td><td>{e(r['site'])}</td></tr>"
+        for r in rows
+    )
+    html_body = (
+        "<html><body>"
+        f"<p>lootwatch daily digest for {e(day)}: {count} new possible match(es).</p>"
+        "<table><tr><th align='left'>Listing</th><th align='left'>Artefact</th><th align='left'>Score</th>"
+        f"<th align='left'>Site</th></tr>{table}</table>"
+        + (f"<p>{e(tail)}</p>" if tail else "")
+        + f'<p><a href="{e(queue)}">Open the review queue</a></p>'
+        f"<p style='color:#888'>ref: {e(key)}</p>"
+        "</body></html>"
+    )
+    s = slack_escape
+    lines = [f"• <{s(r['link'])}|{s(r['title'])}> {s(r['artefact'])} ({r['score']:.2f}, {s(r['site'])})" for r in rows]
+    body_md = "\n".join(lines[:SLACK_DIGEST_LINES]) + (
+        f"\n… and {count - min(len(lines), SLACK_DIGEST_LINES)} more"
+        if count > min(len(lines), SLACK_DIGEST_LINES)
+        else ""
+    )
+    slack = {
+        "text": s(subject),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*lootwatch daily digest {s(day)}*: {count} new"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": body_md or "(none)"}},
+            {
+                "type": "actions",
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Review queue"}, "url": queue}],
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"ref: {s(key)}"}]},
+        ],
+    }
+    return {"subject": one_line(subject, 250), "text": text, "html": html_body, "slack": slack}

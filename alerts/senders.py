@@ -1,10 +1,14 @@
 """Deliver one notice payload by email (smtplib) or to a Slack incoming webhook (httpx).
 
 Both raise :class:`DeliveryError` on any failure; the dispatcher records it and retries later.
+An alert email carries its photos inline (multipart/related, referenced by Content-ID from the
+HTML), read from the store and shrunk at send time; a photo that cannot be read is left out and
+the email says so, it never holds the notice back.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import smtplib
 from email.message import EmailMessage
@@ -12,13 +16,18 @@ from email.utils import formatdate
 
 import httpx
 
+from alerts.messages import photos_html, photos_text
 from lootwatch.errors import ConfigError, LootwatchError
+from lootwatch.images import vet_image
 from lootwatch.settings import Settings
+from lootwatch.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_S = 30.0
 SLACK_TIMEOUT_S = 15.0
+PHOTO_MAX_PX = 360  # longest side of an inline photo: a few tens of KB each as JPEG
+PHOTO_QUALITY = 80
 
 
 class DeliveryError(LootwatchError):
@@ -33,6 +42,42 @@ def message_id(key: str, sender: str) -> str:
     return f"<{local}.lootwatch@{domain}>"
 
 
+def inline_photo(store: BlobStore, stored_path: str) -> bytes:
+    """The stored photo as a small JPEG; raises OSError / LootwatchError when it cannot be read."""
+    image = vet_image(store.read(stored_path), with_phash=False).image
+    image.thumbnail((PHOTO_MAX_PX, PHOTO_MAX_PX))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=PHOTO_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def photo_cid(ref: dict) -> str:
+    # fixed by the photo: a re-sent email is byte-for-byte the same message
+    return f"{ref['role']}-{str(ref['sha256'])[:16]}@lootwatch"
+
+
+def _photo_caption(ref: dict) -> str:
+    return f"{'listing' if ref['role'] == 'listing' else 'gallery'} photo #{ref['id']}"
+
+
+def load_photos(payload: dict, settings: Settings) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """(Content-ID, caption, JPEG) of each readable photo of the payload, and why the others are not."""
+    store = BlobStore(settings.store_dir)
+    inline: list[tuple[str, str, bytes]] = []
+    missing: list[str] = []
+    for ref in payload.get("photos") or []:
+        caption = _photo_caption(ref)
+        try:
+            inline.append((photo_cid(ref), caption, inline_photo(store, ref["stored_path"])))
+        except FileNotFoundError:
+            missing.append(f"{caption} (file missing from the store)")
+        except (OSError, LootwatchError) as exc:
+            missing.append(f"{caption} ({exc})")
+    if missing:
+        log.warning("notice %s goes without %s", payload["idempotency_key"], "; ".join(missing))
+    return inline, missing
+
+
 def build_email(payload: dict, settings: Settings) -> EmailMessage:
     recipients = payload.get("to") or settings.email_to
     if not recipients:
@@ -44,8 +89,23 @@ def build_email(payload: dict, settings: Settings) -> EmailMessage:
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id(payload["idempotency_key"], settings.email_from)
     msg["X-Lootwatch-Ref"] = payload["idempotency_key"]
-    msg.set_content(payload["text"])
-    msg.add_alternative(payload["html"], subtype="html")
+    inline, missing = load_photos(payload, settings)
+    captions = [(cid, caption) for cid, caption, _data in inline]
+    text, html_body = payload["text"], payload["html"]
+    if inline or missing:
+        text = f"{text.rstrip()}\n\n{photos_text(captions, missing)}\n"
+        head, body_end, tail = html_body.rpartition("</body>")
+        section = photos_html(captions, missing)
+        html_body = f"{head}{section}{body_end}{tail}" if body_end else html_body + section
+    msg.set_content(text)
+    msg.add_alternative(html_body, subtype="html")
+    if inline:
+        html_part = msg.get_body(("html",))
+        assert html_part is not None  # added just above
+        for cid, _caption, data in inline:
+            html_part.add_related(
+                data, maintype="image", subtype="jpeg", cid=f"<{cid}>", filename=cid.split("@")[0] + ".jpg"
+            )
     return msg
 
 
@@ -68,13 +128,14 @@ def send_email(payload: dict, settings: Settings) -> None:
 
 
 def send_slack(payload: dict, settings: Settings) -> None:
-    if not settings.slack_webhook_url:
+    url = payload.get("webhook_url") or settings.slack_webhook_url  # a recipient's own, else the settings'
+    if not url:
         raise ConfigError("Slack notice pending but slack_webhook_url is not set")
     body = dict(payload["slack"])
     # Slack has no idempotency support; the ref travels in the message (context block) and here
     headers = {"Idempotency-Key": payload["idempotency_key"]}
     try:
-        response = httpx.post(settings.slack_webhook_url, json=body, headers=headers, timeout=SLACK_TIMEOUT_S)
+        response = httpx.post(url, json=body, headers=headers, timeout=SLACK_TIMEOUT_S)
     except httpx.HTTPError as exc:
         raise DeliveryError(f"Slack webhook: {exc.__class__.__name__}: {exc}") from exc
     if not response.is_success:

@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "lootwatch.cli.status",
     "lootwatch.cli.evidence",
     "lootwatch.cli.thresholds",
+    "lootwatch.cli.recipients",
 ]
 
 

@@ -1,4 +1,4 @@
-"""``lootwatch notify``: deliver the notices outbox (email, Slack)."""
+"""``lootwatch notify``: queue due daily digests and deliver the notices outbox (email, Slack)."""
 
 from __future__ import annotations
 
@@ -17,21 +17,30 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def notify(
         once: bool = typer.Option(False, "--once", help="Deliver what is due now, print counts and exit."),
+        digest_now: bool = typer.Option(
+            False,
+            "--digest-now",
+            help="Send today's daily digests now (alerts so far; later ones go into tomorrow's), then deliver once.",
+        ),
         poll: float = typer.Option(2.0, min=0.1, help="Seconds between looks at the outbox."),
     ) -> None:
-        """Deliver due notices, retrying failures with backoff, until Ctrl-C."""
+        """Deliver due notices (and daily digests, after midnight UTC), retrying failures with backoff."""
         from alerts.dispatch import deliver_due, run_sender
         from alerts.outbox import channels
+        from alerts.recipients import enqueue_digests, list_recipients
 
         with running() as (s, db, _urls):
-            if not channels(s):
+            if not channels(s) and not list_recipients(db):
                 typer.secho(
-                    "note: no channel configured (set smtp_host + email_to, or slack_webhook_url); "
-                    "notices already queued are still attempted",
+                    "note: no recipient configured (set smtp_host + email_to, or slack_webhook_url, or "
+                    "`lootwatch recipients add`); notices already queued are still attempted",
                     fg=typer.colors.YELLOW,
                     err=True,
                 )
-            if once:
+            if once or digest_now:
+                digests = enqueue_digests(db, s, force=digest_now)
+                if digests.written or digest_now:
+                    typer.echo(f"{digests.written} digest(s) queued, {digests.empty} recipient(s) with nothing new")
                 stats = deliver_due(db, s)
                 _report(stats)
                 if stats.dead:

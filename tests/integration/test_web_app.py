@@ -167,3 +167,18 @@ def test_item_page_escapes_and_decision_is_audited(client: TestClient, db: Datab
 def test_health_check_answers_without_login(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200 and response.text == "ok"
+
+
+def test_keyboard_shortcuts_are_accesskeys_with_a_legend(client: TestClient, db: Database) -> None:
+    for n in range(1, 28):
+        seed_item(db, n)
+    _login(client, "ana")
+    queue = client.get("/alerts").text
+    for key in ("f", "g", "o", "n", "q"):
+        assert f'accesskey="{key}"' in queue
+    assert queue.count('accesskey="o"') == 1 and 'id="shortcuts"' in queue and "<kbd>n</kbd> next" in queue
+    assert 'accesskey="p"' in client.get("/alerts?page=2").text
+    item = client.get("/alerts/1")
+    assert "script-src" not in item.headers["content-security-policy"] and "<script" not in item.text
+    for key, action in (("c", "confirm"), ("d", "dismiss"), ("e", "escalate"), ("m", "")):
+        assert f'accesskey="{key}"' in item.text and (not action or f"<kbd>{key}</kbd> {action}" in item.text)

@@ -1,4 +1,4 @@
-"""The review app in a real Chromium: log in, filter, open, confirm, see the audit entry."""
+"""The review app in a real Chromium: log in, filter, open, confirm (by keyboard shortcut), see the audit entry."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
@@ -16,6 +17,9 @@ from lootwatch.db import Database
 from lootwatch.settings import Settings
 from tests.integration.test_alerts_seed import seed_item
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 pytestmark = [pytest.mark.postgres, pytest.mark.browser, pytest.mark.slow]
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,6 +27,18 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 PASSWORD = "correct horse battery"
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+def press_accesskey(page: Page, key: str) -> None:
+    """Alt+key as Chromium on Linux receives it from the keyboard: a system key with its char event
+    (Playwright's keyboard.press sends no char event for Alt chords, so accesskeys would not fire)."""
+    cdp = page.context.new_cdp_session(page)
+    base = {"modifiers": 1, "key": key, "code": f"Key{key.upper()}", "windowsVirtualKeyCode": ord(key.upper()),
+            "isSystemKey": True}  # fmt: skip
+    cdp.send("Input.dispatchKeyEvent", {**base, "type": "rawKeyDown"})
+    cdp.send("Input.dispatchKeyEvent", {**base, "type": "char", "text": key, "unmodifiedText": key})
+    cdp.send("Input.dispatchKeyEvent", {**base, "type": "keyUp"})
+    cdp.detach()
 
 
 @pytest.fixture
@@ -76,12 +92,14 @@ def test_analyst_confirms_an_alert_in_chromium(db: Database, server: str) -> Non
             link = page.locator("#queue a.open")
             assert link.count() == 1 and link.inner_text() == HOSTILE  # shown as text
 
-            link.click()
+            press_accesskey(page, "o")  # accesskey: open the first item of the queue
             page.wait_for_url(f"{server}/alerts/{target.item_id}")
             assert page.locator("#listing-title").inner_text() == HOSTILE
             assert page.locator("#state").inner_text() == "new"
-            page.fill("#decide textarea[name=comment]", "same object as theft report TR-1")
-            page.click("#decide button[value=confirm]")
+            press_accesskey(page, "m")  # accesskey: the comment field, then c confirms
+            assert page.evaluate("document.activeElement.name") == "comment"
+            page.keyboard.type("same object as theft report TR-1")
+            press_accesskey(page, "c")
             page.wait_for_selector(".flash")
             assert page.locator("#state").inner_text() == "confirmed"
             row = page.locator("#audit tbody tr").first.inner_text()

@@ -14,7 +14,7 @@ CREATE TABLE notice_recipients (
 );
 -- one active rule per address and filter; a removed one can be added again
 CREATE UNIQUE INDEX notice_recipients_one_active
-    ON notice_recipients (channel, address, mode, coalesce(collection, '')) WHERE active;
+    ON notice_recipients (channel, lower(address), coalesce(collection, '')) WHERE active;
 
 -- which recipient a notice is for (NULL: the settings' recipients); digests have no review item
 ALTER TABLE notifications ADD COLUMN recipient_id bigint REFERENCES notice_recipients(id);
