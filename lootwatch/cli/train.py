@@ -31,6 +31,15 @@ def descriptor_cmd(
     ),
     threads: int = typer.Option(2, "--threads", help="CPU threads for torch."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop after the epoch past this."),
+    val_objects: int | None = typer.Option(
+        None,
+        "--val-objects",
+        help="Whole objects held out to choose the best epoch (default: a fifth when there are >= 10; 0: none).",
+    ),
+    val_seed: int = typer.Option(0, "--val-seed", help="Which objects are held out."),
+    retrain_all: bool = typer.Option(
+        False, "--retrain-all", help="After choosing the epoch count, train again on every object."
+    ),
 ) -> None:
     """Triplet-train a retrieval descriptor (PAN by default) and write checkpoint + card."""
     from models.card import ModelCard
@@ -54,6 +63,9 @@ def descriptor_cmd(
         dim=dim,
         view_window=view_window,
         threads=threads,
+        val_objects=val_objects,
+        val_seed=val_seed,
+        retrain_all=retrain_all,
     )
     card: ModelCard = read_checkpoint(path)[0]
     left_out = card.extra.get("left_out_objects") or []
