@@ -31,7 +31,7 @@ test-integration: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy lootwatch crawlers matcher models workers alerts
+	$(BIN)/mypy lootwatch crawlers matcher models workers alerts tests
 
 bench: install
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

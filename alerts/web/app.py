@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hmac
 import mimetypes
+import os
 import secrets
+import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
+from alerts.evidence import build_evidence_zip
 from alerts.review import count_items, decide, list_items, show_item
 from alerts.states import STATES, allowed_actions
 from alerts.web.accounts import authenticate, get_user
 from lootwatch.db import Database
-from lootwatch.errors import BadInputError, NotFoundError, StateError
+from lootwatch.errors import BadInputError, NotFoundError, StateError, user_errors
+from lootwatch.images import vet_image
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
+from workers.retrain import current_checkpoint, current_version
 
 PAGE_SIZE = 25
 SESSION_HOURS = 8
@@ -54,7 +59,16 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def create_app(settings: Settings, db: Database, *, key: str | None = None, https_only: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings,
+    db: Database,
+    *,
+    key: str | None = None,
+    https_only: bool = False,
+    descriptor: Any = None,
+) -> FastAPI:
+    """The review app. ``descriptor``: the live index's descriptor, already loaded (else loaded on
+    the first "add to gallery"); models are loaded lazily so the app starts without them."""
     app = FastAPI(title="lootwatch review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         SessionMiddleware,
@@ -66,6 +80,7 @@ def create_app(settings: Settings, db: Database, *, key: str | None = None, http
     )
     templates = Jinja2Templates(directory=str(TEMPLATES))
     store = BlobStore(settings.store_dir)
+    models: dict[str, Any] = {"descriptor": descriptor}  # loaded once, on first use
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -202,6 +217,7 @@ def create_app(settings: Settings, db: Database, *, key: str | None = None, http
             actions=_actions_for(state, user["role"]),
             escalated_needs_admin=state == "escalated" and user["role"] != "admin",
             listing_href=_http_url(d["listing"]["url"]),
+            has_classifier=current_checkpoint(settings) is not None,
         )
 
     @app.get("/alerts/{item_id}", response_class=HTMLResponse)
@@ -216,6 +232,7 @@ def create_app(settings: Settings, db: Database, *, key: str | None = None, http
         comment: str = Form(""),
         expect_state: str = Form(...),
         csrf: str = Form(""),
+        add_to_gallery: str = Form(""),
     ) -> Response:
         user = _user(request)
         if not _csrf_ok(request, csrf):
@@ -230,8 +247,90 @@ def create_app(settings: Settings, db: Database, *, key: str | None = None, http
             return render(request, "error.html", 404, message=str(exc))
         except (StateError, BadInputError) as exc:
             return item_page(request, item_id, user, 409, str(exc))
-        request.session["flash"] = f"Item {item_id}: {d.from_state} → {d.to_state}."
+        flash = f"Item {item_id}: {d.from_state} → {d.to_state}."
+        if add_to_gallery and d.to_state == "confirmed":
+            flash += " " + add_to_gallery_outcome(item_id)
+        request.session["flash"] = flash
         return RedirectResponse(f"/alerts/{item_id}", status_code=303)
+
+    def add_to_gallery_outcome(item_id: int) -> str:
+        # after the decision committed: a failure here leaves the confirmation standing
+        from alerts.feedback import add_listing_photos_to_gallery
+
+        try:
+            if models["descriptor"] is None:
+                from models.descriptor import load_descriptor
+
+                models["descriptor"] = load_descriptor(settings.descriptor)
+            added = add_listing_photos_to_gallery(db, settings, item_id, descriptor=models["descriptor"])
+        except user_errors() as exc:
+            return f"The listing photos were NOT added to the gallery: {exc}"
+        text = (
+            f"Gallery of {added.artefact_id}: {len(added.added_photo_ids)} photo(s) added, "
+            f"{len(added.indexed_photo_ids)} indexed"
+        )
+        text += f" (index {added.index_version})" if added.index_version else ""
+        if added.skipped:
+            text += "; skipped " + ", ".join(f"#{k} ({v})" for k, v in sorted(added.skipped.items()))
+        return text + "."
+
+    @app.get("/alerts/{item_id}/evidence.zip")
+    def evidence_zip(request: Request, item_id: int) -> Response:
+        _user(request)
+        try:
+            data = build_evidence_zip(db, store, item_id)
+        except NotFoundError as exc:
+            return Response(str(exc), status_code=404, media_type="text/plain")
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="lootwatch-evidence-{item_id}.zip"'},
+        )
+
+    @app.get("/snapshots/{snapshot_id}")
+    def snapshot(request: Request, snapshot_id: int) -> Response:
+        _user(request)
+        row = db.fetchone("SELECT stored_path FROM page_snapshots WHERE id = %s", (snapshot_id,))
+        data = _stored(store, row["stored_path"]) if row else None
+        if data is None:
+            return Response("no such page snapshot (or its file is missing)", status_code=404, media_type="text/plain")
+        # the page is the seller's markup: shown as text in a sandbox, never parsed as a document
+        return Response(
+            data,
+            media_type="text/plain; charset=utf-8",
+            headers={
+                "Content-Security-Policy": "sandbox",
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private, max-age=86400",
+            },
+        )
+
+    @app.get("/alerts/{item_id}/saliency.png")
+    def saliency(request: Request, item_id: int) -> Response:
+        _user(request)
+        checkpoint, version = current_checkpoint(settings), current_version(settings)
+        if checkpoint is None or version is None:
+            return Response(
+                "no classifier trained yet: saliency needs the live classifier",
+                status_code=404,
+                media_type="text/plain",
+            )
+        photo = _best_photo(db, item_id)
+        data = _stored(store, photo["stored_path"]) if photo else None
+        if photo is None or data is None:
+            return Response("no stored listing photo for this alert", status_code=404, media_type="text/plain")
+        cached = store.path(f"saliency/{photo['sha256'][:2]}/{photo['sha256']}-{version}.png")
+        if not cached.is_file():
+            try:
+                image = vet_image(data, max_bytes=settings.max_photo_bytes, max_pixels=settings.max_photo_pixels).image
+                clf = models.get(f"classifier:{version}") or _load_classifier(checkpoint)
+                models[f"classifier:{version}"] = clf
+                _write_atomic(cached, _saliency_png(clf, image))
+            except user_errors() as exc:
+                return Response(f"no saliency for this photo: {exc}", status_code=404, media_type="text/plain")
+        return Response(
+            cached.read_bytes(), media_type="image/png", headers={"Cache-Control": "private, max-age=86400"}
+        )
 
     @app.get("/photos/{kind}/{photo_id}")
     def photo(request: Request, kind: str, photo_id: int) -> Response:
@@ -241,12 +340,8 @@ def create_app(settings: Settings, db: Database, *, key: str | None = None, http
         if row is None or not row["stored_path"]:
             return Response("no such photo", status_code=404, media_type="text/plain")
         rel = row["stored_path"]
-        root = store.root.resolve()
-        if not (root / rel).resolve().is_relative_to(root):
-            return Response("no such photo", status_code=404, media_type="text/plain")
-        try:
-            data = store.read(rel)
-        except OSError:
+        data = _stored(store, rel)
+        if data is None:
             return Response("photo file missing from the store", status_code=404, media_type="text/plain")
         media = mimetypes.guess_type(rel.removesuffix(".gz"))[0] or "application/octet-stream"
         if not media.startswith("image/") or media == "image/svg+xml":
@@ -254,6 +349,58 @@ def create_app(settings: Settings, db: Database, *, key: str | None = None, http
         return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=86400"})
 
     return app
+
+
+def _stored(store: BlobStore, rel: str) -> bytes | None:
+    """The blob at ``rel`` (un-gzipped), or None when it is missing or outside the store."""
+    root = store.root.resolve()
+    if not rel or not (root / rel).resolve().is_relative_to(root):
+        return None
+    try:
+        return store.read(rel)
+    except OSError:
+        return None
+
+
+def _best_photo(db: Database, item_id: int) -> dict | None:
+    """The alerted artefact's best-scoring stored listing photo (the item's best match first)."""
+    return db.fetchone(
+        """SELECT p.id, p.sha256, p.stored_path
+             FROM review_items r
+             JOIN listing_photo_links k ON k.listing_id = r.listing_id
+             JOIN listing_photos p ON p.id = k.photo_id
+             LEFT JOIN matches m ON m.photo_id = p.id AND m.artefact_id = r.artefact_id
+            WHERE r.id = %s AND p.stored_path IS NOT NULL AND p.stored_path <> '' AND p.status <> 'rejected'
+            ORDER BY (m.id = r.best_match_id) IS TRUE DESC, m.score DESC NULLS LAST, k.position, p.id
+            LIMIT 1""",
+        (item_id,),
+    )
+
+
+def _load_classifier(checkpoint: Path) -> Any:
+    from models.classifier import load_classifier
+
+    return load_classifier(checkpoint)
+
+
+def _saliency_png(clf: Any, image: Any) -> bytes:
+    import io
+
+    from models.classifier_saliency import overlay, saliency_map
+
+    sal, _cls = saliency_map(clf, image)
+    buf = io.BytesIO()
+    overlay(image, sal).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # write-then-rename, like BlobStore.put: a concurrent reader never sees half a PNG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
 
 
 def _actions_for(state: str, role: str) -> list[str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 
-from lootwatch.db import Database
+from lootwatch.db import Conn, Database
 
 
 @dataclass(frozen=True)
@@ -20,7 +19,7 @@ class Seeded:
     match_id: int
 
 
-def _id(conn: psycopg.Connection, sql: str, params: tuple) -> int:
+def _id(conn: Conn, sql: str, params: tuple) -> int:
     row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
     assert row is not None
     return int(row["id"])  # type: ignore[call-overload]

@@ -27,9 +27,9 @@ def test_worker_matches_odd_images_and_rejects_bad_bytes(
     odd = {name: insert_raw_photo(db, settings, name, make()) for name, make in ODD_IMAGES.items()}
     bad = {name: insert_raw_photo(db, settings, name, make()) for name, make in BAD_IMAGES.items()}
     gone = insert_raw_photo(db, settings, "file-gone", b"x")
-    (
-        settings.store_dir / db.fetchone("SELECT stored_path FROM listing_photos WHERE id = %s", (gone,))["stored_path"]
-    ).unlink()  # type: ignore[index]
+    row = db.fetchone("SELECT stored_path FROM listing_photos WHERE id = %s", (gone,))
+    assert row is not None
+    (settings.store_dir / row["stored_path"]).unlink()
 
     ctx = WorkerContext(
         settings, db, BlobStore(settings.store_dir), MatchEngine(settings.descriptor, settings.index_dir)

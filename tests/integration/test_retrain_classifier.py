@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,7 +17,7 @@ from lootwatch.storage import BlobStore
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-TINY = {"epochs": 2, "input_size": 64, "views": 1}  # a real training, sized for a test
+TINY: dict[str, Any] = {"epochs": 2, "input_size": 64, "views": 1}  # a real training, sized for a test
 
 
 def _gallery(root: Path, coil: Path, objects: dict[str, str]) -> Path:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import re
+import zipfile
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -16,6 +21,8 @@ from lootwatch.errors import BadInputError
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
 from tests.integration.test_alerts_seed import seed_item
+from tests.integration.test_rules import make_world
+from tests.unit.alerts.test_rules import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres
 PASSWORD = "correct horse battery"
@@ -182,3 +189,164 @@ def test_keyboard_shortcuts_are_accesskeys_with_a_legend(client: TestClient, db:
     assert "script-src" not in item.headers["content-security-policy"] and "<script" not in item.text
     for key, action in (("c", "confirm"), ("d", "dismiss"), ("e", "escalate"), ("m", "")):
         assert f'accesskey="{key}"' in item.text and (not action or f"<kbd>{key}</kbd> {action}" in item.text)
+
+
+def _store_listing_photo(settings: Settings, db: Database, photo_id: int, image: Image.Image) -> bytes:
+    png = io.BytesIO()
+    image.save(png, "PNG")
+    sha, rel = BlobStore(settings.store_dir).put("photos", png.getvalue(), ".png")
+    db.execute("UPDATE listing_photos SET stored_path = %s, sha256 = %s WHERE id = %s", (rel, sha, photo_id))
+    return png.getvalue()
+
+
+def test_evidence_bundle_downloads_as_a_zip(client: TestClient, db: Database) -> None:
+    s = seed_item(db)
+    assert client.get(f"/alerts/{s.item_id}/evidence.zip", follow_redirects=False).status_code == 303
+    _login(client, "ana")
+    assert 'href="/alerts/1/evidence.zip"' in client.get(f"/alerts/{s.item_id}").text
+    r = client.get(f"/alerts/{s.item_id}/evidence.zip")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert r.headers["content-disposition"] == 'attachment; filename="lootwatch-evidence-1.zip"'
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        assert "SHA256SUMS" in zf.namelist()
+    assert json.dumps(manifest).count(s.artefact_id) >= 1
+    assert client.get(f"/alerts/{s.item_id}/evidence.zip").content == r.content  # deterministic
+    assert client.get("/alerts/999/evidence.zip").status_code == 404
+
+
+def _add_snapshot(db: Database, listing_id: int, rel: str) -> int:
+    # page_snapshots is append-only: a new row, not an update of the seeded one
+    row = db.fetchone(
+        """INSERT INTO page_snapshots (listing_id, url, sha256, stored_path, http_status)
+           VALUES (%s, 'https://example.test/lot/1', %s, %s, 200) RETURNING id""",
+        (listing_id, "f" * 64, rel),
+    )
+    assert row is not None
+    return int(row["id"])
+
+
+def test_page_snapshot_is_served_as_sandboxed_text(client: TestClient, db: Database, settings: Settings) -> None:
+    s = seed_item(db)
+    html = b'<html><script>alert("pwned")</script><p>Bronze \xc3\xa9 lot</p></html>'
+    _sha, rel = BlobStore(settings.store_dir).put("pages", html, ".html", compress=True)
+    snap, escape = (_add_snapshot(db, s.listing_id, path) for path in (rel, "../../../../etc/passwd"))
+    assert client.get(f"/snapshots/{snap}", follow_redirects=False).status_code == 303
+    _login(client, "ana")
+    assert f'href="/snapshots/{snap}"' in client.get(f"/alerts/{s.item_id}").text
+    r = client.get(f"/snapshots/{snap}")
+    assert r.status_code == 200 and r.content == html  # the exact bytes, un-gzipped
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-security-policy"] == "sandbox" and r.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/snapshots/9999").status_code == 404
+    assert client.get(f"/snapshots/{escape}").status_code == 404  # never outside the store
+
+
+def _publish_classifier(settings: Settings, version: str, classes: list[str]) -> None:
+    """A real (untrained, 64 px) classifier laid out as workers.retrain publishes one."""
+    from models.classifier import build_classifier, make_card, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_classifier("tf_efficientnet_lite0", len(classes), "none").eval()
+    card = make_card(
+        model,
+        name="classifier",
+        backbone="tf_efficientnet_lite0",
+        backbone_weights="none",
+        n_classes=len(classes),
+        input_size=(64, 64),
+    )
+    root = settings.checkpoints_dir / "classifier"
+    save_checkpoint(root / version / "classifier.pt", model, card, classes)
+    (root / "CURRENT").write_text(version + "\n")
+
+
+def test_saliency_overlay_needs_a_classifier_and_is_cached(
+    client: TestClient, db: Database, settings: Settings
+) -> None:
+    torch.set_num_threads(1)
+    s = seed_item(db)
+    photo = Image.new("RGB", (96, 96), (40, 40, 40))
+    photo.paste((230, 200, 40), (30, 30, 70, 70))
+    _store_listing_photo(settings, db, s.photo_id, photo)
+    assert client.get(f"/alerts/{s.item_id}/saliency.png", follow_redirects=False).status_code == 303
+    _login(client, "ana")
+    assert "no classifier trained yet" in client.get(f"/alerts/{s.item_id}").text
+    none = client.get(f"/alerts/{s.item_id}/saliency.png")
+    assert none.status_code == 404 and "no classifier trained yet" in none.text
+
+    _publish_classifier(settings, "clf-v1", [s.artefact_id, "OTHER"])
+    page = client.get(f"/alerts/{s.item_id}").text
+    assert f'src="/alerts/{s.item_id}/saliency.png"' in page and "no classifier trained yet" not in page
+    r = client.get(f"/alerts/{s.item_id}/saliency.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    overlay = Image.open(io.BytesIO(r.content))
+    assert overlay.format == "PNG" and overlay.size == (64, 64)
+    sha = db.fetchone("SELECT sha256 FROM listing_photos WHERE id = %s", (s.photo_id,))
+    assert sha is not None
+    cached = settings.store_dir / "saliency" / sha["sha256"][:2] / f"{sha['sha256']}-clf-v1.png"
+    assert cached.read_bytes() == r.content
+    cached.write_bytes(b"cached")  # the second answer comes from the cache, not a recomputation
+    assert client.get(f"/alerts/{s.item_id}/saliency.png").content == b"cached"
+
+
+@pytest.fixture(scope="module")
+def descriptor() -> Iterator[Any]:
+    from models.descriptor import load_descriptor
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_descriptor("imagenet-lite0-gem")
+    torch.set_num_threads(threads)
+
+
+def test_confirm_can_add_the_listing_photos_to_the_gallery(db: Database, settings: Settings, descriptor: Any) -> None:
+    from alerts.rules import AlertRules
+    from lootwatch.images import vet_image
+    from matcher.index import GalleryIndex, GalleryPhoto
+    from matcher.store import load_current, publish
+
+    world = make_world(db, settings)
+    g1 = world.artefact("A1", jpeg(textured(1)))
+    g2 = world.artefact("A2", jpeg(textured(2)))
+    rows = db.fetchall("SELECT id, artefact_id, stored_path FROM artefact_photos ORDER BY id")
+    gallery = [
+        GalleryPhoto(r["id"], r["artefact_id"], vet_image(world.store.read(r["stored_path"])).image) for r in rows
+    ]
+    publish(GalleryIndex.build(descriptor, gallery, calibrate=False, threshold=0.8), settings.index_dir)
+    _, photos = world.listing("lot-1", [jpeg(restage(textured(1)))])
+    world.match(photos[0], "A1", 0.9, g1)
+    (item_id,) = world.decide(photos, AlertRules(threshold=0.8))
+    _, others = world.listing("lot-2", [jpeg(restage(textured(2)))])
+    world.match(others[0], "A2", 0.9, g2)
+    (other_id,) = world.decide(others, AlertRules(threshold=0.8))
+    add_user(db, "ana", PASSWORD, "analyst")
+    client = TestClient(create_app(world.settings, db, key="test-key", descriptor=descriptor))
+    _login(client, "ana")
+    page = client.get(f"/alerts/{item_id}").text
+    assert 'name="add_to_gallery"' in page
+    r = client.post(
+        f"/alerts/{item_id}/decide",
+        data={
+            "action": "confirm",
+            "comment": "museum confirms",
+            "expect_state": "new",
+            "csrf": _csrf(page),
+            "add_to_gallery": "1",
+        },
+    )
+    assert r.status_code == 200 and "new → confirmed." in r.text
+    assert "Gallery of A1: 1 photo(s) added, 1 indexed (index " in r.text
+    added = db.fetchall("SELECT artefact_id FROM artefact_photos WHERE from_listing_photo_id = %s", (photos[0],))
+    assert added == [{"artefact_id": "A1"}]
+    assert len(load_current(settings.index_dir, expect_card=descriptor.card).artefact_of) == 3
+
+    # the photos cannot join a removed artefact's gallery: the confirmation stands, the flash says why
+    db.execute("UPDATE artefacts SET removed_at = now() WHERE id = 'A2'")
+    page = client.get(f"/alerts/{other_id}").text
+    r = client.post(
+        f"/alerts/{other_id}/decide",
+        data={"action": "confirm", "comment": "yes", "expect_state": "new", "csrf": _csrf(page), "add_to_gallery": "1"},
+    )
+    assert r.status_code == 200 and "new → confirmed." in r.text and "were NOT added to the gallery" in r.text
+    assert "removed from the watch list" in r.text

@@ -38,6 +38,7 @@ def test_no_other_distribution_provides_our_top_level_names() -> None:
 @pytest.mark.parametrize("name", OURS)
 def test_packages_import_from_this_checkout(name: str) -> None:
     module = __import__(name)
+    assert module.__file__ is not None
     assert Path(module.__file__).resolve().parent == ROOT / name
 
 
