@@ -210,6 +210,25 @@ def show_item(db: Database, item_id: int) -> dict:
         (item["listing_id"],),
     )
     decisions = db.fetchall("SELECT * FROM decisions WHERE review_item_id = %s ORDER BY decided_at, id", (item_id,))
+    history = db.fetchall(
+        "SELECT seen_at, field, old_value, new_value FROM listing_history WHERE listing_id = %s ORDER BY seen_at, id",
+        (item["listing_id"],),
+    )
+    # other listings showing one of this listing's photos (relistings), and listings linked to this alert
+    relistings = db.fetchall(
+        """SELECT DISTINCT l.id, l.url, l.title, l.first_seen, s.name AS site
+           FROM listing_photo_links mine
+           JOIN listing_photo_links other ON other.photo_id = mine.photo_id AND other.listing_id <> mine.listing_id
+           JOIN listings l ON l.id = other.listing_id
+           JOIN sources s ON s.id = l.source_id
+           WHERE mine.listing_id = %s
+           UNION
+           SELECT l.id, l.url, l.title, l.first_seen, s.name AS site
+           FROM alert_links k JOIN listings l ON l.id = k.listing_id JOIN sources s ON s.id = l.source_id
+           WHERE k.review_item_id = %s
+           ORDER BY first_seen, id""",
+        (item["listing_id"], item_id),
+    )
     notifications = db.fetchall(
         """SELECT id, channel, status, attempts, last_error, idempotency_key, next_attempt_at, sent_at
            FROM notifications WHERE review_item_id = %s ORDER BY id""",
@@ -224,5 +243,7 @@ def show_item(db: Database, item_id: int) -> dict:
         "artefact_photos": artefact_photos,
         "snapshots": snapshots,
         "decisions": decisions,
+        "history": history,
+        "relistings": relistings,
         "notifications": notifications,
     }

@@ -350,3 +350,24 @@ def test_confirm_can_add_the_listing_photos_to_the_gallery(db: Database, setting
     )
     assert r.status_code == 200 and "new → confirmed." in r.text and "were NOT added to the gallery" in r.text
     assert "removed from the watch list" in r.text
+
+
+def test_item_page_shows_listing_history_and_relistings(client: TestClient, db: Database) -> None:
+    _login(client, "ana")
+    s = seed_item(db, title="Attic krater")
+    other = seed_item(db, 2, title="Greek vase, private collection <b>")
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO listing_history (listing_id, field, old_value, new_value) VALUES (%s, 'price_text', %s, %s)",
+            (s.listing_id, "EUR 1,200", "EUR 950"),
+        )
+        # the second listing shows the first one's photo: a relisting
+        conn.execute(
+            "INSERT INTO listing_photo_links (listing_id, photo_id) VALUES (%s, %s)", (other.listing_id, s.photo_id)
+        )
+    page = client.get(f"/alerts/{s.item_id}")
+    assert page.status_code == 200
+    history = page.text[page.text.index('id="history"') : page.text.index('id="relistings"')]
+    assert "price_text" in history and "EUR 1,200" in history and "EUR 950" in history
+    relistings = page.text[page.text.index('id="relistings"') : page.text.index("<h2>Evidence")]
+    assert "Greek vase, private collection &lt;b&gt;" in relistings
