@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import multiprocessing as mp
+import uuid
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageEnhance
 
 from lootwatch.db import Database
+from lootwatch.gallery import import_gallery
 from lootwatch.images import vet_image
+from lootwatch.indexing import build_and_publish
 from lootwatch.queueing import enqueue_photo, photo_queue
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
@@ -67,6 +71,35 @@ def add_listing(
     for pid, sha in new:  # after commit: a worker must find the row it is told about
         enqueue_photo(queue, pid, sha)
     return listing["id"], photo_ids  # type: ignore[index]
+
+
+PROTECTED = (2, 5, 9)  # coil100-train objects registered as protected, as ART-002, ART-005, ART-009
+
+
+def make_pipeline(db: Database, redis_url: str, tmp_path: Path, shared_dir: Path, **overrides: Any) -> Settings:
+    """Settings on tmp_path with a published index of the PROTECTED coil objects (4 views each)."""
+    gallery = tmp_path / "gallery"
+    for obj in PROTECTED:
+        for angle in (0, 90, 180, 270):
+            dest = gallery / f"ART-{obj:03d}" / f"{angle:03d}.png"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(coil_view(shared_dir, obj, angle).read_bytes())
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": db.url,
+        "redis_url": redis_url,
+        "queue_name": f"test-{uuid.uuid4().hex[:8]}",
+        "descriptor": "imagenet-lite0-gem",
+        "batch_size": 4,
+        "requeue_after_s": 0.5,
+        "email_to": ["police@example.org"],
+        "slack_webhook_url": "http://127.0.0.1:9/hook",
+        "smtp_host": "127.0.0.1",
+    }
+    settings = Settings(**{**values, **overrides})
+    import_gallery(db, BlobStore(settings.store_dir), gallery, max_bytes=10**7, max_pixels=10**7)
+    build_and_publish(db, settings, progress=False)
+    return settings
 
 
 def _worker_main(settings_json: str) -> None:

@@ -10,7 +10,8 @@ import torch
 from lootwatch.db import Database
 from lootwatch.storage import BlobStore
 from tests.fixtures.bad_inputs.corpus import BAD_IMAGES, BAD_REASONS, ODD_IMAGES
-from tests.integration.test_faults_support import insert_raw_photo, make_pipeline
+from tests.integration.pipeline_helpers import make_pipeline
+from tests.integration.test_faults_support import insert_raw_photo
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ import pytest
 
 from lootwatch.db import Database
 from lootwatch.queueing import photo_queue
-from tests.integration.pipeline_helpers import start_worker
-from tests.integration.test_faults_support import add_photos, in_batch, make_pipeline, outcome
+from tests.integration.pipeline_helpers import make_pipeline, start_worker
+from tests.integration.test_faults_support import add_photos, in_batch, outcome
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

@@ -17,8 +17,7 @@ from lootwatch.indexing import build_and_publish
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
 from matcher.store import current_version
-from tests.integration.pipeline_helpers import add_listing, coil_view, restaged
-from tests.integration.test_faults_support import make_pipeline
+from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

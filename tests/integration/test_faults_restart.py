@@ -21,8 +21,8 @@ import pytest
 
 from lootwatch.db import Database
 from lootwatch.db.migrate import migrate
-from tests.integration.pipeline_helpers import start_worker
-from tests.integration.test_faults_support import add_photos, make_pipeline, outcome
+from tests.integration.pipeline_helpers import make_pipeline, start_worker
+from tests.integration.test_faults_support import add_photos, outcome
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

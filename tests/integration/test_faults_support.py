@@ -4,42 +4,11 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
 
 from lootwatch.db import Database
-from lootwatch.gallery import import_gallery
-from lootwatch.indexing import build_and_publish
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
 from tests.integration.pipeline_helpers import coil_view
-
-PROTECTED = (2, 5, 9)
-
-
-def make_pipeline(db: Database, redis_url: str, tmp_path: Path, shared_dir: Path, **overrides: Any) -> Settings:
-    """Settings on tmp_path with a published index of 3 protected coil objects (4 views each)."""
-    gallery = tmp_path / "gallery"
-    for obj in PROTECTED:
-        for angle in (0, 90, 180, 270):
-            dest = gallery / f"ART-{obj:03d}" / f"{angle:03d}.png"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(coil_view(shared_dir, obj, angle).read_bytes())
-    values: dict[str, Any] = {
-        "data_dir": tmp_path / "data",
-        "database_url": db.url,
-        "redis_url": redis_url,
-        "queue_name": f"test-{uuid.uuid4().hex[:8]}",
-        "descriptor": "imagenet-lite0-gem",
-        "batch_size": 4,
-        "requeue_after_s": 0.5,
-        "email_to": ["police@example.org"],
-        "slack_webhook_url": "http://127.0.0.1:9/hook",
-        "smtp_host": "127.0.0.1",
-    }
-    settings = Settings(**{**values, **overrides})
-    import_gallery(db, BlobStore(settings.store_dir), gallery, max_bytes=10**7, max_pixels=10**7)
-    build_and_publish(db, settings, progress=False)
-    return settings
 
 
 def insert_raw_photo(db: Database, settings: Settings, item_id: str, data: bytes, *, suffix: str = ".jpg") -> int:

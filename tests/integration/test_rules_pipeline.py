@@ -3,7 +3,6 @@ agreeing photos, the geometric check and relisting links, as ``decide_alerts`` s
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,8 @@ import torch
 
 from alerts.rules import AlertRules, decide_alerts
 from lootwatch.db import Database
-from lootwatch.gallery import import_gallery
-from lootwatch.indexing import build_and_publish
-from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
-from tests.integration.pipeline_helpers import add_listing, coil_view, restaged
+from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -28,24 +24,12 @@ def test_rule_on_real_matches(db: Database, redis_url: str, tmp_path: Path, shar
     from workers.matching import match_batch
 
     torch.set_num_threads(1)
-    gallery = tmp_path / "gallery"
-    for obj in PROTECTED:
-        for angle in (0, 90, 180, 270):
-            dest = gallery / f"ART-{obj:03d}" / f"{angle:03d}.png"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(coil_view(shared_dir, obj, angle).read_bytes())
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=db.url,
-        redis_url=redis_url,
-        queue_name=f"test-{uuid.uuid4().hex[:8]}",
-        descriptor="imagenet-lite0-gem",
-        alert_threshold=2.0,  # the worker's own rule opens nothing: decide_alerts below decides
-        slack_webhook_url="http://127.0.0.1:9/hook",
-    )
+    # the worker's own rule opens nothing (threshold 2.0): decide_alerts below decides
+    settings = make_pipeline(db, redis_url, tmp_path, shared_dir, alert_threshold=2.0, email_to=[], smtp_host=None)
     store = BlobStore(settings.store_dir)
-    import_gallery(db, store, gallery, max_bytes=10**7, max_pixels=10**7)
-    index = build_and_publish(db, settings, progress=False)
+    from matcher.store import load_current
+
+    index = load_current(settings.index_dir)
     assert index.threshold is not None
 
     def photos(obj: int, *angles: int) -> list[bytes]:

@@ -5,49 +5,24 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from lootwatch.db import Database
-from lootwatch.gallery import import_gallery
-from lootwatch.indexing import build_and_publish
 from lootwatch.queueing import photo_queue
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
-from tests.integration.pipeline_helpers import add_listing, coil_view, restaged, start_worker
+from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged, start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-PROTECTED = (2, 5, 9)  # coil100-train objects registered as protected
 UNPROTECTED = (14, 17)
 
 
 @pytest.fixture
 def pipeline(db: Database, redis_url: str, tmp_path: Path, shared_dir: Path) -> Settings:
-    gallery = tmp_path / "gallery"
-    for obj in PROTECTED:
-        for angle in (0, 90, 180, 270):
-            dest = gallery / f"ART-{obj:03d}" / f"{angle:03d}.png"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(coil_view(shared_dir, obj, angle).read_bytes())
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=db.url,
-        redis_url=redis_url,
-        queue_name=f"test-{uuid.uuid4().hex[:8]}",
-        descriptor="imagenet-lite0-gem",
-        batch_size=4,
-        requeue_after_s=0.5,
-        smtp_host="127.0.0.1",
-        smtp_port=2525,
-        email_to=["police@example.org"],
-        slack_webhook_url="http://127.0.0.1:9/hook",
-    )
-    import_gallery(db, BlobStore(settings.store_dir), gallery, max_bytes=10**7, max_pixels=10**7)
-    build_and_publish(db, settings, progress=False)
-    return settings
+    return make_pipeline(db, redis_url, tmp_path, shared_dir, smtp_port=2525)
 
 
 def _listing_photos(shared: Path, obj: int, angles: tuple[int, ...]) -> list[bytes]:
