@@ -34,17 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lootwatch.demo.site import PLAIN_SELECTORS  # noqa: E402 - after the path set-up above
+
 PER_PAGE = 50
-SELECTORS = {
-    "result_links": "a.lot-link::attr(href)",
-    "next_page": "a[rel=next]::attr(href)",
-    "title": "h1.lot-title::text",
-    "description": "div.lot-description",
-    "price": "span.lot-price::text",
-    "seller": "span.lot-seller::text",
-    "date": "span.lot-date::text",
-    "photos": "div.lot-gallery a::attr(href)",
-}
+SELECTORS = PLAIN_SELECTORS  # the demo site's plain-HTML markup, which the benchmark site copies
 _WORDS = "bronze marble terracotta figure head vessel amphora relief fragment stele mask bowl".split()
 
 

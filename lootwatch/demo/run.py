@@ -258,42 +258,24 @@ def _count(db: Database, sql: str) -> int:
 
 
 def demo_sites_toml(base_url: str) -> str:
-    return f"""# written by `lootwatch demo` for its local auction site
-[sites.demo-plain]
-start_urls = ["{base_url}/plain/"]
-adapter = "generic"
-allow_private = true
-download_delay = 0
-[sites.demo-plain.selectors]
-result_links = "a.lot-link::attr(href)"
-next_page = "a[rel=next]::attr(href)"
-title = "h1.lot-title::text"
-description = "div.lot-description"
-price = "span.lot-price::text"
-seller = "span.lot-seller::text"
-date = "span.lot-date::text"
-photos = "div.lot-gallery a::attr(href)"
+    from lootwatch.demo.site import JS_SELECTORS, PLAIN_SELECTORS
 
-[sites.demo-jsonld]
-start_urls = ["{base_url}/catalogue/"]
-adapter = "generic"
-allow_private = true
-download_delay = 0
+    def table(name: str, start: str, selectors: dict[str, str] | None, needs_js: bool = False) -> str:
+        lines = [f"[sites.{name}]", f'start_urls = ["{base_url}{start}"]', 'adapter = "generic"']
+        lines += ["needs_js = true"] if needs_js else []
+        lines += ["allow_private = true", "download_delay = 0"]
+        if selectors:
+            lines.append(f"[sites.{name}.selectors]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in selectors.items()]
+        return "\n".join(lines) + "\n"
 
-[sites.demo-js]
-start_urls = ["{base_url}/live/"]
-adapter = "generic"
-needs_js = true
-allow_private = true
-download_delay = 0
-[sites.demo-js.selectors]
-result_links = "a.lot-link::attr(href)"
-next_page = "a[rel=next]::attr(href)"
-title = "h1.lot-title::text"
-price = "span.lot-price::text"
-seller = "span.lot-seller::text"
-photos = "img.lot-photo::attr(src)"
-"""
+    return "# written by `lootwatch demo` for its local auction site\n" + "\n".join(
+        [
+            table("demo-plain", "/plain/", PLAIN_SELECTORS),
+            table("demo-jsonld", "/catalogue/", None),
+            table("demo-js", "/live/", JS_SELECTORS, needs_js=True),
+        ]
+    )
 
 
 def deliver_all(db: Database, settings: Settings, timeout_s: float = 60.0) -> int:

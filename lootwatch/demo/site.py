@@ -27,6 +27,28 @@ from urllib.parse import parse_qs, urlsplit
 from lootwatch.demo import pages
 from lootwatch.errors import BadInputError
 
+# The markup contract of the demo site's plain-HTML and JavaScript styles, as CSS selectors for the
+# crawler's generic adapter (the JSON-LD style needs none). `lootwatch demo` writes them into its sites
+# file; crawler tests and the crawl benchmark serve pages of the same shape.
+PLAIN_SELECTORS: dict[str, str] = {
+    "result_links": "a.lot-link::attr(href)",
+    "next_page": "a[rel=next]::attr(href)",
+    "title": "h1.lot-title::text",
+    "description": "div.lot-description",
+    "price": "span.lot-price::text",
+    "seller": "span.lot-seller::text",
+    "date": "span.lot-date::text",
+    "photos": "div.lot-gallery a::attr(href)",  # the full-size link; the <img> inside is a thumbnail
+}
+JS_SELECTORS: dict[str, str] = {
+    "result_links": "a.lot-link::attr(href)",
+    "next_page": "a[rel=next]::attr(href)",
+    "title": "h1.lot-title::text",
+    "price": "span.lot-price::text",
+    "seller": "span.lot-seller::text",
+    "photos": "img.lot-photo::attr(src)",
+}
+
 ROBOTS = "User-agent: *\nCrawl-delay: 0\nDisallow: /private/\n"
 LOT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PHOTO = re.compile(r"/photos/(thumb/)?([A-Za-z0-9][A-Za-z0-9_-]*\.jpg)")

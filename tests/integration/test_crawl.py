@@ -12,6 +12,7 @@ from rq.serializers import JSONSerializer
 from crawlers.run import run_crawl_isolated
 from crawlers.sites import SiteConfig
 from lootwatch.db import Database
+from lootwatch.demo.site import PLAIN_SELECTORS
 from lootwatch.queueing import redis_connection
 from lootwatch.settings import Settings
 
@@ -24,17 +25,6 @@ _spec.loader.exec_module(_server)
 build_site, serve = _server.build_site, _server.serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
-
-PLAIN_SELECTORS = {
-    "result_links": "a.lot-link::attr(href)",
-    "next_page": "a[rel=next]::attr(href)",
-    "title": "h1.lot-title::text",
-    "description": "div.lot-description",
-    "price": "span.lot-price::text",
-    "seller": "span.lot-seller::text",
-    "date": "span.lot-date::text",
-    "photos": "div.lot-gallery a::attr(href)",
-}
 
 
 @pytest.fixture
