@@ -20,6 +20,7 @@ from lootwatch.db import Database
 from lootwatch.errors import BadInputError
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
+from tests.fixtures.models.tiny_classifier import publish_tiny_classifier
 from tests.integration.test_alerts_seed import seed_item
 from tests.integration.test_rules import make_world
 from tests.unit.alerts.test_rules import jpeg, restage, textured
@@ -242,25 +243,6 @@ def test_page_snapshot_is_served_as_sandboxed_text(client: TestClient, db: Datab
     assert client.get(f"/snapshots/{escape}").status_code == 404  # never outside the store
 
 
-def _publish_classifier(settings: Settings, version: str, classes: list[str]) -> None:
-    """A real (untrained, 64 px) classifier laid out as workers.retrain publishes one."""
-    from models.classifier import build_classifier, make_card, save_checkpoint
-
-    torch.manual_seed(0)
-    model = build_classifier("tf_efficientnet_lite0", len(classes), "none").eval()
-    card = make_card(
-        model,
-        name="classifier",
-        backbone="tf_efficientnet_lite0",
-        backbone_weights="none",
-        n_classes=len(classes),
-        input_size=(64, 64),
-    )
-    root = settings.checkpoints_dir / "classifier"
-    save_checkpoint(root / version / "classifier.pt", model, card, classes)
-    (root / "CURRENT").write_text(version + "\n")
-
-
 def test_saliency_overlay_needs_a_classifier_and_is_cached(
     client: TestClient, db: Database, settings: Settings
 ) -> None:
@@ -275,7 +257,7 @@ def test_saliency_overlay_needs_a_classifier_and_is_cached(
     none = client.get(f"/alerts/{s.item_id}/saliency.png")
     assert none.status_code == 404 and "no classifier trained yet" in none.text
 
-    _publish_classifier(settings, "clf-v1", [s.artefact_id, "OTHER"])
+    publish_tiny_classifier(settings.checkpoints_dir / "classifier", "clf-v1", [s.artefact_id, "OTHER"])
     page = client.get(f"/alerts/{s.item_id}").text
     assert f'src="/alerts/{s.item_id}/saliency.png"' in page and "no classifier trained yet" not in page
     r = client.get(f"/alerts/{s.item_id}/saliency.png")

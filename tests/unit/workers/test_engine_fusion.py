@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from PIL import Image
 from lootwatch.settings import Settings
 from matcher.index import GalleryIndex
 from matcher.store import publish
+from tests.fixtures.models.tiny_classifier import publish_tiny_classifier
 from workers.engine import Hit, MatchEngine, fused_matrix
 
 DESCRIPTOR = "imagenet-lite0-gem"
@@ -30,24 +30,8 @@ def _scores(hit: Hit) -> dict[str, Any]:
 
 
 def _publish_classifier(root: Path, version: str, classes: list[str], descriptor: str, seed: int) -> None:
-    """A real (untrained, 64 px) classifier checkpoint + fusion.json, as workers.retrain lays them out."""
-    from models.classifier import build_classifier, make_card, save_checkpoint
-
-    torch.manual_seed(seed)
-    model = build_classifier("tf_efficientnet_lite0", len(classes), "none").eval()
-    card = make_card(
-        model,
-        name="classifier",
-        backbone="tf_efficientnet_lite0",
-        backbone_weights="none",
-        n_classes=len(classes),
-        input_size=(64, 64),
-    )
-    folder = root / version
-    save_checkpoint(folder / "classifier.pt", model, card, classes)
     fusion = {"descriptor": descriptor, "rule": "logit", "weight": 0.5, "threshold": 0.7}
-    (folder / "fusion.json").write_text(json.dumps(fusion))
-    (root / "CURRENT").write_text(version + "\n")
+    publish_tiny_classifier(root, version, classes, seed=seed, fusion=fusion)
 
 
 @pytest.fixture(scope="module")
