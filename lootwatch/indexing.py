@@ -46,6 +46,7 @@ def build_and_publish(
         descriptor,
         photos,
         kind=kind,
+        contrast=settings.score_contrast,
         progress=(lambda it: tqdm(list(it), desc="embedding gallery", unit="batch")) if progress else None,
     )
     publish(index, settings.index_dir)

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         1, description="torch threads per worker process (1: processes scale, threads collapse)."
     )
     top_k: int = Field(5, description="Artefacts kept per listing photo.")
+    score_contrast: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="Artefact score = best cosine - this x the best cosine of any other artefact (0: plain "
+        "cosine). Applied when an index is built; its threshold is calibrated on the same scale.",
+    )
     alert_threshold: float | None = Field(
         None,
         description="Artefact score a listing's best match must reach to open a review item. "

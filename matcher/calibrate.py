@@ -14,6 +14,10 @@ the photo they came from:
 - **impostor** score: its best score to any photo of another artefact -- what an object that is
   not in the gallery scores, i.e. an unprotected listing photo.
 
+Both on the index's score scale: with ``contrast`` c (see :mod:`matcher.index`) the genuine score
+is ``genuine - c x impostor`` and the impostor score ``impostor - c x (best similarity of a second
+other artefact)``: the query's own artefact left out, as if it were not in the gallery.
+
 Rule: ``threshold = quantile(impostor, 0.95)`` -- about 1 unprotected object in 20 would raise
 an alert -- **bounded by** ``quantile(genuine, 0.5)``, so that at least half of the other views
 of a protected object still alert when the two distributions overlap (a missed looted object
@@ -79,6 +83,7 @@ class Calibration:
     n_artefacts: int
     n_queries: int
     queries: str  # "restaged gallery photos" or "gallery photos"
+    contrast: float = 0.0  # the score scale calibrated on (matcher.index)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,9 +110,13 @@ def restage_queries(
 
 
 def query_scores(
-    queries: np.ndarray, sources: np.ndarray, vectors: np.ndarray, artefact_ids: Sequence[str]
+    queries: np.ndarray,
+    sources: np.ndarray,
+    vectors: np.ndarray,
+    artefact_ids: Sequence[str],
+    contrast: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(genuine, impostor) best scores of each query, its source photo left out."""
+    """(genuine, impostor) best scores of each query, its source photo left out (module doc)."""
     q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32))
     x = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
     if x.ndim != 2 or len(x) != len(artefact_ids) or q.ndim != 2 or len(q) != len(sources):
@@ -124,21 +133,33 @@ def query_scores(
         sims[np.arange(len(src)), src] = -np.inf  # never compare a photo with (a copy of) itself
         same = labels[src][:, None] == labels[None, :]
         gen = np.where(same, sims, -np.inf).max(axis=1)
-        imp = np.where(same, -np.inf, sims).max(axis=1)
+        others = np.where(same, -np.inf, sims)
+        best_other = others.argmax(axis=1)
+        imp = others[np.arange(len(src)), best_other]
+        if contrast:
+            # the second other artefact: mask every photo of the best one
+            runner_up = np.where(labels[None, :] == labels[best_other][:, None], -np.inf, others).max(axis=1)
+            gen = gen - contrast * np.where(np.isfinite(imp), imp, 0.0)
+            imp = imp - contrast * np.where(np.isfinite(runner_up), runner_up, 0.0)
         genuine.append(gen[np.isfinite(gen)])
         impostor.append(imp[np.isfinite(imp)])
     return _cat(genuine), _cat(impostor)
 
 
 def leave_one_out_scores(
-    vectors: np.ndarray, artefact_ids: Sequence[str], *, max_queries: int = MAX_QUERIES, seed: int = 0
+    vectors: np.ndarray,
+    artefact_ids: Sequence[str],
+    *,
+    max_queries: int = MAX_QUERIES,
+    seed: int = 0,
+    contrast: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """(genuine, impostor, queries used) with the clean gallery photos themselves as queries."""
     x = np.asarray(vectors, dtype=np.float32)
     sources = np.arange(len(x))
     if len(x) > max_queries:  # deterministic sample: the same gallery always gets the same threshold
         sources = np.sort(np.random.default_rng(seed).choice(len(x), max_queries, replace=False))
-    genuine, impostor = query_scores(x[sources], sources, x, artefact_ids)
+    genuine, impostor = query_scores(x[sources], sources, x, artefact_ids, contrast)
     return genuine, impostor, len(sources)
 
 
@@ -151,14 +172,17 @@ def calibrate_threshold(
     impostor_quantile: float = IMPOSTOR_QUANTILE,
     genuine_cap_quantile: float = GENUINE_CAP_QUANTILE,
     max_queries: int = MAX_QUERIES,
+    contrast: float = 0.0,
 ) -> Calibration:
     """The threshold from gallery ``vectors``; ``queries``/``sources``: re-staged copies (see module doc)."""
     if queries is None or sources is None:
         kind = "gallery photos"
-        genuine, impostor, n_queries = leave_one_out_scores(vectors, artefact_ids, max_queries=max_queries)
+        genuine, impostor, n_queries = leave_one_out_scores(
+            vectors, artefact_ids, max_queries=max_queries, contrast=contrast
+        )
     else:
         kind = "restaged gallery photos"
-        genuine, impostor = query_scores(queries, np.asarray(sources, dtype=np.int64), vectors, artefact_ids)
+        genuine, impostor = query_scores(queries, np.asarray(sources, dtype=np.int64), vectors, artefact_ids, contrast)
         n_queries = len(queries)
     threshold, rule = threshold_from_scores(genuine, impostor, impostor_quantile, genuine_cap_quantile)
     return Calibration(
@@ -170,6 +194,7 @@ def calibrate_threshold(
         n_artefacts=len(set(artefact_ids)),
         n_queries=n_queries,
         queries=kind,
+        contrast=contrast,
     )
 
 
@@ -201,10 +226,11 @@ def calibrate_with_descriptor(
     *,
     per_photo: int = RESTAGED_PER_PHOTO,
     max_queries: int = MAX_RESTAGED,
+    contrast: float = 0.0,
 ) -> Calibration:
     """Re-stage gallery photos, embed them with ``embed`` and calibrate on them."""
     queries, sources = restage_queries(images, per_photo=per_photo, max_queries=max_queries)
-    return calibrate_threshold(vectors, artefact_ids, queries=embed(queries), sources=sources)
+    return calibrate_threshold(vectors, artefact_ids, queries=embed(queries), sources=sources, contrast=contrast)
 
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from lootwatch.errors import BadInputError
 from matcher.benchmark import Benchmark, open_image
-from matcher.index import EmbedsImages, GalleryIndex, card_dict, embed_images
+from matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, card_dict, embed_images
 from matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
 
 Progress = Callable[[Iterable[Any], str], Iterable[Any]]
@@ -83,6 +83,7 @@ def evaluate_descriptor(
     name: str | None = None,
     batch_size: int = 32,
     progress: Progress | None = None,
+    contrast: float = DEFAULT_CONTRAST,
 ) -> RunResult:
     bench = images.bench
     card = card_dict(descriptor.card)
@@ -97,7 +98,7 @@ def evaluate_descriptor(
     # photo ids are positions in gallery.csv (1-based), as artefact_photos ids would be
     artefact_ids = [r.artefact_id for r in bench.gallery]
     index = GalleryIndex.from_vectors(
-        card, np.arange(1, len(bench.gallery) + 1), artefact_ids, gallery_vectors, calibrate=False
+        card, np.arange(1, len(bench.gallery) + 1), artefact_ids, gallery_vectors, calibrate=False, contrast=contrast
     )
     # the threshold comes from the gallery alone, exactly as `lootwatch index build` sets it
     index.calibrate(

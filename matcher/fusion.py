@@ -90,7 +90,7 @@ def descriptor_scores(index: GalleryIndex, vectors: np.ndarray, classes: Sequenc
     for row, hits in enumerate(index.search(vectors, k=len(classes))):
         for h in hits:
             if h.artefact_id in col:
-                out[row, col[h.artefact_id]] = h.score
+                out[row, col[h.artefact_id]] = h.similarity
     return out
 
 

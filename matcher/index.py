@@ -4,9 +4,17 @@ Vectors are keyed by lootwatch's own photo ids (``artefact_photos.id``, int64) t
 ``IndexIDMap2``, so a photo id found by FAISS is the database row, and ``artefact_of`` maps it to
 its artefact. Scores are inner products of L2-normalised vectors, i.e. cosine similarities.
 
-**Artefact score** = the best score over that artefact's photos (max-pooling). A listing photo
-shows one view of an object; the gallery holds a few views of it, and the closest view is the
+**Artefact similarity** = the best cosine over that artefact's photos (max-pooling). A listing
+photo shows one view of an object; the gallery holds a few views of it, and the closest view is the
 evidence. Averaging would punish artefacts photographed from many sides.
+
+**Artefact score** (what is ranked, stored and compared with the threshold) = its similarity minus
+``contrast`` x the best similarity of any *other* artefact (a soft second-nearest-neighbour test,
+as Lowe's ratio test for keypoints). An unprotected object that merely resembles the gallery is
+about as close to several artefacts; a protected one stands out from the rest. The ranking is
+unchanged; only the alert score is. ``contrast = 0.5`` (default) lies in the middle of a broad
+optimum (0.4-0.6) measured on bench-coil-dev and on the demo gallery (README); 0 gives plain
+cosines. With a single artefact in the index, the "other" similarity is taken as 0.
 
 ``kind`` selects the FAISS structure:
 
@@ -44,6 +52,7 @@ KINDS = ("flat", "hnsw", "ivfpq")
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
 FORMAT = 1
+DEFAULT_CONTRAST = 0.5  # see the module doc
 IVFPQ_MIN_PHOTOS = 10_000  # k-means over 256 PQ centroids wants ~39 points each
 # card fields that change the vectors a descriptor gives; any difference refuses an index
 IDENTITY_FIELDS = (
@@ -62,9 +71,10 @@ IDENTITY_FIELDS = (
 @dataclass(frozen=True)
 class ArtefactHit:
     artefact_id: str
-    score: float  # best cosine similarity over the artefact's photos
+    score: float  # similarity - contrast x the best similarity of another artefact (module doc)
     photo_id: int  # the photo that gave that score
     rank: int  # 0 = best artefact
+    similarity: float = math.nan  # best cosine over the artefact's photos
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,7 @@ class GalleryIndex:
         hnsw_m: int = 16,
         ef_search: int = 64,
         nprobe: int = 16,
+        contrast: float = DEFAULT_CONTRAST,
     ) -> None:
         if kind not in KINDS:
             raise BadInputError(f"unknown index kind {kind!r}; known: {', '.join(KINDS)}")
@@ -132,7 +143,10 @@ class GalleryIndex:
         self.dim = int(self.card["dim"])
         if self.dim <= 0:
             raise BadInputError(f"model card has no usable dim ({self.dim})")
+        if not 0.0 <= contrast < 1.0:
+            raise BadInputError(f"score contrast must be within [0, 1), got {contrast}")
         self.kind = kind
+        self.contrast = float(contrast)
         self.threshold = threshold
         self.calibration: dict[str, Any] = {}
         self.artefact_of: dict[int, str] = {}
@@ -254,9 +268,10 @@ class GalleryIndex:
                 images,
                 vectors,
                 artefact_ids,
+                contrast=self.contrast,
             )
         else:
-            result = calibrate_threshold(vectors, artefact_ids)
+            result = calibrate_threshold(vectors, artefact_ids, contrast=self.contrast)
         self.threshold = result.threshold
         self.calibration = result.to_dict()
 
@@ -348,18 +363,18 @@ class GalleryIndex:
     # ---- search -------------------------------------------------------------------------
 
     def search(self, vectors: np.ndarray, k: int = 5) -> list[list[ArtefactHit]]:
-        """For each query vector, its ``k`` best artefacts (artefact score = best photo score).
+        """For each query vector, its ``k`` best artefacts, scored as the module doc says.
 
-        Fetches ``k * m`` photos, m = most photos any artefact has: any artefact in the true
-        top-k has fewer than k other artefacts (<= m photos each) above its best photo, so
-        its best photo is within the first ``k * m`` and the artefact ranking is exact
-        (for the exact ``flat`` kind).
+        Fetches ``k' * m`` photos, k' = max(k, 2) (the best *other* artefact is needed for the
+        contrast), m = most photos any artefact has: any artefact in the true top-k' has fewer
+        than k' other artefacts (<= m photos each) above its best photo, so its best photo is
+        within the first ``k' * m`` and the artefact ranking is exact (for the exact ``flat`` kind).
         """
         q = _as_vectors(vectors, self.dim)
         if len(q) == 0 or self.ntotal == 0 or k <= 0 or self._index is None:
             return [[] for _ in range(len(q))]
         per_artefact = max(_counts(self.artefact_of.values()).values())
-        fetch = min(self._index.ntotal, k * per_artefact + len(self.tombstones))
+        fetch = min(self._index.ntotal, max(k, 2) * per_artefact + len(self.tombstones))
         self._set_search_params(fetch)
         scores, ids = self._index.search(q, fetch)
         results = []
@@ -369,8 +384,14 @@ class GalleryIndex:
                 aid = self.artefact_of.get(pid)  # -1 (not enough results) and tombstones map to None
                 if aid is not None and aid not in best:
                     best[aid] = (s, pid)
-            ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
-            results.append([ArtefactHit(aid, float(s), int(pid), r) for r, (aid, (s, pid)) in enumerate(ranked)])
+            ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            top = [s for _, (s, _) in ranked[:2]] + [0.0, 0.0]
+            results.append(
+                [
+                    ArtefactHit(aid, float(s - self.contrast * top[1 if r == 0 else 0]), int(pid), r, float(s))
+                    for r, (aid, (s, pid)) in enumerate(ranked[:k])
+                ]
+            )
         return results
 
     def _set_search_params(self, fetch: int) -> None:
@@ -403,7 +424,12 @@ class GalleryIndex:
             "n_artefacts": len(self.artefacts),
             "artefact_of": {str(k): v for k, v in sorted(self.artefact_of.items())},
             "tombstones": sorted(self.tombstones),
-            "options": {"hnsw_m": self.hnsw_m, "ef_search": self.ef_search, "nprobe": self.nprobe},
+            "options": {
+                "hnsw_m": self.hnsw_m,
+                "ef_search": self.ef_search,
+                "nprobe": self.nprobe,
+                "contrast": self.contrast,
+            },
         }
 
     def save(self, directory: Path) -> Path:
@@ -442,7 +468,8 @@ class GalleryIndex:
         blob = index_path.read_bytes()
         if (hashlib.sha256(blob).hexdigest() if blob else None) != meta.get("index_sha256"):
             raise IndexNotFoundError(f"{index_path} does not match {META_FILE} (interrupted write?)")
-        options = meta.get("options", {})
+        options = dict(meta.get("options", {}))
+        options.setdefault("contrast", 0.0)  # indexes from before the contrast score hold plain cosines
         index = cls(meta["card"], kind=meta["kind"], threshold=meta.get("threshold"), **options)
         index.calibration = meta.get("calibration") or {}
         index.created_at = datetime.fromisoformat(meta["created_at"])

@@ -6,8 +6,9 @@ without a restart; a descriptor that does not fit the new index is refused, keep
 The live classifier version (``workers.retrain``: ``<checkpoints>/classifier/CURRENT``) is followed
 the same way; a version that fails to load keeps the last good one (or none).
 
-Scores. Without a classifier a listing photo's artefact score is the descriptor's cosine, as
-before. With one, each artefact ``a`` of the index gets (see :mod:`matcher.fusion`)
+Scores. Without a classifier a listing photo's artefact score is the descriptor's contrast score
+(``matcher.index``: cosine less half the best other artefact's cosine), the cosine kept beside it.
+With one, each artefact ``a`` of the index gets (see :mod:`matcher.fusion`)
 
 - ``descriptor``: cosine ``s(a)`` of its best gallery photo;
 - ``descriptor_p``: ``q(a) = sigmoid(alpha * (s(a) - beta))``, (alpha, beta) fitted on leave-one-out
@@ -64,7 +65,7 @@ class Hit:
     score: float
     photo_id: int | None
     rank: int
-    scores: dict[str, float | None] | None = None  # per model, when the classifier took part
+    scores: dict[str, float | None] | None = None  # per model (cosine, contrast, classifier, fused)
 
 
 @dataclass
@@ -267,20 +268,39 @@ class MatchEngine:
                 x = x.contiguous(memory_format=torch.channels_last)
             return self.descriptor.embed_batch(x).float()
 
-    def embed(self, images: list[Image.Image]) -> np.ndarray:
+    def prepare(self, images: list[Image.Image]) -> torch.Tensor:
+        """The forward pass's input batch; thread-safe, so a worker prepares the next batch meanwhile."""
+        return self.descriptor.preprocess(images).to(self.device)
+
+    def embed(self, images: list[Image.Image], x: torch.Tensor | None = None) -> np.ndarray:
+        """Rows for ``images``; ``x`` is their batch from :meth:`prepare` when already made."""
         if not images:
             return np.zeros((0, self.descriptor.card.dim), dtype=np.float32)
-        x = self.descriptor.preprocess(images).to(self.device)
+        if x is None:
+            x = self.prepare(images)
         return np.ascontiguousarray(self.forward(x).cpu().numpy(), dtype=np.float32)
 
     def search(self, vectors: np.ndarray) -> list[list[Hit]]:
         hits = self.index.search(vectors, self.top_k)
         # matches.rank is 1-based (1 = the best artefact), as analysts read it
-        return [[Hit(h.artefact_id, float(h.score), h.photo_id, h.rank + 1) for h in row] for row in hits]
+        return [
+            [
+                Hit(
+                    h.artefact_id,
+                    float(h.score),
+                    h.photo_id,
+                    h.rank + 1,
+                    # cosine under the fused path's key; the score itself carries the contrast (matcher.index)
+                    {"descriptor": float(h.similarity), "descriptor_contrast": float(h.score)},
+                )
+                for h in row
+            ]
+            for row in hits
+        ]
 
-    def match(self, images: list[Image.Image]) -> list[list[Hit]]:
+    def match(self, images: list[Image.Image], x: torch.Tensor | None = None) -> list[list[Hit]]:
         """The top-k artefacts of each photo: descriptor scores, or fused ones with a classifier."""
-        vectors = self.embed(images)
+        vectors = self.embed(images, x)
         if self._classifier is None or not images:
             return self.search(vectors)
         return self._fused_hits(images, vectors, self._classifier)
@@ -311,7 +331,7 @@ class MatchEngine:
         for row, hits in enumerate(index.search(vectors, k=len(classes))):
             best_photo.append({h.artefact_id: h.photo_id for h in hits})
             for h in hits:
-                cosine[row, col[h.artefact_id]] = h.score
+                cosine[row, col[h.artefact_id]] = h.similarity
         q = self.descriptor_calibration()(cosine)
         p, known = classifier_columns(live.model, live.model.predict_proba(images), classes)
         rule = str(live.fusion.get("rule", "logit"))

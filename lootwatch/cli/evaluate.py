@@ -69,6 +69,14 @@ def eval_cmd(
         help="Train a classifier on this benchmark's GALLERY photos only (negatives for open-set "
         "rejection from --train-images if given) and evaluate it as --classifier.",
     ),
+    contrast: float | None = typer.Option(
+        None,
+        "--contrast",
+        min=0.0,
+        max=0.99,
+        help="Artefact score = cosine - this x the best other artefact's cosine (0: plain cosine; "
+        "default: the score_contrast setting). Applies to every descriptor row.",
+    ),
     fusion_weight: float = typer.Option(
         0.5, "--fusion-weight", min=0.0, max=1.0, help="Weight of the classifier in the fusion."
     ),
@@ -133,7 +141,16 @@ def eval_cmd(
 
     def run(spec_or_path: str, name: str) -> Any:
         model = load_descriptor(spec_or_path, dev)
-        runs.append(evaluate_descriptor(images, model, name=name, batch_size=batch_size, progress=progress))
+        runs.append(
+            evaluate_descriptor(
+                images,
+                model,
+                name=name,
+                batch_size=batch_size,
+                progress=progress,
+                contrast=s.score_contrast if contrast is None else contrast,
+            )
+        )
         return model
 
     main_descriptor = run(spec, spec if not Path(spec).exists() else Path(spec).stem)

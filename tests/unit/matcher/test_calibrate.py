@@ -52,6 +52,14 @@ def test_restaged_queries_leave_their_source_photo_out() -> None:
     assert cal.queries == "restaged gallery photos" and cal.n_queries == 1
 
 
+def test_contrast_scores_leave_the_query_artefact_out_as_an_unprotected_object_would_be() -> None:
+    x = np.eye(4, dtype=np.float32)  # photos: a, a, b, c
+    q = np.array([[1.0, 0.8, 0.5, 0.2]], dtype=np.float32)  # a copy of photo 0
+    genuine, impostor = query_scores(q, np.array([0]), x, ["a", "a", "b", "c"], contrast=0.5)
+    assert genuine.tolist() == pytest.approx([0.8 - 0.5 * 0.5])  # own artefact vs the best other (b)
+    assert impostor.tolist() == pytest.approx([0.5 - 0.5 * 0.2])  # a absent: b vs the next other (c)
+
+
 def test_degenerate_galleries() -> None:
     x, ids = clusters(1, 3, noise=0.3)
     one = calibrate_threshold(x, ids)

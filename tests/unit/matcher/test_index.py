@@ -40,16 +40,55 @@ def test_search_ranks_artefacts_by_their_best_photo(gallery) -> None:
     for q, hits in zip(queries, index.search(queries, k=3), strict=True):
         expect = brute_force(vectors, artefacts, np.arange(100, 140), q)[:3]
         assert [h.artefact_id for h in hits] == [a for a, _ in expect]
-        assert [h.score for h in hits] == pytest.approx([s for _, s in expect], abs=1e-5)
+        assert [h.similarity for h in hits] == pytest.approx([s for _, s in expect], abs=1e-5)
         assert [h.rank for h in hits] == [0, 1, 2]
         assert all(index.artefact_of[h.photo_id] == h.artefact_id for h in hits)
+
+
+def test_score_is_similarity_less_contrast_times_the_best_other_artefact(gallery) -> None:
+    index, vectors, artefacts = gallery
+    assert index.contrast == 0.5
+    queries = unit(np.random.default_rng(3), 5)
+    for q, hits in zip(queries, index.search(queries, k=1), strict=True):
+        (a1, s1), (_, s2) = brute_force(vectors, artefacts, np.arange(100, 140), q)[:2]
+        assert hits[0].artefact_id == a1  # k=1 still looks at the runner-up for the contrast
+        assert hits[0].score == pytest.approx(s1 - 0.5 * s2, abs=1e-5)
+    for hits in index.search(queries, k=3):
+        s_top = hits[0].similarity
+        assert [h.score for h in hits[1:]] == pytest.approx([h.similarity - 0.5 * s_top for h in hits[1:]], abs=1e-5)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)  # ranking unchanged
+
+
+def test_contrast_zero_gives_plain_cosines_and_a_threshold_on_that_scale(card_factory) -> None:
+    rng = np.random.default_rng(1)
+    vectors = unit(rng, 40)
+    artefacts = [f"A{i // 4:03d}" for i in range(40)]
+    plain = GalleryIndex.from_vectors(card_factory(), np.arange(40), artefacts, vectors, contrast=0.0)
+    contrasted = GalleryIndex.from_vectors(card_factory(), np.arange(40), artefacts, vectors)
+    hits = plain.search(vectors[:3], k=2)
+    assert all(h.score == pytest.approx(h.similarity) for row in hits for h in row)
+    assert plain.calibration["contrast"] == 0.0 and contrasted.calibration["contrast"] == 0.5
+    assert plain.threshold is not None and contrasted.threshold is not None
+    assert contrasted.threshold < plain.threshold  # scores shrink by half the runner-up's cosine
+    with pytest.raises(BadInputError, match="contrast"):
+        GalleryIndex(card_factory(), contrast=1.0)
+
+
+def test_contrast_survives_save_and_an_old_index_keeps_plain_cosines(gallery, tmp_path: Path) -> None:
+    index, _, _ = gallery
+    index.save(tmp_path / "v1")
+    assert GalleryIndex.load(tmp_path / "v1").contrast == 0.5
+    meta = json.loads((tmp_path / "v1" / "meta.json").read_text())
+    del meta["options"]["contrast"]  # written before the contrast score existed
+    (tmp_path / "v1" / "meta.json").write_text(json.dumps(meta))
+    assert GalleryIndex.load(tmp_path / "v1").contrast == 0.0
 
 
 def test_a_gallery_photo_finds_itself_with_its_photo_id(gallery) -> None:
     index, vectors, _ = gallery
     hits = index.search(vectors[7:8], k=10)[0]
     assert (hits[0].artefact_id, hits[0].photo_id) == ("A001", 107)
-    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert hits[0].similarity == pytest.approx(1.0, abs=1e-5)
     assert len(hits) == 10 and len({h.artefact_id for h in hits}) == 10
 
 
@@ -162,6 +201,6 @@ def test_build_embeds_photos_and_calibrates_on_restaged_copies(hist_descriptor, 
     assert index.calibration["queries"] == "restaged gallery photos"
     assert index.calibration["n_queries"] == 18 and index.threshold is not None
     hits = index.search(hist_descriptor.embed([photos[4].image]), k=3)[0]
-    assert hits[0].photo_id == 11 and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert hits[0].photo_id == 11 and hits[0].similarity == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(BadInputError, match="no photos"):
         GalleryIndex.build(hist_descriptor, [])

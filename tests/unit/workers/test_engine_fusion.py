@@ -56,7 +56,8 @@ def test_fused_scores_follow_the_live_classifier_and_keep_the_last_good(
 
     engine.follow_classifiers(root)  # nothing published yet: descriptor scores, as before
     plain = engine.match(listing)[0]
-    assert engine.classifier is None and plain[0].artefact_id == "A2" and plain[0].scores is None
+    assert engine.classifier is None and plain[0].artefact_id == "A2"
+    assert plain[0].scores is not None and plain[0].scores["descriptor_contrast"] == plain[0].score
     assert engine.models_version == engine.model_version
 
     root.mkdir()
@@ -68,7 +69,7 @@ def test_fused_scores_follow_the_live_classifier_and_keep_the_last_good(
     assert set(by_id) == {"A1", "A2", "A3"} and [h.rank for h in hits] == [1, 2, 3]
     assert all(h.score == _scores(h)["fused"] for h in hits)
     a2 = _scores(by_id["A2"])
-    assert a2["descriptor"] == pytest.approx(plain[0].score, abs=1e-5)
+    assert a2["descriptor"] == pytest.approx(plain[0].scores["descriptor"], abs=1e-5)
     assert 0.0 < a2["descriptor_p"] < 1.0 and 0.0 <= a2["classifier"] <= 1.0
     # A3 is not known to this classifier yet: the descriptor alone speaks for it
     a3 = _scores(by_id["A3"])
