@@ -41,6 +41,7 @@ def _read(cache_file: Path | None) -> dict[str, str]:
 def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -> str:
     import torch
 
+    from models.cpu import native_bf16
     from workers.engine import PRECISIONS
 
     key = (engine.model_version, batch)
@@ -54,6 +55,10 @@ def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -
     timings: dict[str, float] = {}
     reference = None
     for mode in PRECISIONS:
+        if mode == "bf16" and not native_bf16():
+            # emulated bf16 is ~10x slower: timing it would cost minutes of start-up to learn that
+            log.info("precision skipped", extra={"action": "calibrate.skip", "mode": mode, "error": "no native bf16"})
+            continue
         engine.set_precision(mode)
         try:
             out = engine.forward(x, mode)  # warm-up (and the agreement check)
