@@ -8,12 +8,18 @@ preprocessed batches, in one process. End to end: N distinct listing photos queu
 queues them, drained by P worker processes; the rate is measured between the first and the last
 batch commit (matched_at), so process start-up and model loading are excluded. The ratio is
 end-to-end / (P x bare); target >= 0.90. Ratios only: absolute numbers depend on the machine.
+
+After each end-to-end run, P bare-forward processes run at once (same batches, started together):
+what P processes can forward on this machine at that moment, with no queue, decoding or database at
+all. On a machine with fewer free cores than P (or shared with other work) it is below P x bare, and
+the end-to-end rate cannot pass it; it is printed beside the ratio, which stays as defined above.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing as mp
 import tempfile
 import time
 import uuid
@@ -36,7 +42,7 @@ def coil(obj: int, angle: int) -> Path:
     return SHARED / "data" / "coil100-train" / f"obj{obj:03d}" / f"{angle:03d}.png"
 
 
-def bare_forward_rate(settings, photos: list[bytes]) -> tuple[float, str]:  # noqa: ANN001
+def bare_forward_rate(settings, photos: list[bytes], barrier=None) -> tuple[float, str]:  # noqa: ANN001
     import torch
 
     from lootwatch.images import vet_image
@@ -56,10 +62,34 @@ def bare_forward_rate(settings, photos: list[bytes]) -> tuple[float, str]:  # no
     b = settings.batch_size
     batches = [engine.descriptor.preprocess(images[i : i + b]).to(engine.device) for i in range(0, len(images), b)]
     engine.forward(batches[0])
+    if barrier is not None:  # the other processes' engines are loaded too: time them together
+        barrier.wait()
     start = time.perf_counter()
     for x in batches:
         engine.forward(x)
     return len(images) / (time.perf_counter() - start), engine.precision
+
+
+def _bare_child(settings_json: str, photos: list[bytes], barrier, out) -> None:  # noqa: ANN001
+    from lootwatch.settings import Settings
+
+    out.put(bare_forward_rate(Settings.model_validate_json(settings_json), photos, barrier)[0])
+
+
+def concurrent_bare_rate(settings, photos: list[bytes], processes: int) -> float:  # noqa: ANN001
+    """Photos/s of ``processes`` bare-forward processes timed together (summed)."""
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(processes), ctx.Queue()
+    procs = [
+        ctx.Process(target=_bare_child, args=(settings.model_dump_json(), photos, barrier, out))
+        for _ in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
+    rates = [out.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    return sum(rates)
 
 
 def queue_photos(db, settings, photos: list[bytes]) -> None:  # noqa: ANN001
@@ -160,6 +190,11 @@ def main() -> None:
             e2e = end_to_end_rate(db, settings, photos, p)
             print(
                 f"{p} worker process(es): end-to-end {e2e:.1f} photos/s, ratio to {p} x bare = {e2e / (p * bare):.2f}"
+            )
+            ceiling = concurrent_bare_rate(settings, photos, p)
+            print(
+                f"  {p} bare-forward process(es) at once: {ceiling:.1f} photos/s = {ceiling / (p * bare):.2f}"
+                f" x {p} x bare (this machine's ceiling now); end-to-end / ceiling = {e2e / ceiling:.2f}"
             )
 
 

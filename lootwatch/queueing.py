@@ -7,12 +7,17 @@ is queued at most once however many listings show it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from redis import Redis
 from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 MATCH_JOB = "workers.jobs.match_photo"
+JOB_TIMEOUT_S = 600
+ACTIVE = ("queued", "started", "deferred", "scheduled")  # a job in these states still gets done
 
 
 def redis_connection(url: str) -> Redis:
@@ -23,17 +28,34 @@ def photo_queue(redis_url: str, name: str = "photos") -> Queue:
     return Queue(name, connection=redis_connection(redis_url), serializer=JSONSerializer)
 
 
+def _job_options(photo_id: int) -> dict[str, Any]:
+    return {
+        "result_ttl": 86400,
+        "failure_ttl": 7 * 86400,
+        "description": f"match listing photo {photo_id}",
+    }
+
+
 def enqueue_photo(queue: Queue, photo_id: int, sha256: str) -> Job | None:
     """Queue the match job of a photo; None when a job for those bytes is already queued or running."""
     existing = Job.fetch_many([sha256], connection=queue.connection, serializer=JSONSerializer)[0]
-    if existing is not None and existing.get_status(refresh=False) in ("queued", "started", "deferred", "scheduled"):
+    if existing is not None and existing.get_status(refresh=False) in ACTIVE:
         return None
-    return queue.enqueue(
-        MATCH_JOB,
-        photo_id,
-        job_id=sha256,
-        result_ttl=86400,
-        failure_ttl=7 * 86400,
-        job_timeout=600,
-        description=f"match listing photo {photo_id}",
-    )
+    return queue.enqueue(MATCH_JOB, photo_id, job_id=sha256, job_timeout=JOB_TIMEOUT_S, **_job_options(photo_id))
+
+
+def enqueue_photos(queue: Queue, photos: Sequence[tuple[int, str]]) -> int:
+    """:func:`enqueue_photo` for many (photo id, sha256) pairs in two round trips to Redis (look up, then
+    one pipeline), not three or more each. Returns how many jobs were queued."""
+    wanted: dict[str, int] = {}
+    for photo_id, sha in photos:
+        wanted.setdefault(sha, photo_id)  # one job per bytes
+    existing = Job.fetch_many(list(wanted), connection=queue.connection, serializer=JSONSerializer)
+    todo = [
+        Queue.prepare_data(MATCH_JOB, args=(photo_id,), job_id=sha, timeout=JOB_TIMEOUT_S, **_job_options(photo_id))
+        for (sha, photo_id), job in zip(wanted.items(), existing, strict=True)
+        if job is None or job.get_status(refresh=False) not in ACTIVE
+    ]
+    if todo:
+        queue.enqueue_many(todo)
+    return len(todo)

@@ -145,7 +145,7 @@ def train_descriptor(
     card.training_data_sha256 = data.sha256
     model = build_descriptor(card, pretrained=not (resume and state_path.exists()))
     model.trunk.freeze(cfg.freeze_stages)
-    optimizer = _optimizer(model, cfg)
+    optimizer = optimizer_for(model, cfg)
     start, history, best = 0, [], None
     if resume and state_path.exists():
         state = _restore(state_path, model, optimizer, cfg, data)
@@ -238,7 +238,7 @@ def _load(path: Path) -> Image.Image:
         return img.convert("RGB")
 
 
-def _optimizer(model: Descriptor, cfg: TrainConfig) -> torch.optim.Optimizer:
+def optimizer_for(model: Descriptor, cfg: TrainConfig) -> torch.optim.Optimizer:
     backbone = [p for p in model.trunk.parameters() if p.requires_grad]
     head = [p for n, p in model.named_parameters() if not n.startswith("trunk.") and p.requires_grad]
     groups = [{"params": head, "lr": cfg.lr}]
@@ -361,17 +361,29 @@ def _epoch(
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step", disable=not progress)
     total = 0.0
     for _ in bar:
-        batch, labels = sample_batch(images, cfg, rng)
-        x = preprocess(batch, model.card)
-        if cfg.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(cfg.bf16)):
-            features = model.head(model.trunk(x))
-        emb = torch.nn.functional.normalize(model.proj(features.float()), dim=1)
-        loss = loss_fn(emb, torch.tensor(labels), cfg.margin)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += float(loss.detach())
-        bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        loss = train_step(model, optimizer, loss_fn, *sample_batch(images, cfg, rng), cfg)
+        total += loss
+        bar.set_postfix(loss=f"{loss:.4f}")
     return total / steps
+
+
+def train_step(
+    model: Descriptor,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[..., torch.Tensor],
+    batch: list[Image.Image],
+    labels: list[int],
+    cfg: TrainConfig,
+) -> float:
+    """One triplet step on a P x K batch; returns its loss."""
+    x = preprocess(batch, model.card)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(cfg.bf16)):
+        features = model.head(model.trunk(x))
+    emb = torch.nn.functional.normalize(model.proj(features.float()), dim=1)
+    loss = loss_fn(emb, torch.tensor(labels), cfg.margin)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())

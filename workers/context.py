@@ -6,7 +6,8 @@ the worker process starts (model and index are loaded once per process, never pe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lootwatch.db import Database
@@ -24,6 +25,8 @@ class WorkerContext:
     db: Database
     store: BlobStore
     engine: MatchEngine
+    # set on a warm shutdown: a job draining the queue stops claiming batches
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 _current: WorkerContext | None = None

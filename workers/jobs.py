@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
+
+from redis.exceptions import RedisError
+from rq import Queue, get_current_job
+from rq.job import Job
 
 from lootwatch.metrics import ERRORS, JOB_LATENCY, PHOTOS
 from workers.context import current
-from workers.matching import match_batch
+from workers.matching import OnCommit, match_batch
 from workers.resilience import retry_transient
+
+log = logging.getLogger(__name__)
 
 # A database outage shorter than this is ridden out inside the job; a longer one fails the job and
 # the sweeper queues the photo again once the database is back (Postgres still says 'queued').
@@ -15,12 +23,13 @@ DB_OUTAGE_PATIENCE_S = 120.0
 
 
 def match_photo(photo_id: int) -> dict:
-    """Match a listing photo (and whatever else is queued, as one batch) against the gallery."""
+    """Match a listing photo, and whatever else is queued (in batches), against the gallery."""
     ctx = current()
     started = time.perf_counter()
+    forget = _forgetter(get_current_job())
     try:
         result = retry_transient(
-            lambda: match_batch(ctx, int(photo_id)),
+            lambda: match_batch(ctx, int(photo_id), on_commit=forget),
             f"match photo {photo_id}",
             give_up_after_s=DB_OUTAGE_PATIENCE_S,
         )
@@ -35,3 +44,31 @@ def match_photo(photo_id: int) -> dict:
         PHOTOS.labels("rejected").inc(len(result.rejected))
         ERRORS.labels("bad_input").inc(len(result.rejected))
     return result.to_dict()
+
+
+def _forgetter(job: Job | None) -> OnCommit | None:
+    """Drops, from this job's queue, the still-waiting jobs of photos a batch has just matched.
+
+    Each such job would only find its photo matched, yet costs a worker an RQ round and a database
+    connection. A job is dropped only if this worker took it off the queue list itself (LREM is
+    atomic against RQ's dequeue), so a job another worker has started is left to run as a no-op.
+    Answers False when Redis is unreachable, so the job stops draining until the queue is back.
+    """
+    if job is None or not job.origin:
+        return None
+    redis, queue_key = job.connection, Queue(job.origin, connection=job.connection).key
+
+    def forget(job_ids: Sequence[str]) -> bool:
+        try:
+            pipe = redis.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.lrem(queue_key, 1, job_id)
+            taken = [job_id for job_id, n in zip(job_ids, pipe.execute(), strict=True) if n]
+            if taken:  # never started, so the hash is all RQ holds of them
+                redis.delete(*(Job.key_for(job_id) for job_id in taken))
+        except RedisError as exc:  # the photos are committed: their jobs merely run as no-ops
+            log.warning("queued jobs not dropped", extra={"action": "redis.unavailable", "error": str(exc)[:200]})
+            return False
+        return True
+
+    return forget

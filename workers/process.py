@@ -87,16 +87,28 @@ def run_worker(settings: Settings, *, burst: bool = False, index: int = 0) -> bo
         stop.set()
 
 
+class _Worker(SimpleWorker):
+    """RQ's in-process worker; a warm shutdown also tells a job draining the queue to stop claiming."""
+
+    stopping: threading.Event | None = None
+
+    def request_stop(self, signum: int, frame: object) -> None:
+        if self.stopping is not None:
+            self.stopping.set()
+        super().request_stop(signum, frame)
+
+
 def _supervise(ctx: WorkerContext, queue: Queue, burst: bool) -> bool:
     """RQ's loop quits on a lost Redis connection: start it again (with backoff) until done or stopped."""
     name = worker_name(socket.gethostname(), os.getpid())
     backoff = Backoff(first_s=0.5, cap_s=10.0)
     worked = False
     while True:
-        worker: SimpleWorker | None = None
+        worker: _Worker | None = None
         error: Exception | None = None
         try:  # the constructor already talks to Redis
-            worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer, name=name)
+            worker = _Worker([queue], connection=queue.connection, serializer=JSONSerializer, name=name)
+            worker.stopping = ctx.stopping
             queue.connection.delete(worker.key)  # a registration left by our own lost loop (same pid)
             worked = bool(worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)) or worked
         except Exception as exc:  # noqa: BLE001 - judged below: transient ones are ridden out

@@ -62,10 +62,13 @@ def outcome(db: Database) -> dict[str, int]:
 
 
 def in_batch(db: Database) -> bool:
-    """A worker holds claimed photo rows in an open transaction (it is embedding a batch)."""
+    """A worker holds claimed photo rows in an open transaction (it is embedding a batch).
+
+    Claims lock ``FOR NO KEY UPDATE`` (the pipelined worker), the own photo of old workers ``FOR UPDATE``.
+    """
     row = db.fetchone(
         """SELECT count(*) AS n FROM pg_stat_activity
            WHERE datname = current_database() AND pid <> pg_backend_pid()
-             AND state LIKE 'idle in transaction%' AND query ILIKE '%listing_photos%FOR UPDATE%'"""
+             AND state LIKE 'idle in transaction%' AND query ILIKE '%listing_photos%FOR%UPDATE%'"""
     )
     return bool(row and row["n"])
