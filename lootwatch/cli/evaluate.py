@@ -77,6 +77,14 @@ def eval_cmd(
         help="Artefact score = cosine - this x the best other artefact's cosine (0: plain cosine; "
         "default: the score_contrast setting). Applies to every descriptor row.",
     ),
+    fine_tune_gallery: int = typer.Option(
+        0,
+        "--fine-tune-gallery",
+        min=0,
+        help="Also fine-tune a copy of the descriptor for this many triplet steps on re-staged copies of the "
+        "benchmark's GALLERY photos (never listing photos) and add its row; its t column is biased low "
+        "(see models/finetune.py).",
+    ),
     fusion_weight: float = typer.Option(
         0.5, "--fusion-weight", min=0.0, max=1.0, help="Weight of the classifier in the fusion."
     ),
@@ -153,7 +161,21 @@ def eval_cmd(
         )
         return model
 
-    main_descriptor = run(spec, spec if not Path(spec).exists() else Path(spec).stem)
+    main_name = spec if not Path(spec).exists() else Path(spec).stem
+    main_descriptor = run(spec, main_name)
+    if fine_tune_gallery:
+        _fine_tuned_run(
+            images,
+            spec,
+            dev,
+            fine_tune_gallery,
+            main_name,
+            runs.append,
+            run_with=evaluate_descriptor,
+            batch_size=batch_size,
+            progress=progress,
+            contrast=s.score_contrast if contrast is None else contrast,
+        )
     extra_payload: dict[str, Any] = {}
     clf_paths = list(classifier or [])
     if train_classifier:
@@ -215,6 +237,31 @@ def eval_cmd(
 
             written += classifier_figures(clf_model, images.listings, _listing_labels(bench), plots, n_saliency=6)
         console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _fine_tuned_run(
+    images: Any,
+    spec: str,
+    device: str,
+    steps: int,
+    name: str,
+    keep: Any,
+    *,
+    run_with: Any,
+    **options: Any,
+) -> None:
+    """A copy of the descriptor fine-tuned on the benchmark's gallery photos, scored like the others."""
+    from tqdm import tqdm
+
+    from models.descriptor import load_descriptor
+    from models.finetune import fine_tune
+
+    by_artefact: dict[str, list[Any]] = {}
+    for row, image in zip(images.bench.gallery, images.gallery, strict=True):
+        by_artefact.setdefault(row.artefact_id, []).append(image)
+    model = load_descriptor(spec, "cpu")  # training runs on the CPU (models.train_descriptor)
+    fine_tune(model, by_artefact, steps, progress=lambda r: tqdm(r, desc="fine-tune on gallery", unit="step"))
+    keep(run_with(images, model, name=f"{name} + gallery fine-tune ({steps} steps)", **options))
 
 
 def _fmt(v: float | None) -> str:
