@@ -11,7 +11,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 
-from crawlers.safety import UnsafeURLError, check_url, polite_delay, robots_crawl_delay
+from crawlers.safety import HostVerdicts, UnsafeURLError, check_url, polite_delay, robots_crawl_delay
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 120.0
@@ -37,6 +37,7 @@ class SafetyMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.verdicts = HostVerdicts()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SafetyMiddleware:
@@ -45,7 +46,7 @@ class SafetyMiddleware:
     def process_request(self, request: Request) -> None:
         site = getattr(self.crawler.spider, "site", None)
         try:
-            check_url(request.url, allow_private=bool(site and site.allow_private))
+            check_url(request.url, allow_private=bool(site and site.allow_private), verdicts=self.verdicts)
         except UnsafeURLError as exc:
             log.warning("%s", exc)
             raise IgnoreRequest(str(exc)) from exc

@@ -7,13 +7,12 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
 from typing import Any
 
 from scrapy.crawler import Crawler
 
 from crawlers.items import ListingItem, PhotoItem, SeenItem
-from crawlers.store import CrawlStats, CrawlStore, FetchedPage
+from crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 200  # items written in one transaction at most
@@ -27,13 +26,13 @@ class StorePipeline:
 
     One thread keeps the writes in the order items arrive, so a listing row is always written
     before the photos that a later response brings for it. An item's ``process_item`` returns
-    once its batch is committed. The crawl's store and source id are spider attributes
-    (settings are deep-copied; a store is not).
+    once its batch is committed: the writer wakes the reactor once per batch, not once per item.
+    The crawl's store and source id are spider attributes (settings are deep-copied; a store is not).
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.pending: queue.SimpleQueue[tuple[Any, Future[None]] | None] = queue.SimpleQueue()
+        self.pending: queue.SimpleQueue[tuple[Any, asyncio.Future[None]] | None] = queue.SimpleQueue()
         self.writer: threading.Thread | None = None
 
     @classmethod
@@ -51,9 +50,9 @@ class StorePipeline:
         self.writer.start()
 
     async def process_item(self, item: Any) -> Any:
-        done: Future[None] = Future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending.put((item, done))
-        await asyncio.wrap_future(done)
+        await done
         return item
 
     def close_spider(self) -> None:
@@ -66,7 +65,7 @@ class StorePipeline:
 
 
 def _write_loop(
-    pending: queue.SimpleQueue[tuple[Any, Future[None]] | None],
+    pending: queue.SimpleQueue[tuple[Any, asyncio.Future[None]] | None],
     store: CrawlStore,
     source_id: int,
     stats: CrawlStats,
@@ -93,22 +92,31 @@ def _write_loop(
         except Exception:  # the commit itself failed: every record of the batch is lost
             stats.errors += len(batch)
             log.exception("storing a batch of %d records failed", len(batch))
-        for _, done in batch:
+        futures = [done for _, done in batch]
+        loop = futures[0].get_loop()
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_resolve, futures)
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    """On the reactor's loop: the batch is committed (or counted as failed); its items go on."""
+    for done in futures:
+        if not done.done():  # cancelled when the crawl was stopped meanwhile
             done.set_result(None)
 
 
 def _store_batch(store: CrawlStore, source_id: int, stats: CrawlStats, items: list[Any]) -> None:
-    """Consecutive listings are written together; anything else one by one, in arrival order."""
-    run: list[ListingItem] = []
-    for item in [*items, None]:
-        if isinstance(item, ListingItem):
-            run.append(item)
-            continue
-        if run:
-            _store_listings(store, source_id, stats, run)
-            run = []
-        if item is not None:
+    """Listings first (a photo's listing may be in this batch), then the rest, then photos: each kind in a
+    few statements. A listing's writes keep their arrival order, and its photos always come after it."""
+    listings = [i for i in items if isinstance(i, ListingItem)]
+    photos = [i for i in items if isinstance(i, PhotoItem)]
+    if listings:
+        _store_listings(store, source_id, stats, listings)
+    for item in items:
+        if not isinstance(item, ListingItem | PhotoItem):
             _store(store, source_id, stats, item)
+    if photos:
+        _store_photos(store, source_id, stats, photos)
 
 
 def _store_listings(store: CrawlStore, source_id: int, stats: CrawlStats, items: list[ListingItem]) -> None:
@@ -122,6 +130,25 @@ def _store_listings(store: CrawlStore, source_id: int, stats: CrawlStats, items:
             _store(store, source_id, stats, item)
 
 
+def _store_photos(store: CrawlStore, source_id: int, stats: CrawlStats, items: list[PhotoItem]) -> None:
+    photos = [FetchedPhoto(i.item_id, i.url, i.data, i.position, i.error) for i in items]
+    try:
+        with store.savepoint():
+            outcomes = store.save_photos(source_id, photos)
+    except Exception:  # find the bad record: one at a time, each in its own savepoint
+        log.warning("writing %d photos together failed; writing them one by one", len(items), exc_info=True)
+        for item in items:
+            _store(store, source_id, stats, item)
+        return
+    for outcome in outcomes:
+        _count_photo(stats, outcome)
+
+
+def _count_photo(stats: CrawlStats, outcome: str) -> None:
+    # counters are bumped from the writer thread only
+    setattr(stats, f"photos_{outcome}", getattr(stats, f"photos_{outcome}") + 1)
+
+
 def _store(store: CrawlStore, source_id: int, stats: CrawlStats, item: Any) -> None:
     try:
         if isinstance(item, ListingItem):
@@ -132,9 +159,7 @@ def _store(store: CrawlStore, source_id: int, stats: CrawlStats, item: Any) -> N
             listing_id = store.listing_id(source_id, item.item_id)
             if listing_id is None:
                 raise RuntimeError(f"photo {item.url} arrived before its listing {item.item_id}")
-            outcome = store.save_photo(listing_id, item.url, item.data, item.position, item.error)
-            # counters are bumped from this one thread only
-            setattr(stats, f"photos_{outcome}", getattr(stats, f"photos_{outcome}") + 1)
+            _count_photo(stats, store.save_photo(listing_id, item.url, item.data, item.position, item.error))
     except Exception:  # one bad record never stops the crawl; it is counted and logged
         stats.errors += 1
         log.exception("storing %s failed", type(item).__name__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -21,8 +22,36 @@ def _internal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
 
 
-def check_url(url: str, *, allow_private: bool = False) -> None:
-    """Raise UnsafeURLError unless every address ``url``'s host resolves to is public."""
+HOST_VERDICT_TTL_S = 60.0
+
+
+class HostVerdicts:
+    """What each host resolved to, kept ``ttl_s``: one DNS lookup per host a minute instead of one per
+    request (each lookup blocks the crawl's reactor thread). A host that did not resolve is asked again."""
+
+    def __init__(self, ttl_s: float = HOST_VERDICT_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._kept: dict[tuple[str, int], tuple[float, str]] = {}
+
+    def refusal(self, host: str, port: int) -> str:
+        now = time.monotonic()
+        kept = self._kept.get((host, port))
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        try:
+            why = _internal_reason(host, port)
+        except UnsafeURLError:
+            self._kept.pop((host, port), None)
+            raise
+        self._kept[(host, port)] = (now + self.ttl_s, why)
+        return why
+
+
+def check_url(url: str, *, allow_private: bool = False, verdicts: HostVerdicts | None = None) -> None:
+    """Raise UnsafeURLError unless every address ``url``'s host resolves to is public.
+
+    ``verdicts``: earlier lookups to reuse (the crawler's); None resolves the host now.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeURLError(f"refused {url!r}: only http(s) URLs are fetched")
@@ -31,16 +60,27 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
         raise UnsafeURLError(f"refused {url!r}: no host")
     if allow_private:
         return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP
-        )
+        why = verdicts.refusal(host, port) if verdicts is not None else _internal_reason(host, port)
+    except UnsafeURLError as exc:
+        raise UnsafeURLError(f"refused {url!r}: {exc}") from exc
+    if why:
+        raise UnsafeURLError(f"refused {url!r}: {why}")
+
+
+def _internal_reason(host: str, port: int) -> str:
+    """Why ``host`` is internal ('' when every address it resolves to is public); UnsafeURLError
+    when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise UnsafeURLError(f"refused {url!r}: host does not resolve ({exc})") from exc
+        raise UnsafeURLError(f"host does not resolve ({exc})") from exc
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if _internal(ip):
-            raise UnsafeURLError(f"refused {url!r}: {host} resolves to internal address {ip}")
+            return f"{host} resolves to internal address {ip}"
+    return ""
 
 
 def robots_crawl_delay(robots_txt: str, user_agent: str) -> float | None:

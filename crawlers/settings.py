@@ -23,7 +23,11 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",  # small /dev/shm in containers crashes renderers
     "--renderer-process-limit=4",  # bounded renderers: memory of a long crawl stays flat
 ]
-PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+# Outputs of ONE response handled at once. Scrapy starts that many asyncio tasks for every response
+# (default 100), which cost more than extracting the page; a callback yields one listing and its
+# photo requests, or a search page's links, so a few at a time keep up.
+CONCURRENT_ITEMS = 8
+PLAYWRIGHT_HANDLER = "crawlers.browser.LazyPlaywrightHandler"  # Chromium started only when a page needs it
 
 
 def chromium_path(settings: Settings) -> str:
@@ -53,6 +57,7 @@ def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
         "RANDOMIZE_DOWNLOAD_DELAY": delay > 0,
         "CONCURRENT_REQUESTS": max(16, site.concurrency),
         "CONCURRENT_REQUESTS_PER_DOMAIN": site.concurrency,
+        "CONCURRENT_ITEMS": CONCURRENT_ITEMS,
         # no delay asked (a local site): nothing to throttle; robots.txt Crawl-delay still applies
         "AUTOTHROTTLE_ENABLED": delay > 0,
         "AUTOTHROTTLE_START_DELAY": max(delay, 0.5) if delay > 0 else 0.0,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from rq import Queue
@@ -23,7 +23,7 @@ from crawlers.extract.result import PageResult
 from lootwatch.db import Conn, Database, connect
 from lootwatch.errors import BadInputError, StateError
 from lootwatch.images import vet_image
-from lootwatch.queueing import enqueue_photo
+from lootwatch.queueing import enqueue_photos
 from lootwatch.storage import BlobStore, sha256_bytes
 
 HISTORY_FIELDS = ("price_text", "status", "title")
@@ -86,6 +86,41 @@ class FetchedPage:
     body: bytes
     http_status: int
     fetched_at: datetime | None = None
+
+
+_INSERT_PHOTO = """INSERT INTO listing_photos (sha256, source_url, phash, stored_path, bytes, width, height)
+    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256"""
+_LINK_PHOTO = """INSERT INTO listing_photo_links (listing_id, photo_id, position) VALUES (%s, %s, %s)
+    ON CONFLICT (listing_id, photo_id) DO NOTHING"""
+
+
+@dataclass(frozen=True)
+class FetchedPhoto:
+    """One fetched listing photo, as the pipeline hands it to :meth:`CrawlStore.save_photos`."""
+
+    item_id: str  # the site's id of the listing that shows it
+    url: str
+    data: bytes | None  # None: the download failed (``error`` says why)
+    position: int
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class _Photo:
+    listing_id: int
+    url: str
+    data: bytes | None
+    position: int
+    error: str
+
+
+class _Vetted(NamedTuple):
+    at: int  # index in the batch
+    sha: str
+    format: str
+    phash: str
+    width: int
+    height: int
 
 
 @dataclass(frozen=True)
@@ -371,42 +406,108 @@ class CrawlStore:
     # --- photos ---------------------------------------------------------------------------
     def save_photo(self, listing_id: int, url: str, data: bytes | None, position: int, error: str = "") -> str:
         """Store, link and (if new) queue one listing photo: returns 'new', 'known' or 'rejected'."""
-        if data is None or error:
-            self._reject(url, error or "no data")
-            return "rejected"
-        sha = sha256_bytes(data)
-        try:
-            vetted = vet_image(data, max_bytes=self.max_photo_bytes, max_pixels=self.max_photo_pixels)
-        except BadInputError as exc:
-            with self._tx() as conn:
-                row = conn.execute(
-                    """INSERT INTO listing_photos (sha256, source_url, bytes, status, reason)
-                       VALUES (%s, %s, %s, 'rejected', %s)
-                       ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256 RETURNING id""",
-                    (sha, url, len(data), str(exc)),
-                ).fetchone()
-                self._link(conn, listing_id, int(row["id"]), position)
-                conn.execute(
-                    "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)",
-                    (url, str(exc)),
-                )
-            return "rejected"
-        suffix = "." + vetted.format.lower().replace("jpeg", "jpg").replace("mpo", "jpg")
-        _, rel = self.blobs.put("photos", data, suffix)
+        return self._save_photos([_Photo(listing_id, url, data, position, error)])[0]
+
+    def save_photos(self, source_id: int, fetched: list[FetchedPhoto]) -> list[str]:
+        """:meth:`save_photo` for many photos (outcomes in order): their listings looked up in one query,
+        the photos inserted and linked in a few pipelined statements, the new ones queued together
+        after the commit. StateError when a photo's listing is not stored (nothing is written then)."""
+        ids = self._listing_ids(source_id, sorted({f.item_id for f in fetched}))
+        missing = sorted({f.item_id for f in fetched} - ids.keys())
+        if missing:
+            raise StateError(f"photos arrived before their listings {', '.join(missing)}")
+        return self._save_photos([_Photo(ids[f.item_id], f.url, f.data, f.position, f.error) for f in fetched])
+
+    def _listing_ids(self, source_id: int, item_ids: list[str]) -> dict[str, int]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT id, item_id FROM listings WHERE source_id = %s AND item_id = ANY(%s)", (source_id, item_ids)
+            ).fetchall()
+        return {r["item_id"]: int(r["id"]) for r in rows}
+
+    def _save_photos(self, photos: list[_Photo]) -> list[str]:
+        """Failed downloads and refused images are recorded one by one (rare); the rest together."""
+        outcomes = ["rejected"] * len(photos)
+        vetted: list[_Vetted] = []
+        for i, photo in enumerate(photos):
+            if photo.data is None or photo.error:
+                self._reject(photo.url, photo.error or "no data")
+                continue
+            sha = sha256_bytes(photo.data)
+            try:
+                image = vet_image(photo.data, max_bytes=self.max_photo_bytes, max_pixels=self.max_photo_pixels)
+            except BadInputError as exc:
+                self._refuse(photo, sha, exc)
+                continue
+            # what the rows need, not the decoded image: a batch of decoded photos would fill memory
+            vetted.append(_Vetted(i, sha, image.format, image.phash, image.width, image.height))
+        if vetted:
+            self._store_vetted(photos, vetted, outcomes)
+        return outcomes
+
+    def _refuse(self, photo: _Photo, sha: str, exc: BadInputError) -> None:
+        """A photo that is no usable image: a 'rejected' row (linked, so the listing shows it) and a rejection."""
+        assert photo.data is not None
         with self._tx() as conn:
             row = conn.execute(
-                """INSERT INTO listing_photos (sha256, source_url, phash, stored_path, bytes, width, height)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING RETURNING id""",
-                (sha, url, vetted.phash, rel, len(data), vetted.width, vetted.height),
+                """INSERT INTO listing_photos (sha256, source_url, bytes, status, reason)
+                   VALUES (%s, %s, %s, 'rejected', %s)
+                   ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256 RETURNING id""",
+                (sha, photo.url, len(photo.data), str(exc)),
             ).fetchone()
-            new = row is not None
-            if not new:
-                row = conn.execute("SELECT id FROM listing_photos WHERE sha256 = %s", (sha,)).fetchone()
-            photo_id = int(row["id"])
-            self._link(conn, listing_id, photo_id, position)
-        if new:  # after commit: the worker must find the row
-            self.after_commit(lambda: enqueue_photo(self.queue, photo_id, sha))
-        return "new" if new else "known"
+            conn.execute(_LINK_PHOTO, (photo.listing_id, int(row["id"]), photo.position))
+            conn.execute(
+                "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (photo.url, str(exc))
+            )
+
+    def _store_vetted(self, photos: list[_Photo], vetted: list[_Vetted], outcomes: list[str]) -> None:
+        rows = self._photo_files(photos, vetted)
+        with self._tx() as conn:
+            new = self._insert_photos(conn, list(rows.values()))  # sha256 -> id of the rows inserted here
+            ids = {**self._photo_ids(conn, [sha for sha in rows if sha not in new]), **new}
+            conn.cursor().executemany(
+                _LINK_PHOTO, [(photos[v.at].listing_id, ids[v.sha], photos[v.at].position) for v in vetted]
+            )
+        seen: set[str] = set()
+        for v in vetted:
+            outcomes[v.at] = "new" if v.sha in new and v.sha not in seen else "known"  # a repeat is known
+            seen.add(v.sha)
+        if new:  # after commit: the worker must find the rows
+            queued = [(photo_id, sha) for sha, photo_id in new.items()]
+            self.after_commit(lambda: enqueue_photos(self.queue, queued))
+
+    def _photo_files(self, photos: list[_Photo], vetted: list[_Vetted]) -> dict[str, tuple[Any, ...]]:
+        """Store each photo's file (before its row: a worker must find the file) and give its row values,
+        by sha256; of equal photos the first is the one recorded."""
+        rows: dict[str, tuple[Any, ...]] = {}
+        for v in vetted:
+            photo = photos[v.at]
+            if v.sha in rows or photo.data is None:
+                continue
+            suffix = "." + v.format.lower().replace("jpeg", "jpg").replace("mpo", "jpg")
+            _, rel = self.blobs.put("photos", photo.data, suffix)
+            rows[v.sha] = (v.sha, photo.url, v.phash, rel, len(photo.data), v.width, v.height)
+        return rows
+
+    @staticmethod
+    def _insert_photos(conn: Any, rows: list[tuple[Any, ...]]) -> dict[str, int]:
+        """Insert the photos not stored yet (pipelined); sha256 -> id of those inserted."""
+        cur = conn.cursor()
+        cur.executemany(_INSERT_PHOTO, rows, returning=True)
+        inserted: dict[str, int] = {}
+        while True:
+            row = cur.fetchone()
+            if row is not None:  # no row: that photo was stored before
+                inserted[row["sha256"]] = int(row["id"])
+            if not cur.nextset():
+                return inserted
+
+    @staticmethod
+    def _photo_ids(conn: Any, shas: list[str]) -> dict[str, int]:
+        if not shas:
+            return {}
+        rows = conn.execute("SELECT id, sha256 FROM listing_photos WHERE sha256 = ANY(%s)", (shas,)).fetchall()
+        return {r["sha256"]: int(r["id"]) for r in rows}
 
     def relistings(self, listing_id: int) -> list[int]:
         """Other listings showing one of this listing's photos (the same bytes): the object relisted."""
@@ -418,13 +519,6 @@ class CrawlStore:
                 (listing_id,),
             ).fetchall()
         return [int(r["listing_id"]) for r in rows]
-
-    def _link(self, conn: Any, listing_id: int, photo_id: int, position: int) -> None:
-        conn.execute(
-            """INSERT INTO listing_photo_links (listing_id, photo_id, position) VALUES (%s, %s, %s)
-               ON CONFLICT (listing_id, photo_id) DO NOTHING""",
-            (listing_id, photo_id, position),
-        )
 
     def _reject(self, ref: str, reason: str) -> None:
         self._execute("INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (ref, reason))

@@ -48,7 +48,8 @@ def vet_image(
             if w * h > max_pixels:
                 raise BadInputError(f"too many pixels: {w}x{h} > limit {max_pixels} (decompression bomb?)")
             img.load()
-            rgb = _to_rgb(ImageOps.exif_transpose(img) or img)
+            ImageOps.exif_transpose(img, in_place=True)  # in place: no copy of every photo's pixels
+            rgb = _to_rgb(img)
     except BadInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -61,6 +62,8 @@ def vet_image(
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode == "RGB":
+        return img  # convert() would copy it
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))  # transparent -> white, as a browser shows it

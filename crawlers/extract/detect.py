@@ -19,11 +19,12 @@ _CHALLENGE_TITLE = re.compile(
     r"please verify|captcha|request unsuccessful|ddos protection|bot verification",
     re.I,
 )
+# lower-case literals searched in the lower-cased page: a re.I alternation over a whole page cost
+# more than the rest of the extraction
 _CHALLENGE_MARKUP = re.compile(
-    r"challenge-platform|cf-chl-|cf_chl_opt|_Incapsula_Resource|px-captcha|captcha-delivery\.com|"
+    r"challenge-platform|cf-chl-|cf_chl_opt|_incapsula_resource|px-captcha|captcha-delivery\.com|"
     r"geo\.captcha-delivery|perimeterx|distil_r_captcha|/_sec/cp_challenge|sec-if-cpt-container|"
-    r"checking your browser before you access|awswaf|g-recaptcha|h-captcha|hcaptcha\.com",
-    re.I,
+    r"checking your browser before you access|awswaf|g-recaptcha|h-captcha|hcaptcha\.com"
 )
 _NOT_FOUND = re.compile(
     r"page not found|item not found|listing not found|lot not found|not be found|"
@@ -48,7 +49,7 @@ def challenge_reason(sel: Selector, html: str) -> str:
     if m:
         return f"bot challenge: {m.group(0)!r} in title/heading"
     # markup markers alone also appear on ordinary pages (login captchas): require a small page
-    m2 = _CHALLENGE_MARKUP.search(html[:200_000])
+    m2 = _CHALLENGE_MARKUP.search(html[:200_000].lower())
     if m2 and len(visible_text(sel.css("body") or sel)) < 600:
         return f"bot challenge: {m2.group(0)!r} on a near-empty page"
     return ""

@@ -33,16 +33,18 @@ def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, 
     selectors = selectors or {}
     canonical = absolute(url, sel.xpath("//link[@rel='canonical']/@href").get()) or url
     out = PageResult(url=url, canonical_url=canonical)
-    _search_part(sel, html, url, selectors, out)
+    ld = structured.from_jsonld(sel, url)  # parsed once: both parts read it
+    _search_part(sel, html, url, selectors, ld, out)
     if out.results:
         out.page_type = SEARCH
         return out
-    _item_part(sel, url, selectors, out)
+    _item_part(sel, url, selectors, ld, out)
     return out
 
 
-def _search_part(sel: Selector, html: str, url: str, selectors: Mapping[str, str], out: PageResult) -> None:
-    ld = structured.from_jsonld(sel, url)
+def _search_part(
+    sel: Selector, html: str, url: str, selectors: Mapping[str, str], ld: structured.Structured, out: PageResult
+) -> None:
     urls = select_urls(sel, selectors.get("result_links"), url)
     pattern = selectors.get("item_url_pattern")
     if not urls and pattern:
@@ -65,8 +67,9 @@ def _search_part(sel: Selector, html: str, url: str, selectors: Mapping[str, str
     out.next_page = (select_urls(sel, selectors.get("next_page"), url) or [""])[0] or heuristics.next_page(sel, url)
 
 
-def _item_part(sel: Selector, url: str, selectors: Mapping[str, str], out: PageResult) -> None:
-    ld = structured.from_jsonld(sel, url)
+def _item_part(
+    sel: Selector, url: str, selectors: Mapping[str, str], ld: structured.Structured, out: PageResult
+) -> None:
     md = structured.from_microdata(sel, url) if not ld.found else structured.Structured()
     og = structured.from_opengraph(sel, url)
     data = ld if ld.found else md

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lxml import html as lxml_html
 from parsel import Selector
@@ -91,6 +92,7 @@ def enrich_results(html: str, base: str, urls: list[str]) -> list[SearchResult]:
         if href:
             links.setdefault(_key(href), []).append(a)
     wanted = {_key(u) for u in urls}
+    below = _results_below(links, wanted)
     out = []
     for url in urls:
         anchors = links.get(_key(url), [])
@@ -99,7 +101,7 @@ def enrich_results(html: str, base: str, urls: list[str]) -> list[SearchResult]:
             t = clean(a.get("title") or a.get("data-auction-title") or a.text_content())
             if len(t) > len(title):
                 title = t
-        card = _card(anchors[0], wanted, base) if anchors else None
+        card = _card(anchors[0], below, base) if anchors else None
         price, thumb = "", ""
         if card is not None:
             card_sel = Selector(root=card)
@@ -121,13 +123,25 @@ def _key(url: str) -> str:
     return s.netloc.lower() + s.path.rstrip("/")
 
 
-def _card(anchor, wanted: set[str], base: str):  # type: ignore[no-untyped-def]
+def _results_below(links: dict[str, list], wanted: set[str]) -> dict[Any, set[str]]:
+    """For every element, the result keys linked inside it: one walk up from each result link,
+    instead of re-reading every link of every ancestor for every card."""
+    below: dict[Any, set[str]] = {}
+    for key in wanted:
+        for a in links.get(key, []):
+            node = a
+            while node is not None:
+                below.setdefault(node, set()).add(key)
+                node = node.getparent()
+    return below
+
+
+def _card(anchor, below: dict[Any, set[str]], base: str):  # type: ignore[no-untyped-def]
     """Largest ancestor of ``anchor`` that holds no link to another result."""
     own = _key(absolute(base, anchor.get("href")))
     card, node = anchor, anchor.getparent()
     while node is not None and node.tag not in ("body", "html"):
-        others = {_key(absolute(base, a.get("href"))) for a in node.iter("a") if a.get("href")}
-        if (others & wanted) - {own}:
+        if below.get(node, set()) - {own}:
             break
         card, node = node, node.getparent()
     return card

@@ -198,11 +198,22 @@ def from_microdata(sel: Selector, base: str) -> Structured:
     return out
 
 
+def _meta_contents(sel: Selector) -> dict[str, list[str]]:
+    """Non-empty ``content`` of every <meta>, by its property and its name (one query, not one per key)."""
+    found: dict[str, list[str]] = {}
+    for node in sel.xpath("//meta[@content][@property or @name]"):
+        value = clean(node.attrib.get("content"))
+        if value:
+            for key in {node.attrib.get("property"), node.attrib.get("name")} - {None}:
+                found.setdefault(str(key), []).append(value)
+    return found
+
+
 def from_opengraph(sel: Selector, base: str) -> Structured:
+    metas = _meta_contents(sel)
+
     def meta(prop: str) -> list[str]:
-        return [
-            clean(v) for v in sel.xpath(f"//meta[@property='{prop}' or @name='{prop}']/@content").getall() if clean(v)
-        ]
+        return metas.get(prop, [])
 
     out = Structured()
     out.title = (meta("og:title") or [""])[0]

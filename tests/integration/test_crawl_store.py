@@ -1,4 +1,4 @@
-"""CrawlStore on a real Postgres: page evidence, history, relisting links, batched writes."""
+"""CrawlStore on a real Postgres and Redis: page evidence, history, relisting links, batched writes."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from crawlers.extract.result import ITEM, PageResult
 from crawlers.items import ListingItem
 from crawlers.pipelines import _store_listings
 from crawlers.run import make_store
-from crawlers.store import CrawlStats, CrawlStore, FetchedPage
+from crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto
 from lootwatch.db import Database
+from lootwatch.errors import StateError
+from lootwatch.queueing import enqueue_photos
 from lootwatch.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -137,3 +139,41 @@ def test_batched_listings_survive_one_bad_record(db: Database, store: CrawlStore
     assert [changed for _, changed in results] == [True, True, False]
     history = db.fetchall("SELECT field, new_value FROM listing_history")
     assert len(history) == 2 and {h["new_value"] for h in history} == {"EUR 120"}
+
+
+def test_batched_photos_store_link_and_queue_like_one_at_a_time(db: Database, store: CrawlStore) -> None:
+    sid = store.source_id("site")
+    with store.batch():
+        store.save_listings(sid, [FetchedPage(_page(i), _body(i), 200) for i in ("1", "2")])
+    shared, corrupt = _jpeg(200), _jpeg(10)[:200]
+    photos = [
+        FetchedPhoto("1", "https://img.example/1a.jpg", shared, 0),
+        FetchedPhoto("1", "https://img.example/1b.jpg", corrupt, 1),
+        FetchedPhoto("2", "https://img.example/2a.jpg", shared, 0),  # the same bytes again: known
+        FetchedPhoto("2", "https://img.example/2b.jpg", None, 1, "HTTP 404 fetching photo"),
+    ]
+    with store.batch():
+        outcomes = store.save_photos(sid, photos)
+    assert outcomes == ["new", "rejected", "known", "rejected"]
+    rows = db.fetchall("SELECT id, sha256, status FROM listing_photos ORDER BY id")
+    assert [(r["sha256"], r["status"]) for r in rows] == [
+        (hashlib.sha256(corrupt).hexdigest(), "rejected"),
+        (hashlib.sha256(shared).hexdigest(), "queued"),
+    ]
+    links = db.fetchall(
+        "SELECT l.item_id, k.position FROM listing_photo_links k JOIN listings l ON l.id = k.listing_id"
+    )
+    assert sorted((r["item_id"], r["position"]) for r in links) == [("1", 0), ("1", 1), ("2", 0)]
+    assert store.blobs.path(f"photos/{rows[1]['sha256'][:2]}/{rows[1]['sha256']}.jpg").read_bytes() == shared
+    # queued once, after the commit, with the photo's id; a photo already queued is not queued again
+    job = store.queue.fetch_job(rows[1]["sha256"])
+    assert store.queue.job_ids == [rows[1]["sha256"]] and job is not None and job.args == [rows[1]["id"]]
+    assert enqueue_photos(store.queue, [(rows[1]["id"], rows[1]["sha256"])]) == 0 and store.queue.count == 1
+
+
+def test_photos_whose_listing_is_not_stored_write_nothing(db: Database, store: CrawlStore) -> None:
+    sid = store.source_id("site")
+    with pytest.raises(StateError, match="before their listings 9"):
+        store.save_photos(sid, [FetchedPhoto("9", "https://img.example/9.jpg", _jpeg(50), 0)])
+    assert db.fetchone("SELECT count(*) AS n FROM listing_photos")["n"] == 0  # type: ignore[index]
+    assert store.queue.count == 0

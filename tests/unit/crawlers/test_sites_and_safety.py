@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.safety import UnsafeURLError, check_url, polite_delay, robots_crawl_delay
+from crawlers.safety import HostVerdicts, UnsafeURLError, check_url, polite_delay, robots_crawl_delay
 from crawlers.sites import load_sites, parse_cadence
 from lootwatch.errors import ConfigError, LootwatchError
 
@@ -94,6 +94,18 @@ def test_allow_private_lets_local_sites_through() -> None:
 
 def test_public_address_literal_is_allowed() -> None:
     check_url("http://93.184.216.34/")  # a literal public IP: no DNS needed
+
+
+def test_host_verdicts_are_reused_for_every_url_of_a_host() -> None:
+    verdicts = HostVerdicts()
+    for path in ("a", "b", "c"):
+        with pytest.raises(UnsafeURLError, match=f"refused 'http://localhost:8000/{path}': localhost resolves"):
+            check_url(f"http://localhost:8000/{path}", verdicts=verdicts)
+    check_url("http://93.184.216.34/x", verdicts=verdicts)
+    assert sorted(verdicts._kept) == [("93.184.216.34", 80), ("localhost", 8000)]  # one lookup per host
+    with pytest.raises(UnsafeURLError, match="does not resolve"):
+        check_url("http://no-such-host.invalid/", verdicts=verdicts)
+    assert ("no-such-host.invalid", 80) not in verdicts._kept  # asked again next time
 
 
 def test_crawl_delay_is_the_larger_of_ours_and_theirs() -> None:
