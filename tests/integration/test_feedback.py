@@ -83,7 +83,7 @@ def test_confirmed_photos_join_the_gallery_and_a_new_index_version(world: World,
     assert live.threshold == 0.8  # calibration kept
     # the listing photo now finds itself in the gallery
     (hits,) = live.search(embed_images(descriptor, [vet_image(shots[0]).image]), k=1)
-    assert hits[0].artefact_id == "A1" and hits[0].photo_id == rows[0]["id"] and hits[0].score > 0.999
+    assert hits[0].artefact_id == "A1" and hits[0].photo_id == rows[0]["id"] and hits[0].similarity > 0.999
 
     again = add_listing_photos_to_gallery(world.db, world.settings, item_id, descriptor=descriptor)
     assert (again.added_photo_ids, again.indexed_photo_ids, again.index_version) == ([], [], None)
