@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from models.card import state_dict_sha256
 from models.cpu import native_bf16
 from models.descriptor import Descriptor
 from models.errors import ModelError
@@ -90,6 +91,7 @@ def fine_tune(
     parent = model.card.version
     model.card.name = f"{model.card.name.removesuffix('-gallery')}-gallery"
     model.card.training_data_sha256 = data_sha256
+    model.card.weights_sha256 = state_dict_sha256(model.state_dict())  # new weights: the parent's hash no longer holds
     model.card.extra["fine_tuned"] = {
         "from": parent,
         "steps": steps,

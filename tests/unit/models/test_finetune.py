@@ -25,6 +25,7 @@ def test_fine_tuning_moves_the_weights_and_records_where_they_came_from(shared_d
     assert not tuned.training
     assert tuned.card.name.endswith("-gallery") and tuned.card.training_data_sha256 == "abc"
     record = tuned.card.extra["fine_tuned"]
+    assert tuned.card.version != parent  # its weights hash is its own
     assert record["from"] == parent and record["steps"] == 2 and record["artefacts"] == 3 and record["photos"] == 9
     assert not np.allclose(before, tuned.embed(gallery["obj002"][:1]))
 
