@@ -147,8 +147,7 @@ def eval_cmd(
     images = BenchImages.load(bench, progress)
     runs: list[RunResult] = []
 
-    def run(spec_or_path: str, name: str) -> Any:
-        model = load_descriptor(spec_or_path, dev)
+    def score(model: Any, name: str) -> Any:
         runs.append(
             evaluate_descriptor(
                 images,
@@ -161,21 +160,14 @@ def eval_cmd(
         )
         return model
 
+    def run(spec_or_path: str, name: str) -> Any:
+        return score(load_descriptor(spec_or_path, dev), name)
+
     main_name = spec if not Path(spec).exists() else Path(spec).stem
     main_descriptor = run(spec, main_name)
     if fine_tune_gallery:
-        _fine_tuned_run(
-            images,
-            spec,
-            dev,
-            fine_tune_gallery,
-            main_name,
-            runs.append,
-            run_with=evaluate_descriptor,
-            batch_size=batch_size,
-            progress=progress,
-            contrast=s.score_contrast if contrast is None else contrast,
-        )
+        tuned = _fine_tuned(images, spec, fine_tune_gallery)
+        score(tuned, f"{main_name} + gallery fine-tune ({fine_tune_gallery} steps)")
     extra_payload: dict[str, Any] = {}
     clf_paths = list(classifier or [])
     if train_classifier:
@@ -239,18 +231,8 @@ def eval_cmd(
         console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _fine_tuned_run(
-    images: Any,
-    spec: str,
-    device: str,
-    steps: int,
-    name: str,
-    keep: Any,
-    *,
-    run_with: Any,
-    **options: Any,
-) -> None:
-    """A copy of the descriptor fine-tuned on the benchmark's gallery photos, scored like the others."""
+def _fine_tuned(images: Any, spec: str, steps: int) -> Any:
+    """A copy of the descriptor fine-tuned on the benchmark's gallery photos (never its listing photos)."""
     from tqdm import tqdm
 
     from models.descriptor import load_descriptor
@@ -260,8 +242,7 @@ def _fine_tuned_run(
     for row, image in zip(images.bench.gallery, images.gallery, strict=True):
         by_artefact.setdefault(row.artefact_id, []).append(image)
     model = load_descriptor(spec, "cpu")  # training runs on the CPU (models.train_descriptor)
-    fine_tune(model, by_artefact, steps, progress=lambda r: tqdm(r, desc="fine-tune on gallery", unit="step"))
-    keep(run_with(images, model, name=f"{name} + gallery fine-tune ({steps} steps)", **options))
+    return fine_tune(model, by_artefact, steps, progress=lambda r: tqdm(r, desc="fine-tune on gallery", unit="step"))
 
 
 def _fmt(v: float | None) -> str:

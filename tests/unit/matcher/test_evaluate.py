@@ -67,6 +67,8 @@ def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
         str(tmp_path / "eval.json"),
         "--plots",
         str(tmp_path / "plots"),
+        "--fine-tune-gallery",
+        "1",
         data_dir=tmp_path / "data",
     )
     assert out.returncode == 0, out.stderr
@@ -79,6 +81,11 @@ def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
     assert run["calibration"]["queries"] == "restaged gallery photos"
     assert (tmp_path / "plots" / "pr_curve.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "scores_imagenet-lite0-gem.png").exists()
+    tuned = result["runs"][1]  # the gallery fine-tuned copy: its own weights and card, scored alike
+    assert tuned["name"] == "imagenet-lite0-gem + gallery fine-tune (1 steps)"
+    assert tuned["card"]["extra"]["fine_tuned"]["steps"] == 1
+    assert tuned["card"]["weights_sha256"] != run["card"]["weights_sha256"]
+    assert tuned["metrics"]["n_protected"] == 6
 
 
 def test_baseline_checkpoints_are_named_by_how_they_were_trained(tmp_path: Path) -> None:
