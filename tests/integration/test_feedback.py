@@ -3,12 +3,10 @@ the gallery and the live index; dismissed pairs become hard negatives."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from alerts.feedback import add_listing_photos_to_gallery, hard_negatives
 from alerts.review import decide
@@ -29,16 +27,6 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def world(db: Database, settings: Settings) -> World:
     return make_world(db, settings)
-
-
-@pytest.fixture(scope="module")
-def descriptor() -> Iterator[Any]:
-    from models.descriptor import load_descriptor
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_descriptor("imagenet-lite0-gem")
-    torch.set_num_threads(threads)
 
 
 def _gallery_index(world: World, descriptor: Any) -> GalleryIndex:

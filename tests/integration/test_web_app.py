@@ -6,7 +6,6 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -270,16 +269,6 @@ def test_saliency_overlay_needs_a_classifier_and_is_cached(
     assert cached.read_bytes() == r.content
     cached.write_bytes(b"cached")  # the second answer comes from the cache, not a recomputation
     assert client.get(f"/alerts/{s.item_id}/saliency.png").content == b"cached"
-
-
-@pytest.fixture(scope="module")
-def descriptor() -> Iterator[Any]:
-    from models.descriptor import load_descriptor
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_descriptor("imagenet-lite0-gem")
-    torch.set_num_threads(threads)
 
 
 def test_confirm_can_add_the_listing_photos_to_the_gallery(db: Database, settings: Settings, descriptor: Any) -> None:
