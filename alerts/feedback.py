@@ -107,14 +107,17 @@ def _index_new_photos(
     descriptor: Any,
 ) -> tuple[list[int], str | None]:
     from matcher.index import embed_images
-    from matcher.store import load_current, publish
+    from matcher.store import live_descriptor_spec, load_current, publish
 
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INDEX_LOCK,))
+        # the live version's own descriptor when it carries one (a gallery fine-tune)
+        spec = live_descriptor_spec(settings.index_dir, settings.descriptor)
+        bundled = spec != settings.descriptor
         if descriptor is None:
             from models.descriptor import load_descriptor
 
-            descriptor = load_descriptor(settings.descriptor)
+            descriptor = load_descriptor(spec)
         index = load_current(settings.index_dir, expect_card=descriptor.card)
         rows = conn.execute(
             """SELECT id, stored_path FROM artefact_photos
@@ -128,7 +131,7 @@ def _index_new_photos(
         ids = [int(r["id"]) for r in new]
         # the calibrated threshold is kept: a few more views of one artefact do not move it
         index.add(ids, [artefact_id] * len(ids), embed_images(descriptor, images))
-        publish(index, settings.index_dir)
+        publish(index, settings.index_dir, descriptor=descriptor if bundled else None)
         return ids, index.version
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 
 from lootwatch.db import Database
 from lootwatch.errors import BadInputError
 from lootwatch.images import vet_image
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
+
+log = logging.getLogger(__name__)
 
 
 def gallery_photos(db: Database, store: BlobStore, settings: Settings) -> Iterator:  # noqa: ANN401
@@ -31,23 +34,67 @@ def gallery_photos(db: Database, store: BlobStore, settings: Settings) -> Iterat
 
 
 def build_and_publish(
-    db: Database, settings: Settings, *, descriptor_spec: str | None = None, kind: str = "flat", progress: bool = True
+    db: Database,
+    settings: Settings,
+    *,
+    descriptor_spec: str | None = None,
+    kind: str = "flat",
+    progress: bool = True,
+    fine_tune_steps: int | None = None,
+    say: Callable[[str], None] = log.info,
 ):  # noqa: ANN201 - matcher.index.GalleryIndex
-    """Embed every gallery photo, calibrate the alert threshold on the gallery, publish; return the index."""
+    """Embed every gallery photo, calibrate the alert threshold on the gallery, publish; return the index.
+
+    With ``fine_tune_steps`` (default: the setting) the descriptor is first fine-tuned on the gallery
+    and its threshold cross-fitted (:mod:`matcher.tuning`); the tuned copy is published with the index.
+    A gallery too small for that (fewer than 3 artefacts) is indexed with the descriptor as it is.
+    """
     from tqdm import tqdm
 
     from matcher.index import GalleryIndex
     from matcher.store import publish
+    from matcher.tuning import MIN_ARTEFACTS, tune_on_gallery
     from models.descriptor import load_descriptor
+    from models.finetune import gallery_hash
 
-    descriptor = load_descriptor(descriptor_spec or settings.descriptor)
+    spec = descriptor_spec or settings.descriptor
+    steps = settings.fine_tune_steps if fine_tune_steps is None else fine_tune_steps
     photos = list(gallery_photos(db, BlobStore(settings.store_dir), settings))
-    index = GalleryIndex.build(
-        descriptor,
-        photos,
-        kind=kind,
+    n_artefacts = len({p.artefact_id for p in photos})
+    bar = (lambda it: tqdm(list(it), desc="embedding gallery", unit="batch")) if progress else None
+    if steps and n_artefacts < MIN_ARTEFACTS:
+        say(f"not fine-tuning: the gallery has {n_artefacts} artefact(s), the calibration needs {MIN_ARTEFACTS}")
+        steps = 0
+    if not steps:
+        descriptor = load_descriptor(spec)
+        index = GalleryIndex.build(descriptor, photos, kind=kind, contrast=settings.score_contrast, progress=bar)
+        publish(index, settings.index_dir)
+        return index
+    tuned = tune_on_gallery(
+        lambda: load_descriptor(spec, "cpu"),  # training runs on the CPU (models.train_descriptor)
+        [p.image for p in photos],
+        [p.artefact_id for p in photos],
+        steps=steps,
+        folds=settings.fine_tune_folds,
         contrast=settings.score_contrast,
-        progress=(lambda it: tqdm(list(it), desc="embedding gallery", unit="batch")) if progress else None,
+        data_sha256=gallery_hash(_photo_hashes(db)),
+        progress=(lambda r: tqdm(r, desc="fine-tune", unit="step", leave=False)) if progress else None,
+        say=say,
     )
-    publish(index, settings.index_dir)
+    index = GalleryIndex.build(
+        tuned.descriptor, photos, kind=kind, contrast=settings.score_contrast, progress=bar, calibrate=False
+    )
+    index.threshold = tuned.calibration.threshold
+    index.calibration = {**tuned.calibration.to_dict(), "fine_tuned": dict(tuned.descriptor.card.extra["fine_tuned"])}
+    publish(index, settings.index_dir, descriptor=tuned.descriptor)
     return index
+
+
+def _photo_hashes(db: Database) -> dict[str, list[str]]:
+    hashes: dict[str, list[str]] = {}
+    for row in db.fetchall(
+        """SELECT p.artefact_id, p.sha256 FROM artefact_photos p
+           JOIN artefacts a ON a.id = p.artefact_id WHERE a.removed_at IS NULL"""
+    ):
+        hashes.setdefault(row["artefact_id"], []).append(row["sha256"])
+    return hashes

@@ -44,6 +44,17 @@ class Settings(BaseSettings):
         description="Artefact score = best cosine - this x the best cosine of any other artefact (0: plain "
         "cosine). Applied when an index is built; its threshold is calibrated on the same scale.",
     )
+    fine_tune_steps: int = Field(
+        24,
+        ge=0,
+        description="Triplet steps fine-tuning the descriptor on the gallery at each index build (0: off; the "
+        "tuned copy is stored with the index version). Its threshold is cross-fitted: fine_tune_folds + 1 runs.",
+    )
+    fine_tune_folds: int = Field(
+        4,
+        ge=2,
+        description="Artefact folds of the fine-tuned threshold's calibration (each fold held out of one run).",
+    )
     alert_threshold: float | None = Field(
         None,
         description="Artefact score a listing's best match must reach to open a review item. "

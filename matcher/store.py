@@ -3,6 +3,8 @@
 Layout::
 
     <index_dir>/<version>/index.faiss, meta.json    one folder per published index, never rewritten
+    <index_dir>/<version>/descriptor.pt            the descriptor fine-tuned on this gallery, when
+                                                   the index was built with one (matcher.tuning)
     <index_dir>/CURRENT                             the live version's folder name (one line)
 
 ``publish`` writes the new version into a hidden folder, renames it into place, then replaces
@@ -24,10 +26,16 @@ from matcher.errors import IndexNotFoundError
 from matcher.index import GalleryIndex
 
 CURRENT = "CURRENT"
+DESCRIPTOR_FILE = "descriptor.pt"
 
 
-def publish(index: GalleryIndex, index_dir: Path) -> Path:
-    """Save ``index`` as ``<index_dir>/<index.version>/`` and make it the live version."""
+def publish(index: GalleryIndex, index_dir: Path, descriptor: Any = None) -> Path:
+    """Save ``index`` as ``<index_dir>/<index.version>/`` and make it the live version.
+
+    ``descriptor``: the model the index was built with when it is not the configured one (a
+    gallery fine-tune); it is stored beside the index, full precision, so that every reader
+    embeds with exactly the weights that embedded the gallery.
+    """
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     # Versions are immutable: each publish gets a fresh time stamp (the next second if taken).
@@ -39,6 +47,10 @@ def publish(index: GalleryIndex, index_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(dir=index_dir, prefix=f".{index.version}."))
     try:
         index.save(staging)
+        if descriptor is not None:
+            from models.descriptor import save_checkpoint
+
+            save_checkpoint(descriptor, staging / DESCRIPTOR_FILE, half=False)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -62,6 +74,18 @@ def current_version(index_dir: Path) -> str | None:
     except FileNotFoundError:
         return None
     return text or None
+
+
+def descriptor_spec_for(version_dir: Path, configured: str) -> str:
+    """The descriptor that embeds queries for the index in ``version_dir``: its own, else ``configured``."""
+    bundled = Path(version_dir) / DESCRIPTOR_FILE
+    return str(bundled) if bundled.is_file() else configured
+
+
+def live_descriptor_spec(index_dir: Path, configured: str) -> str:
+    """The descriptor of the live index version (see :func:`descriptor_spec_for`)."""
+    version = current_version(index_dir)
+    return configured if version is None else descriptor_spec_for(Path(index_dir) / version, configured)
 
 
 def load_current(index_dir: Path, **expect: Any) -> GalleryIndex:

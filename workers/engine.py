@@ -3,6 +3,9 @@ matches with, loaded once per process.
 
 A new index version published under the index dir (``CURRENT``) is picked up between batches
 without a restart; a descriptor that does not fit the new index is refused, keeping the old pair.
+An index version that carries its own descriptor (fine-tuned on the gallery, ``matcher.tuning``)
+brings it along: the engine swaps to it with the index, and back to the configured one for a
+version without.
 The live classifier version (``workers.retrain``: ``<checkpoints>/classifier/CURRENT``) is followed
 the same way; a version that fails to load keeps the last good one (or none).
 
@@ -111,9 +114,12 @@ class MatchEngine:
         calibration_cache: Path | None = None,
         classifier_dir: Path | None = None,
     ) -> None:
+        from matcher.store import live_descriptor_spec
         from models.descriptor import load_descriptor
 
-        self.descriptor = load_descriptor(descriptor_spec, device=device)
+        self.configured_descriptor = descriptor_spec
+        self.descriptor_spec = live_descriptor_spec(index_dir, descriptor_spec)
+        self.descriptor = load_descriptor(self.descriptor_spec, device=device)
         self.device = device
         self.index_dir = index_dir
         self.top_k = top_k
@@ -188,19 +194,26 @@ class MatchEngine:
         return self._reload_classifier() or changed
 
     def _reload_index(self) -> bool:
-        from matcher.store import current_version, load_current
+        from matcher.index import GalleryIndex
+        from matcher.store import current_version, descriptor_spec_for
+        from models.descriptor import load_descriptor
 
         version = current_version(self.index_dir)
         if version is None or version == self._index_version:
             return False
         try:
-            index = load_current(self.index_dir, expect_card_version=self.model_version)
+            spec = descriptor_spec_for(self.index_dir / version, self.configured_descriptor)
+            descriptor = self.descriptor if spec == self.descriptor_spec else load_descriptor(spec, device=self.device)
+            index = GalleryIndex.load(self.index_dir / version, expect_card_version=str(descriptor.card.version))
         except Exception:
             if self._index is None:
                 raise  # nothing to keep serving
             log.exception("index %s not loaded; keeping %s", version, self._index_version)
             self._index_version = version  # not retried every batch; a newer CURRENT is
             return False
+        if descriptor is not self.descriptor:
+            self.descriptor, self.descriptor_spec = descriptor, spec
+            self.set_precision(self.precision)  # the mode chosen at start-up, on the new weights
         self._index, self._index_version = index, version
         self._descriptor_calibration = None  # refitted on this gallery when first needed
         log.info("gallery index loaded", extra={"action": "index.load", "version": version})

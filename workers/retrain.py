@@ -196,10 +196,12 @@ def calibrate_fusion(
     from matcher.calibrate import ScoreStats, restage_queries, threshold_from_scores
     from matcher.fusion import calibrate_descriptor
     from matcher.index import embed_images
+    from matcher.store import live_descriptor_spec
     from models.descriptor import load_descriptor
     from workers.engine import classifier_columns, fused_matrix
 
-    descriptor = load_descriptor(settings.descriptor)
+    # the live index's descriptor (its own when the index was built with a gallery fine-tune)
+    descriptor = load_descriptor(live_descriptor_spec(settings.index_dir, settings.descriptor))
     images = [
         vet_image(
             p.path.read_bytes(),

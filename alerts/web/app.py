@@ -80,7 +80,13 @@ def create_app(
     )
     templates = Jinja2Templates(directory=str(TEMPLATES))
     store = BlobStore(settings.store_dir)
-    models: dict[str, Any] = {"descriptor": descriptor}  # loaded once, on first use
+    from matcher.store import live_descriptor_spec
+
+    # loaded once, on first use; a given descriptor stands for the live index's
+    models: dict[str, Any] = {
+        "descriptor": descriptor,
+        "descriptor_spec": live_descriptor_spec(settings.index_dir, settings.descriptor) if descriptor else None,
+    }
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -258,10 +264,12 @@ def create_app(
         from alerts.feedback import add_listing_photos_to_gallery
 
         try:
-            if models["descriptor"] is None:
+            spec = live_descriptor_spec(settings.index_dir, settings.descriptor)
+            if models["descriptor"] is None or models.get("descriptor_spec") != spec:
                 from models.descriptor import load_descriptor
 
-                models["descriptor"] = load_descriptor(settings.descriptor)
+                # the live index version's descriptor: a new version may bring its own (gallery fine-tune)
+                models["descriptor"], models["descriptor_spec"] = load_descriptor(spec), spec
             added = add_listing_photos_to_gallery(db, settings, item_id, descriptor=models["descriptor"])
         except user_errors() as exc:
             return f"The listing photos were NOT added to the gallery: {exc}"

@@ -15,16 +15,23 @@ index_app = typer.Typer(help="Build and inspect the gallery index.", no_args_is_
 def build(
     descriptor: str = typer.Option(None, help="Descriptor checkpoint or name (default: the setting)."),
     kind: str = typer.Option("flat", help="flat (exact), hnsw or ivfpq (approximate, for very large galleries)."),
+    fine_tune_steps: int = typer.Option(
+        None,
+        "--fine-tune-steps",
+        min=0,
+        help="Fine-tune the descriptor on the gallery for this many steps first (0: off; default: the setting).",
+    ),
 ) -> None:
-    """Embed the gallery, calibrate the alert threshold on it, publish a new index version."""
+    """Embed the gallery (fine-tuning the descriptor on it first), calibrate the alert threshold, publish."""
     from lootwatch.indexing import build_and_publish
 
     with running() as (s, db, _):
-        index = build_and_publish(db, s, descriptor_spec=descriptor, kind=kind)
+        index = build_and_publish(
+            db, s, descriptor_spec=descriptor, kind=kind, fine_tune_steps=fine_tune_steps, say=typer.echo
+        )
     typer.echo(f"published {index.version}: {index.ntotal} photos of {len(index.artefacts)} artefacts")
-    typer.echo(
-        f"alert threshold {index.threshold:.4f} (calibrated on the gallery; LOOTWATCH_ALERT_THRESHOLD overrides)"
-    )
+    how = index.calibration.get("queries", "the gallery")
+    typer.echo(f"alert threshold {index.threshold:.4f} (calibrated on {how}; LOOTWATCH_ALERT_THRESHOLD overrides)")
 
 
 @index_app.command("show")

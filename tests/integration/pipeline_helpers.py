@@ -90,6 +90,7 @@ def make_pipeline(db: Database, redis_url: str, tmp_path: Path, shared_dir: Path
         "redis_url": redis_url,
         "queue_name": f"test-{uuid.uuid4().hex[:8]}",
         "descriptor": "imagenet-lite0-gem",
+        "fine_tune_steps": 0,  # the configured descriptor as it is (test_index_fine_tune covers tuning)
         "batch_size": 4,
         "requeue_after_s": 0.5,
         "email_to": ["police@example.org"],

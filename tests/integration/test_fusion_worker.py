@@ -84,6 +84,7 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
         redis_url=redis_url,
         queue_name=f"fusion-{uuid.uuid4().hex[:8]}",
         descriptor="imagenet-lite0-gem",
+        fine_tune_steps=0,
         batch_size=4,
     )
     store = BlobStore(settings.store_dir)
