@@ -19,6 +19,7 @@ from PIL import Image
 
 from lootwatch.errors import BadInputError
 from matcher.benchmark import Benchmark, open_image
+from matcher.calibrate import Calibration
 from matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, card_dict, embed_images
 from matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
 
@@ -84,7 +85,10 @@ def evaluate_descriptor(
     batch_size: int = 32,
     progress: Progress | None = None,
     contrast: float = DEFAULT_CONTRAST,
+    calibration: Calibration | None = None,
 ) -> RunResult:
+    """``calibration``: a threshold already calibrated for ``descriptor`` (a gallery fine-tune's cross-fitted
+    one, :mod:`matcher.tuning`); without it the threshold is calibrated here as ``index build`` does."""
     bench = images.bench
     card = card_dict(descriptor.card)
     label = name or str(card.get("name"))
@@ -101,14 +105,17 @@ def evaluate_descriptor(
         card, np.arange(1, len(bench.gallery) + 1), artefact_ids, gallery_vectors, calibrate=False, contrast=contrast
     )
     # the threshold comes from the gallery alone, exactly as `lootwatch index build` sets it
-    index.calibrate(
-        gallery_vectors,
-        artefact_ids,
-        descriptor=descriptor,
-        images=images.gallery,
-        batch_size=batch_size,
-        progress=bar("calibrate on re-staged gallery"),
-    )
+    if calibration is not None:
+        index.threshold, index.calibration = calibration.threshold, calibration.to_dict()
+    else:
+        index.calibrate(
+            gallery_vectors,
+            artefact_ids,
+            descriptor=descriptor,
+            images=images.gallery,
+            batch_size=batch_size,
+            progress=bar("calibrate on re-staged gallery"),
+        )
     t2 = time.perf_counter()
     listing_vectors = embed_images(descriptor, images.listings, batch_size=batch_size, progress=bar("embed listings"))
     t3 = time.perf_counter()

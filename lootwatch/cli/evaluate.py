@@ -82,8 +82,8 @@ def eval_cmd(
         "--fine-tune-gallery",
         min=0,
         help="Also fine-tune a copy of the descriptor for this many triplet steps on re-staged copies of the "
-        "benchmark's GALLERY photos (never listing photos) and add its row; its t column is biased low "
-        "(see models/finetune.py).",
+        "benchmark's GALLERY photos (never listing photos), as `index build` does, and add its row (its t "
+        "cross-fitted over LOOTWATCH_FINE_TUNE_FOLDS folds); a classifier is fused with this copy.",
     ),
     fusion_weight: float = typer.Option(
         0.5, "--fusion-weight", min=0.0, max=1.0, help="Weight of the classifier in the fusion."
@@ -147,7 +147,9 @@ def eval_cmd(
     images = BenchImages.load(bench, progress)
     runs: list[RunResult] = []
 
-    def score(model: Any, name: str) -> Any:
+    scale = s.score_contrast if contrast is None else contrast
+
+    def score(model: Any, name: str, calibration: Any = None) -> Any:
         runs.append(
             evaluate_descriptor(
                 images,
@@ -155,7 +157,8 @@ def eval_cmd(
                 name=name,
                 batch_size=batch_size,
                 progress=progress,
-                contrast=s.score_contrast if contrast is None else contrast,
+                contrast=scale,
+                calibration=calibration,
             )
         )
         return model
@@ -166,8 +169,9 @@ def eval_cmd(
     main_name = spec if not Path(spec).exists() else Path(spec).stem
     main_descriptor = run(spec, main_name)
     if fine_tune_gallery:
-        tuned = _fine_tuned(images, spec, fine_tune_gallery)
-        score(tuned, f"{main_name} + gallery fine-tune ({fine_tune_gallery} steps)")
+        tuned = _fine_tuned(images, spec, fine_tune_gallery, s.fine_tune_folds, scale, console.print)
+        score(tuned.descriptor, f"{main_name} + gallery fine-tune ({fine_tune_gallery} steps)", tuned.calibration)
+        main_descriptor = tuned.descriptor  # what `index build` deploys: the classifier is fused with it
     extra_payload: dict[str, Any] = {}
     clf_paths = list(classifier or [])
     if train_classifier:
@@ -231,18 +235,24 @@ def eval_cmd(
         console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _fine_tuned(images: Any, spec: str, steps: int) -> Any:
-    """A copy of the descriptor fine-tuned on the benchmark's gallery photos (never its listing photos)."""
+def _fine_tuned(images: Any, spec: str, steps: int, folds: int, contrast: float, say: Any) -> Any:
+    """The descriptor fine-tuned on the benchmark's gallery photos (never its listing photos) as `index build`
+    does it, with its cross-fitted calibration (:mod:`matcher.tuning`)."""
     from tqdm import tqdm
 
+    from matcher.tuning import tune_on_gallery
     from models.descriptor import load_descriptor
-    from models.finetune import fine_tune
 
-    by_artefact: dict[str, list[Any]] = {}
-    for row, image in zip(images.bench.gallery, images.gallery, strict=True):
-        by_artefact.setdefault(row.artefact_id, []).append(image)
-    model = load_descriptor(spec, "cpu")  # training runs on the CPU (models.train_descriptor)
-    return fine_tune(model, by_artefact, steps, progress=lambda r: tqdm(r, desc="fine-tune on gallery", unit="step"))
+    return tune_on_gallery(
+        lambda: load_descriptor(spec, "cpu"),  # training runs on the CPU (models.train_descriptor)
+        images.gallery,
+        [row.artefact_id for row in images.bench.gallery],
+        steps=steps,
+        folds=folds,
+        contrast=contrast,
+        progress=lambda r: tqdm(r, desc="fine-tune on gallery", unit="step", leave=False),
+        say=say,
+    )
 
 
 def _fmt(v: float | None) -> str:

@@ -156,9 +156,10 @@ def prepare(
     _stage(run.outcome, "gallery photos", report.photos_added)
 
     say("3/7 building the gallery index")
-    index = build_and_publish(db, settings, progress=False)
+    index = build_and_publish(db, settings, progress=False, say=lambda msg: say(f"     {msg}"))
     _stage(run.outcome, "indexed photos", index.ntotal)
-    say(f"     index {index.version}, alert threshold {index.threshold:.3f} (calibrated on the gallery)")
+    how = index.calibration.get("queries", "the gallery")
+    say(f"     index {index.version}, alert threshold {index.threshold:.3f} (calibrated on {how})")
     if classifier:
         from workers.retrain import retrain
 

@@ -31,7 +31,8 @@ def _matched(run: demo.DemoRun) -> int:
 
 
 def test_demo_alerts_survive_a_killed_worker(database_url: str, _redis_server: str, tmp_path: Path) -> None:
-    base = Settings(data_dir=tmp_path / "data", batch_size=2, requeue_after_s=1.0)
+    # the descriptor as shipped: five gallery fine-tunings would take minutes (test_index_fine_tune covers them)
+    base = Settings(data_dir=tmp_path / "data", batch_size=2, requeue_after_s=1.0, fine_tune_steps=0)
     urls = ServiceUrls(database_url, _redis_server)
     quiet = lambda _msg: None  # noqa: E731
 

@@ -86,6 +86,7 @@ def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
     assert tuned["card"]["extra"]["fine_tuned"]["steps"] == 1
     assert tuned["card"]["weights_sha256"] != run["card"]["weights_sha256"]
     assert tuned["metrics"]["n_protected"] == 6
+    assert "cross-fitted" in tuned["calibration"]["queries"]  # its threshold from artefacts held out of tuning
 
 
 def test_baseline_checkpoints_are_named_by_how_they_were_trained(tmp_path: Path) -> None:
