@@ -2,17 +2,17 @@
 
 A deployment knows its gallery (BENCHMARK.md: a model may learn from the gallery photos, never from
 listing photos). A descriptor trained on other objects tells new kinds of objects apart poorly; a few
-hundred triplet steps on re-staged copies of the gallery photos (``models.augment.listing_style``:
+dozen triplet steps on re-staged copies of the gallery photos (``models.augment.listing_style``:
 new backdrop, light, scale, crop, JPEG, ...) teach it the protected artefacts' own patterns. Measured on
 the demo's painted vessels (the COIL-trained PAN, 24 steps of 8 artefacts x 4 photos): listing-photo AP
 0.83 -> 0.95; on bench-coil-dev (22 artefacts): AP 0.945 -> 0.956, top-1 0.960 -> 0.966 (README).
 The card records where the weights came from (``extra["fine_tuned"]``) and the gallery's hash as its
 training data.
 
-Caveat, why this is an evaluation option and not (yet) part of ``index build``: the alert threshold is
-calibrated on re-staged gallery photos with the other *gallery* artefacts as impostors, and fine-tuning
-pushes exactly those apart, so the calibrated threshold comes out too low (measured on the demo: 0.207,
-12 false alerts). Threshold-free metrics (AP, R@P95, FP@R90) are unaffected.
+Why the threshold needs care: calibrated the usual way (re-staged gallery photos, the other *gallery*
+artefacts as impostors) it comes out too low, because fine-tuning pushes exactly those artefacts apart
+(measured on the demo: 0.207, 12 false alerts). ``matcher.tuning`` cross-fits it on artefacts held out
+of fine-tuning; that is how ``index build`` and ``eval --fine-tune-gallery`` use this module.
 """
 
 from __future__ import annotations
