@@ -160,6 +160,7 @@ def train_classifier(
     )
 
     cache_path = out.with_name(out.name + ".cache")
+    cache_path.parent.mkdir(parents=True, exist_ok=True)  # a fresh data dir has no checkpoints/ yet
     cache = _load_cache(cache_path, cfg) if resume else None
     if cache is None:
         cache = _build_cache(model, card_probe, ts, cfg, frozen, progress)

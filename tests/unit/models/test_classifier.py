@@ -194,6 +194,10 @@ def test_training_accepts_listed_photos(tiny_checkpoint: Path, tmp_path: Path) -
 
     photos = read_gallery(tiny_checkpoint.parent / "gallery")
     cfg = TrainConfig(pretrained=False, input_size=(64, 64), views_per_photo=1, val_views_per_photo=1, epochs=1)
-    result = train_classifier(photos[:8], tmp_path / "listed.pt", cfg, progress=False)
+    # into a folder that does not exist yet, as on a fresh data dir
+    result = train_classifier(photos[:8], tmp_path / "checkpoints" / "listed.pt", cfg, progress=False)
     assert result.classes == ["obj002", "obj003"]  # the first 8 photos: two artefacts
-    assert load_classifier(tmp_path / "listed.pt").card.extra["photo_counts"] == {"obj002": 4, "obj003": 4}
+    assert load_classifier(tmp_path / "checkpoints" / "listed.pt").card.extra["photo_counts"] == {
+        "obj002": 4,
+        "obj003": 4,
+    }
