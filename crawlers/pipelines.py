@@ -4,36 +4,52 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import pickle
 import queue
 import threading
 import time
-from typing import Any
-
-from scrapy.crawler import Crawler
+from collections import deque
+from typing import TYPE_CHECKING, Any
 
 from crawlers.items import ListingItem, PhotoItem, SeenItem
-from crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto
+from crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto, open_store
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from lootwatch.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 200  # items written in one transaction at most
 LINGER_S = 0.05  # how long a batch waits for more items: fewer commits, each item 50 ms later at most
+WRITER_COUNTERS = ("photos_new", "photos_known", "photos_rejected", "errors")  # what the writer counts
+StoreArgs = tuple["Settings", str, str]  # what the writer opens its own store with: settings, database, redis
 
 
 class StorePipeline:
-    """Writes from ONE writer thread, off the reactor, in batches: pages are parsed while the
-    database works, and the items waiting when the writer is free share one transaction (a
-    commit per page, with its WAL flush, cost more than the page itself).
+    """Writes from ONE writer process, in batches: pages are parsed while the database works, and the
+    items waiting when the writer is free share one transaction (a commit per page, with its WAL
+    flush, cost more than the page itself).
 
-    One thread keeps the writes in the order items arrive, so a listing row is always written
+    A process, not a thread: the writes (psycopg, RQ, file creation) are Python and system calls, and
+    a writer thread held the GIL that the reactor needs back after every socket read, so each write
+    slowed the crawl beyond its own cost. Items travel pickled over a queue; the writer answers with
+    how many items it has committed, in order, and what it counted (new, known, rejected photos,
+    errors), which is added to the crawl's stats on the reactor.
+
+    One writer keeps the writes in the order items arrive, so a listing row is always written
     before the photos that a later response brings for it. An item's ``process_item`` returns
-    once its batch is committed: the writer wakes the reactor once per batch, not once per item.
-    The crawl's store and source id are spider attributes (settings are deep-copied; a store is not).
+    once its batch is committed. The crawl's store and source id are spider attributes (settings
+    are deep-copied; a store is not); the spider's ``store_args`` open the writer's own store.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.pending: queue.SimpleQueue[tuple[Any, asyncio.Future[None]] | None] = queue.SimpleQueue()
-        self.writer: threading.Thread | None = None
+        self.answers: _Answers | None = None
+        self.inbox: Any = None
+        self.writer: Any = None
+        self.reader: threading.Thread | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -41,68 +57,163 @@ class StorePipeline:
 
     def open_spider(self) -> None:
         spider: Any = self.crawler.spider
-        self.writer = threading.Thread(
-            target=_write_loop,
-            args=(self.pending, spider.store, spider.source_id, spider.crawl_stats),
+        ctx = multiprocessing.get_context("spawn")  # never fork a process running a reactor and threads
+        self.inbox, outbox = ctx.Queue(), ctx.Queue()
+        self.writer = ctx.Process(
+            target=write_process,
+            args=(spider.store_args, spider.source_id, self.inbox, outbox),
             name=f"lootwatch-store-{spider.site.name}",
             daemon=True,
         )
         self.writer.start()
+        self.answers = _Answers(spider.crawl_stats)
+        self.reader = threading.Thread(
+            target=_read_answers,
+            args=(outbox, self.writer, asyncio.get_running_loop(), self.answers),
+            name=f"lootwatch-store-answers-{spider.site.name}",
+            daemon=True,
+        )
+        self.reader.start()
 
     async def process_item(self, item: Any) -> Any:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.pending.put((item, done))
+        assert self.answers is not None  # opened
+        # pickled here, so an item that cannot be is refused at once (in the queue's feeder thread it
+        # would be dropped, and its crawl would wait for it forever)
+        payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        done = self.answers.expect()
+        if not done.done():  # the writer is still there
+            self.inbox.put(payload)  # written by the queue's feeder thread: never blocks the reactor
         await done
         return item
 
     def close_spider(self) -> None:
-        self.pending.put(None)
         if self.writer is not None:
+            self.inbox.put(None)
             self.writer.join()
+            self.inbox.close()
+            self.inbox.join_thread()
+        if self.reader is not None:
+            self.reader.join()
         store: CrawlStore | None = getattr(self.crawler.spider, "store", None)
         if store is not None:
             store.close()
 
 
-def _write_loop(
-    pending: queue.SimpleQueue[tuple[Any, asyncio.Future[None]] | None],
-    store: CrawlStore,
-    source_id: int,
-    stats: CrawlStats,
-) -> None:
+class _Answers:
+    """The items sent to the writer and not yet answered, in order; used on the reactor only."""
+
+    def __init__(self, stats: CrawlStats) -> None:
+        self.stats = stats
+        self.waiting: deque[asyncio.Future[None]] = deque()
+        self.writer_gone = False
+
+    def expect(self) -> asyncio.Future[None]:
+        """The future of the next item sent (already done, and counted as an error, once the writer is gone)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.writer_gone:
+            self.stats.errors += 1
+            log.error("the store writer is gone: an item was not stored")
+            done.set_result(None)
+        else:
+            self.waiting.append(done)
+        return done
+
+    def answered(self, answer: tuple[int, dict[str, int]] | None) -> None:
+        """``answer``: (items committed, what the writer counted), or None once the writer has ended;
+        anything still waiting then was never written, and is counted as errors."""
+        if answer is None:
+            self.writer_gone = True
+            n, counts = len(self.waiting), {"errors": len(self.waiting)}
+            if n:
+                log.error("the store writer ended with %d items unwritten", n)
+        else:
+            n, counts = answer
+        for key, value in counts.items():
+            setattr(self.stats, key, getattr(self.stats, key) + value)
+        for _ in range(min(n, len(self.waiting))):
+            done = self.waiting.popleft()
+            if not done.done():  # cancelled when the crawl was stopped meanwhile
+                done.set_result(None)
+
+
+def _read_answers(outbox: Any, writer: Any, loop: asyncio.AbstractEventLoop, answers: _Answers) -> None:
+    """In the crawl process: hand the writer's answers to the reactor until the writer ends."""
+    while True:
+        try:
+            answer = outbox.get(timeout=1.0)
+        except queue.Empty:
+            if writer.is_alive():
+                continue
+            answer = None  # the writer died without a word
+        if loop.is_closed():
+            return
+        loop.call_soon_threadsafe(answers.answered, answer)
+        if answer is None:
+            return
+
+
+def write_process(store_args: StoreArgs, source_id: int, inbox: Any, outbox: Any) -> None:
+    """The writer process: batches of items written in one transaction each; after each, an answer."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        store = open_store(*store_args)
+        try:
+            _write_loop(inbox, outbox, store, source_id)
+        finally:
+            store.close()
+    finally:
+        outbox.put(None)  # the end: the crawl's reader stops, and counts what was left as errors
+        outbox.close()
+        outbox.join_thread()
+
+
+def _next(inbox: Any, timeout: float | None) -> bytes | None:
+    """The next pickled item; None at the end (or when the crawl process is gone). queue.Empty on timeout."""
+    if timeout is not None:
+        return inbox.get(timeout=timeout)  # type: ignore[no-any-return]
+    while True:  # waiting for a first item: notice a crawl process that was killed
+        try:
+            return inbox.get(timeout=1.0)  # type: ignore[no-any-return]
+        except queue.Empty:
+            parent = multiprocessing.parent_process()
+            if parent is not None and not parent.is_alive():
+                return None
+
+
+def _write_loop(inbox: Any, outbox: Any, store: CrawlStore, source_id: int) -> None:
+    stats = CrawlStats("writer")  # what this process counted; sent as the change per batch
     stop = False
     while not stop:
-        first = pending.get()
+        first = _next(inbox, None)
         if first is None:
             return
         batch = [first]
         deadline = time.monotonic() + LINGER_S
         while len(batch) < MAX_BATCH:  # what arrives meanwhile joins this transaction
             try:
-                nxt = pending.get(timeout=max(deadline - time.monotonic(), 0.0))
+                nxt = _next(inbox, max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
                 break
             if nxt is None:
                 stop = True
                 break
             batch.append(nxt)
+        before = {key: getattr(stats, key) for key in WRITER_COUNTERS}
+        items = []
+        for payload in batch:
+            try:
+                items.append(pickle.loads(payload))
+            except Exception:  # counted, and still answered: the crawl waits for every item it sent
+                stats.errors += 1
+                log.exception("an item could not be read")
         try:
             with store.batch():
-                _store_batch(store, source_id, stats, [item for item, _ in batch])
+                _store_batch(store, source_id, stats, items)
         except Exception:  # the commit itself failed: every record of the batch is lost
-            stats.errors += len(batch)
-            log.exception("storing a batch of %d records failed", len(batch))
-        futures = [done for _, done in batch]
-        loop = futures[0].get_loop()
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(_resolve, futures)
-
-
-def _resolve(futures: list[asyncio.Future[None]]) -> None:
-    """On the reactor's loop: the batch is committed (or counted as failed); its items go on."""
-    for done in futures:
-        if not done.done():  # cancelled when the crawl was stopped meanwhile
-            done.set_result(None)
+            stats.errors += len(items)
+            log.exception("storing a batch of %d records failed", len(items))
+        changed = {key: getattr(stats, key) - before[key] for key in WRITER_COUNTERS}
+        outbox.put((len(batch), {key: value for key, value in changed.items() if value}))
 
 
 def _store_batch(store: CrawlStore, source_id: int, stats: CrawlStats, items: list[Any]) -> None:
@@ -145,7 +256,6 @@ def _store_photos(store: CrawlStore, source_id: int, stats: CrawlStats, items: l
 
 
 def _count_photo(stats: CrawlStats, outcome: str) -> None:
-    # counters are bumped from the writer thread only
     setattr(stats, f"photos_{outcome}", getattr(stats, f"photos_{outcome}") + 1)
 
 

@@ -16,24 +16,15 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from crawlers.settings import crawler_settings, process_settings
 from crawlers.sites import SiteConfig
 from crawlers.spiders.listing import ListingSpider
-from crawlers.store import CrawlStats, CrawlStore
-from lootwatch.db import Database
+from crawlers.store import CrawlStats, CrawlStore, open_store
 from lootwatch.errors import StateError
-from lootwatch.queueing import photo_queue
 from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
 
 def make_store(settings: Settings, database_url: str, redis_url: str) -> CrawlStore:
-    return CrawlStore(
-        Database(database_url),
-        BlobStore(settings.store_dir),
-        photo_queue(redis_url, settings.queue_name),
-        max_photo_bytes=settings.max_photo_bytes,
-        max_photo_pixels=settings.max_photo_pixels,
-    )
+    return open_store(settings, database_url, redis_url)
 
 
 def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]) -> list[CrawlStats]:
@@ -73,6 +64,7 @@ def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list
             max_photo_bytes=settings.max_photo_bytes,
             source_id=source_id,
             store=store,
+            store_args=(settings, database_url, redis_url),  # the pipeline's writer process opens its own
         )
         runs.append((run_id, stats, crawler))
     try:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
 from rq import Queue
@@ -22,9 +22,12 @@ from rq import Queue
 from crawlers.extract.result import PageResult
 from lootwatch.db import Conn, Database, connect
 from lootwatch.errors import BadInputError, StateError
-from lootwatch.images import vet_image
-from lootwatch.queueing import enqueue_photos
+from lootwatch.images import check_image
+from lootwatch.queueing import enqueue_photos, photo_queue
 from lootwatch.storage import BlobStore, sha256_bytes
+
+if TYPE_CHECKING:
+    from lootwatch.settings import Settings
 
 HISTORY_FIELDS = ("price_text", "status", "title")
 _HASHED = (
@@ -88,8 +91,9 @@ class FetchedPage:
     fetched_at: datetime | None = None
 
 
-_INSERT_PHOTO = """INSERT INTO listing_photos (sha256, source_url, phash, stored_path, bytes, width, height)
-    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256"""
+# no phash: the match worker, which decodes the photo, records it
+_INSERT_PHOTO = """INSERT INTO listing_photos (sha256, source_url, stored_path, bytes, width, height)
+    VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256"""
 _LINK_PHOTO = """INSERT INTO listing_photo_links (listing_id, photo_id, position) VALUES (%s, %s, %s)
     ON CONFLICT (listing_id, photo_id) DO NOTHING"""
 
@@ -118,7 +122,6 @@ class _Vetted(NamedTuple):
     at: int  # index in the batch
     sha: str
     format: str
-    phash: str
     width: int
     height: int
 
@@ -152,9 +155,20 @@ def content_hash(page: PageResult) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def open_store(settings: Settings, database_url: str, redis_url: str) -> CrawlStore:
+    """A crawl's store (no connection opened yet): the crawl process and its writer process each open one."""
+    return CrawlStore(
+        Database(database_url),
+        BlobStore(settings.store_dir),
+        photo_queue(redis_url, settings.queue_name),
+        max_photo_bytes=settings.max_photo_bytes,
+        max_photo_pixels=settings.max_photo_pixels,
+    )
+
+
 class CrawlStore:
     """One crawl's writes, over ONE connection kept open for the whole crawl (a connection per page
-    cost more than the page itself). Not for concurrent use: the pipeline calls it from one thread."""
+    cost more than the page itself). Not for concurrent use: the pipeline's writer process calls it from one thread."""
 
     def __init__(
         self, db: Database, blobs: BlobStore, queue: Queue, *, max_photo_bytes: int, max_photo_pixels: int
@@ -434,13 +448,12 @@ class CrawlStore:
                 self._reject(photo.url, photo.error or "no data")
                 continue
             sha = sha256_bytes(photo.data)
-            try:
-                image = vet_image(photo.data, max_bytes=self.max_photo_bytes, max_pixels=self.max_photo_pixels)
+            try:  # header checks; the pixels are decoded only when the file does not look whole
+                image = check_image(photo.data, max_bytes=self.max_photo_bytes, max_pixels=self.max_photo_pixels)
             except BadInputError as exc:
                 self._refuse(photo, sha, exc)
                 continue
-            # what the rows need, not the decoded image: a batch of decoded photos would fill memory
-            vetted.append(_Vetted(i, sha, image.format, image.phash, image.width, image.height))
+            vetted.append(_Vetted(i, sha, image.format, image.width, image.height))
         if vetted:
             self._store_vetted(photos, vetted, outcomes)
         return outcomes
@@ -485,8 +498,8 @@ class CrawlStore:
             if v.sha in rows or photo.data is None:
                 continue
             suffix = "." + v.format.lower().replace("jpeg", "jpg").replace("mpo", "jpg")
-            _, rel = self.blobs.put("photos", photo.data, suffix)
-            rows[v.sha] = (v.sha, photo.url, v.phash, rel, len(photo.data), v.width, v.height)
+            _, rel = self.blobs.put("photos", photo.data, suffix, sha=v.sha)
+            rows[v.sha] = (v.sha, photo.url, rel, len(photo.data), v.width, v.height)
         return rows
 
     @staticmethod

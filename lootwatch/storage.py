@@ -36,9 +36,13 @@ class BlobStore:
     # mkdir per blob cost a system call and an exception each time
     _folders: set[Path] = field(default_factory=set, init=False, repr=False, compare=False)
 
-    def put(self, kind: str, data: bytes, suffix: str = "", *, compress: bool = False) -> tuple[str, str]:
-        """Store ``data``; return (sha256 of the original bytes, path relative to root)."""
-        sha = sha256_bytes(data)
+    def put(
+        self, kind: str, data: bytes, suffix: str = "", *, compress: bool = False, sha: str | None = None
+    ) -> tuple[str, str]:
+        """Store ``data``; return (sha256 of the original bytes, path relative to root).
+
+        ``sha``: the sha256 of ``data`` when the caller has it already (hashed once, not twice)."""
+        sha = sha or sha256_bytes(data)
         rel = f"{kind}/{sha[:2]}/{sha}{suffix}{'.gz' if compress else ''}"
         dest = self.root / rel
         if not dest.exists():

@@ -84,6 +84,7 @@ class _Batch:
     rows: list[Any]
     ready: list[int] = field(default_factory=list)
     images: list[Image.Image] = field(default_factory=list)
+    phashes: list[str] = field(default_factory=list)  # of ``ready``: the crawler stores photos without one
     x: torch.Tensor | None = None
     prepared_for: Any = None  # the descriptor x was preprocessed for (an index reload may swap it)
     rejected: dict[int, str] = field(default_factory=dict)
@@ -228,11 +229,14 @@ def _prepare(ctx: WorkerContext, batch: _Batch) -> None:
     for row in batch.rows:
         try:
             data = ctx.store.read(row["stored_path"])
-            vetted = vet_image(data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels, with_phash=False)
+            # the first full decode of a crawled photo (the crawler reads headers): a file that does not
+            # decode is rejected here, its reason recorded
+            vetted = vet_image(data, max_bytes=s.max_photo_bytes, max_pixels=s.max_photo_pixels)
         except (OSError, BadInputError) as exc:
             batch.rejected[row["id"]] = str(exc)
             continue
         batch.images.append(vetted.image)
+        batch.phashes.append(vetted.phash)
         batch.ready.append(row["id"])
     if batch.images:
         descriptor = ctx.engine.descriptor
@@ -269,8 +273,9 @@ def _write(ctx: WorkerContext, batch: _Batch) -> list[int]:
         return []
     _write_matches(conn, batch.ready, batch.hits, batch.models_version, batch.index_version)
     conn.execute(
-        "UPDATE listing_photos SET status = 'matched', matched_at = statement_timestamp() WHERE id = ANY(%s)",
-        (batch.ready,),
+        """UPDATE listing_photos p SET status = 'matched', matched_at = statement_timestamp(), phash = v.phash
+           FROM unnest(%s::bigint[], %s::text[]) AS v(id, phash) WHERE p.id = v.id""",
+        (batch.ready, batch.phashes),
     )
     # the alert rule (per-collection thresholds, agreeing evidence, relisting links) opens
     # review items and writes their notices on this connection, in this transaction

@@ -10,7 +10,7 @@ from crawlers.run import run_crawl_isolated
 from crawlers.sites import SiteConfig
 from lootwatch.db import Database
 from lootwatch.settings import Settings
-from tests.fixtures.bad_inputs.corpus import BAD_IMAGES, BAD_REASONS
+from tests.fixtures.bad_inputs.corpus import BAD_IMAGES, BAD_REASONS, LATE_BAD_IMAGES
 from tests.fixtures.bad_inputs.hostile_site import GIANT_PAGE_BYTES, PUBLIC_BASE, SELECTORS, serve_proxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -52,7 +52,12 @@ def test_hostile_site_is_crawled_and_every_bad_input_recorded(
             name,
             row["reason"],
         )
+    # header and end look whole: the crawler (which does not decode) stores and queues them, and the match
+    # worker rejects them with the reason (tests/integration/test_bad_inputs_worker.py)
+    for name in LATE_BAD_IMAGES:
+        assert photos[name]["status"] == "queued" and not photos[name]["reason"], (name, photos[name])
     rejections = {r["ref"].rsplit("/", 1)[-1]: r["reason"] for r in db.fetchall("SELECT * FROM rejections")}
+    assert not set(LATE_BAD_IMAGES) & set(rejections)
     for name in ("redirect-to-private", "redirect-to-metadata"):  # photo redirects are not followed at all
         assert "302" in rejections[name], rejections
     print("rejections:", rejections)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from lootwatch.errors import BadInputError
-from lootwatch.images import vet_image
+from lootwatch.images import check_image, vet_image
 
 
 def _encode(img: Image.Image, fmt: str, **kw: object) -> bytes:
@@ -109,3 +109,62 @@ def test_alpha_is_flattened_on_white() -> None:
     rgba = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
     vetted = vet_image(_encode(rgba, "PNG"))
     assert vetted.image.getpixel((5, 5)) == (255, 255, 255)
+
+
+# --- check_image: the crawler's vetting, from the header ---------------------------------------
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"<!DOCTYPE html><html><body>not found</body></html>", "markup"),
+        (b"\x00\x01\x02 random bytes", "recognisable"),
+        (png_bomb(50_000, 50_000), "pixels|bomb"),
+    ],
+)
+def test_check_image_refuses_what_the_header_shows(data: bytes, reason: str) -> None:
+    with pytest.raises(BadInputError, match=reason):
+        check_image(data, max_pixels=50_000_000)
+
+
+def test_check_image_byte_limit() -> None:
+    with pytest.raises(BadInputError, match="too large"):
+        check_image(_encode(_photo(), "PNG"), max_bytes=100)
+
+
+def test_check_image_decodes_a_file_that_does_not_look_whole() -> None:
+    for fmt in ("JPEG", "PNG"):
+        data = _encode(_photo(), fmt)
+        with pytest.raises(BadInputError, match="truncated"):  # vet_image's reason, found by decoding
+            check_image(data[: len(data) // 2])
+
+
+def test_check_image_reads_whole_files_without_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lootwatch.images as images
+
+    def no_decode(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decoded a file that looks whole")
+
+    rotated = Image.Exif()
+    rotated[0x0112] = 6
+    files = {
+        "JPEG": _encode(_photo(size=(80, 40)), "JPEG", exif=rotated),
+        "PNG": _encode(_photo(size=(80, 40)), "PNG"),
+        "GIF": _encode(_photo("P", size=(80, 40)), "GIF"),
+        "WEBP": _encode(_photo(size=(80, 40)), "WEBP"),
+    }
+    expected = {fmt: (vet_image(data).width, vet_image(data).height) for fmt, data in files.items()}
+    monkeypatch.setattr(images, "vet_image", no_decode)
+    for fmt, data in files.items():
+        header = check_image(data)
+        assert header.format == fmt and (header.width, header.height) == expected[fmt]
+    assert expected["JPEG"] == (40, 80)  # EXIF orientation applied, as vet_image does
+
+
+def test_a_truncated_file_with_an_intact_end_passes_the_header_check_but_not_decoding() -> None:
+    """What the match worker catches (and records) for the crawler: see tests/fixtures/bad_inputs."""
+    from tests.fixtures.bad_inputs.corpus import truncated_png_end_intact
+
+    data = truncated_png_end_intact()
+    assert check_image(data).format == "PNG"
+    with pytest.raises(BadInputError, match="truncated"):
+        vet_image(data)

@@ -1,0 +1,49 @@
+"""The store pipeline's bookkeeping of its writer process's answers (no Scrapy, no database)."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+
+from crawlers.pipelines import _Answers, _read_answers
+from crawlers.store import CrawlStats
+
+
+def test_answers_resolve_items_in_order_and_add_the_writers_counts() -> None:
+    async def run() -> None:
+        stats = CrawlStats("s")
+        stats.errors = 1  # counted by the spider: the writer's counts are added to it
+        answers = _Answers(stats)
+        futures = [answers.expect() for _ in range(3)]
+        answers.answered((2, {"photos_new": 2}))
+        assert [f.done() for f in futures] == [True, True, False]
+        answers.answered((1, {"errors": 1}))
+        assert all(f.done() for f in futures)
+        assert (stats.photos_new, stats.errors) == (2, 2)
+
+    asyncio.run(run())
+
+
+def test_a_writer_that_dies_leaves_nothing_waiting() -> None:
+    """Items it never answered, and items sent after it died, are counted as errors: the crawl never hangs."""
+
+    class DeadWriter:
+        def is_alive(self) -> bool:
+            return False
+
+    async def run() -> None:
+        stats = CrawlStats("s")
+        answers = _Answers(stats)
+        waiting = [answers.expect(), answers.expect()]
+        reader = threading.Thread(
+            target=_read_answers, args=(queue.Queue(), DeadWriter(), asyncio.get_running_loop(), answers)
+        )
+        reader.start()
+        await asyncio.wait_for(asyncio.gather(*waiting), timeout=30)
+        reader.join()
+        assert stats.errors == 2
+        late = answers.expect()
+        assert late.done() and stats.errors == 3
+
+    asyncio.run(run())
