@@ -84,8 +84,7 @@ def build_and_publish(
     index = GalleryIndex.build(
         tuned.descriptor, photos, kind=kind, contrast=settings.score_contrast, progress=bar, calibrate=False
     )
-    index.threshold = tuned.calibration.threshold
-    index.calibration = {**tuned.calibration.to_dict(), "fine_tuned": dict(tuned.descriptor.card.extra["fine_tuned"])}
+    index.apply_calibration(tuned.calibration, fine_tuned=dict(tuned.descriptor.card.extra["fine_tuned"]))
     publish(index, settings.index_dir, descriptor=tuned.descriptor)
     return index
 

@@ -106,7 +106,7 @@ def evaluate_descriptor(
     )
     # the threshold comes from the gallery alone, exactly as `lootwatch index build` sets it
     if calibration is not None:
-        index.threshold, index.calibration = calibration.threshold, calibration.to_dict()
+        index.apply_calibration(calibration)
     else:
         index.calibrate(
             gallery_vectors,

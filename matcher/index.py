@@ -272,8 +272,13 @@ class GalleryIndex:
             )
         else:
             result = calibrate_threshold(vectors, artefact_ids, contrast=self.contrast)
-        self.threshold = result.threshold
-        self.calibration = result.to_dict()
+        self.apply_calibration(result)
+
+    def apply_calibration(self, calibration: Any, **extra: Any) -> None:
+        """Take ``threshold`` and the record of how it was found from a :class:`matcher.calibrate.Calibration`
+        (``extra``: more to record beside it)."""
+        self.threshold = calibration.threshold
+        self.calibration = {**calibration.to_dict(), **extra}
 
     # ---- maintenance --------------------------------------------------------------------
 
