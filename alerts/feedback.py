@@ -106,7 +106,6 @@ def _index_new_photos(
     listing_photo_ids: list[int],
     descriptor: Any,
 ) -> tuple[list[int], str | None]:
-    from matcher.index import embed_images
     from matcher.store import live_descriptor_spec, load_current, publish
 
     with db.transaction() as conn:
@@ -130,7 +129,7 @@ def _index_new_photos(
         images = [_vet(settings, store.read(r["stored_path"])).image for r in new]
         ids = [int(r["id"]) for r in new]
         # the calibrated threshold is kept: a few more views of one artefact do not move it
-        index.add(ids, [artefact_id] * len(ids), embed_images(descriptor, images))
+        index.add(ids, [artefact_id] * len(ids), index.embed_gallery(descriptor, images))  # the index's own views
         publish(index, settings.index_dir, descriptor=descriptor if bundled else None)
         return ids, index.version
 

@@ -54,10 +54,12 @@ def build_and_publish(
     from matcher.index import GalleryIndex
     from matcher.store import publish
     from matcher.tuning import MIN_ARTEFACTS, tune_on_gallery
+    from matcher.views import GalleryViews
     from models.descriptor import load_descriptor
     from models.finetune import gallery_hash
 
     spec = descriptor_spec or settings.descriptor
+    views = GalleryViews(settings.gallery_scales, settings.gallery_mirror)
     steps = settings.fine_tune_steps if fine_tune_steps is None else fine_tune_steps
     photos = list(gallery_photos(db, BlobStore(settings.store_dir), settings))
     n_artefacts = len({p.artefact_id for p in photos})
@@ -67,7 +69,9 @@ def build_and_publish(
         steps = 0
     if not steps:
         descriptor = load_descriptor(spec)
-        index = GalleryIndex.build(descriptor, photos, kind=kind, contrast=settings.score_contrast, progress=bar)
+        index = GalleryIndex.build(
+            descriptor, photos, kind=kind, contrast=settings.score_contrast, views=views, progress=bar
+        )
         publish(index, settings.index_dir)
         return index
     tuned = tune_on_gallery(
@@ -77,12 +81,19 @@ def build_and_publish(
         steps=steps,
         folds=settings.fine_tune_folds,
         contrast=settings.score_contrast,
+        views=views,
         data_sha256=gallery_hash(_photo_hashes(db)),
         progress=(lambda r: tqdm(r, desc="fine-tune", unit="step", leave=False)) if progress else None,
         say=say,
     )
     index = GalleryIndex.build(
-        tuned.descriptor, photos, kind=kind, contrast=settings.score_contrast, progress=bar, calibrate=False
+        tuned.descriptor,
+        photos,
+        kind=kind,
+        contrast=settings.score_contrast,
+        views=views,
+        progress=bar,
+        calibrate=False,
     )
     index.apply_calibration(tuned.calibration, fine_tuned=dict(tuned.descriptor.card.extra["fine_tuned"]))
     publish(index, settings.index_dir, descriptor=tuned.descriptor)

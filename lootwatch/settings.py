@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from lootwatch.errors import BadInputError
 
 
 class Settings(BaseSettings):
@@ -43,6 +51,14 @@ class Settings(BaseSettings):
         lt=1.0,
         description="Artefact score = best cosine - this x the best cosine of any other artefact (0: plain "
         "cosine). Applied when an index is built; its threshold is calibrated on the same scale.",
+    )
+    gallery_scales: Annotated[tuple[float, ...], NoDecode] = Field(
+        (0.75, 1.0, 1.25),
+        description="Network input scales each gallery photo is embedded at when an index is built; its vector "
+        "is the mean (listing photos are embedded once, at 1). '1' embeds gallery photos once.",
+    )
+    gallery_mirror: bool = Field(
+        False, description="Also embed each gallery photo mirrored (left-right) into its mean vector."
     )
     fine_tune_steps: int = Field(
         24,
@@ -139,6 +155,19 @@ class Settings(BaseSettings):
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
         return tuple(sources)
+
+    @field_validator("gallery_scales", mode="before")
+    @classmethod
+    def _scales_list(cls, value: Any) -> Any:
+        # the environment gives "0.75,1,1.25" (or "1"); TOML and Python give lists
+        if isinstance(value, str):
+            from matcher.views import parse_scales
+
+            try:
+                return parse_scales(value)
+            except BadInputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     # --- derived paths --------------------------------------------------------------------
     @property

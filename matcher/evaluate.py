@@ -22,6 +22,7 @@ from matcher.benchmark import Benchmark, open_image
 from matcher.calibrate import Calibration
 from matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, card_dict, embed_images
 from matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
+from matcher.views import GalleryViews, embed_views
 
 Progress = Callable[[Iterable[Any], str], Iterable[Any]]
 K = 10  # artefacts kept per listing photo (top-10 is the widest metric)
@@ -62,6 +63,7 @@ class RunResult:
     curve: PRCurve
     listings: list[dict[str, Any]]
     seconds: dict[str, float] = field(default_factory=dict)
+    gallery_views: dict[str, Any] = field(default_factory=lambda: GalleryViews().to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class RunResult:
             "by_collection": {k: m.to_dict() for k, m in self.by_collection.items()},
             "by_photos_per_artefact": {k: m.to_dict() for k, m in self.by_photos.items()},
             "calibration": self.calibration,
+            "gallery_views": self.gallery_views,
             "seconds": self.seconds,
             "listings": self.listings,
         }
@@ -85,10 +88,12 @@ def evaluate_descriptor(
     batch_size: int = 32,
     progress: Progress | None = None,
     contrast: float = DEFAULT_CONTRAST,
+    views: GalleryViews | None = None,
     calibration: Calibration | None = None,
 ) -> RunResult:
     """``calibration``: a threshold already calibrated for ``descriptor`` (a gallery fine-tune's cross-fitted
-    one, :mod:`matcher.tuning`); without it the threshold is calibrated here as ``index build`` does."""
+    one, :mod:`matcher.tuning`); without it the threshold is calibrated here as ``index build`` does.
+    ``views``: how gallery photos are embedded (:mod:`matcher.views`; listing photos: once, as workers do)."""
     bench = images.bench
     card = card_dict(descriptor.card)
     label = name or str(card.get("name"))
@@ -97,12 +102,21 @@ def evaluate_descriptor(
         return (lambda it: progress(it, f"{what} ({label})")) if progress else None
 
     t0 = time.perf_counter()
-    gallery_vectors = embed_images(descriptor, images.gallery, batch_size=batch_size, progress=bar("embed gallery"))
+    views = views or GalleryViews()
+    gallery_vectors = embed_views(
+        descriptor, images.gallery, views, batch_size=batch_size, progress=bar("embed gallery")
+    )
     t1 = time.perf_counter()
     # photo ids are positions in gallery.csv (1-based), as artefact_photos ids would be
     artefact_ids = [r.artefact_id for r in bench.gallery]
     index = GalleryIndex.from_vectors(
-        card, np.arange(1, len(bench.gallery) + 1), artefact_ids, gallery_vectors, calibrate=False, contrast=contrast
+        card,
+        np.arange(1, len(bench.gallery) + 1),
+        artefact_ids,
+        gallery_vectors,
+        calibrate=False,
+        contrast=contrast,
+        views=views,
     )
     # the threshold comes from the gallery alone, exactly as `lootwatch index build` sets it
     if calibration is not None:
@@ -139,6 +153,7 @@ def evaluate_descriptor(
         by_collection=grouped_metrics(results, bench.collection_of, threshold),
         by_photos=grouped_metrics(results, {a: str(n) for a, n in photos.items()}, threshold),
         calibration=index.calibration,
+        gallery_views=views.to_dict(),
         curve=pr_curve(results),
         listings=[
             {

@@ -36,6 +36,7 @@ from matcher.calibrate import leave_one_out_scores
 from matcher.evaluate import BenchImages, RunResult
 from matcher.index import EmbedsImages, GalleryIndex, card_dict, embed_images
 from matcher.metrics import ListingResult, compute_metrics, grouped_metrics, pr_curve
+from matcher.views import GalleryViews, embed_views
 
 DEFAULT_WEIGHT = 0.5
 RULES = ("mean", "geometric", "logit")
@@ -132,6 +133,7 @@ def score_listings(
     descriptor: EmbedsImages,
     *,
     batch_size: int = 32,
+    views: GalleryViews | None = None,
 ) -> FusedScores:
     bench = images.bench
     classes = list(classifier.classes)
@@ -141,7 +143,7 @@ def score_listings(
         # the descriptor; the classifier gives them probability 0
         classes = classes + missing
     t0 = time.perf_counter()
-    gallery_vectors = embed_images(descriptor, images.gallery, batch_size=batch_size)
+    gallery_vectors = embed_views(descriptor, images.gallery, views or GalleryViews(), batch_size=batch_size)
     ids = [r.artefact_id for r in bench.gallery]
     index = GalleryIndex.from_vectors(card_dict(descriptor.card), np.arange(1, len(ids) + 1), ids, gallery_vectors)
     calibration = calibrate_descriptor(gallery_vectors, ids)
@@ -214,13 +216,14 @@ def classifier_runs(
     weight: float = DEFAULT_WEIGHT,
     rule: str = DEFAULT_RULE,
     batch_size: int = 32,
+    views: GalleryViews | None = None,
 ) -> tuple[list[RunResult], FusedScores]:
     """[classifier alone, descriptor (calibrated) alone, fusion] on a benchmark, plus the raw scores.
 
     Alert thresholds: the classifier's and the fusion's operating point is 0.5 on their calibrated
     scale (more likely the artefact than not); AP / R@P95 / FP@R90 do not depend on it.
     """
-    fs = score_listings(images, classifier, descriptor, batch_size=batch_size)
+    fs = score_listings(images, classifier, descriptor, batch_size=batch_size, views=views)
     ccard = _classifier_card(classifier)
     dcard = card_dict(descriptor.card)
     cal = {"descriptor_logistic": fs.calibration.to_dict(), "seconds": fs.seconds}

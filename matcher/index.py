@@ -26,6 +26,9 @@ cosines. With a single artefact in the index, the "other" similarity is taken as
   a training set (the gallery itself, at least :data:`IVFPQ_MIN_PHOTOS` photos).
 
 The recall cost of the approximate kinds is measured by ``bench/bench_faiss.py``.
+
+``views``: how gallery photos are embedded (:mod:`matcher.views`: mean over input scales and
+mirrors); recorded with the index so that photos added later are embedded the same way.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from PIL import Image
 
 from lootwatch.errors import BadInputError
 from matcher.errors import IndexMismatchError, IndexNotFoundError
+from matcher.views import GalleryViews, embed_views
 
 KINDS = ("flat", "hnsw", "ivfpq")
 INDEX_FILE = "index.faiss"
@@ -136,6 +140,7 @@ class GalleryIndex:
         ef_search: int = 64,
         nprobe: int = 16,
         contrast: float = DEFAULT_CONTRAST,
+        views: GalleryViews | Mapping[str, Any] | None = None,
     ) -> None:
         if kind not in KINDS:
             raise BadInputError(f"unknown index kind {kind!r}; known: {', '.join(KINDS)}")
@@ -147,6 +152,7 @@ class GalleryIndex:
             raise BadInputError(f"score contrast must be within [0, 1), got {contrast}")
         self.kind = kind
         self.contrast = float(contrast)
+        self.views = views if isinstance(views, GalleryViews) else GalleryViews.from_dict(views)
         self.threshold = threshold
         self.calibration: dict[str, Any] = {}
         self.artefact_of: dict[int, str] = {}
@@ -227,7 +233,9 @@ class GalleryIndex:
             raise BadInputError("cannot build a gallery index from no photos")
         images = [p.image for p in items]
         artefact_ids = [p.artefact_id for p in items]
-        vectors = embed_images(descriptor, images, batch_size=batch_size, progress=progress)
+        views = options.get("views")
+        views = views if isinstance(views, GalleryViews) else GalleryViews.from_dict(views)
+        vectors = embed_views(descriptor, images, views, batch_size=batch_size, progress=progress)
         index = cls.from_vectors(
             descriptor.card,
             [p.photo_id for p in items],
@@ -279,6 +287,17 @@ class GalleryIndex:
         (``extra``: more to record beside it)."""
         self.threshold = calibration.threshold
         self.calibration = {**calibration.to_dict(), **extra}
+
+    def embed_gallery(
+        self,
+        descriptor: EmbedsImages,
+        images: Sequence[Image.Image],
+        *,
+        batch_size: int = 32,
+        progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    ) -> np.ndarray:
+        """Vectors for gallery photos to :meth:`add`, embedded with this index's views."""
+        return embed_views(descriptor, images, self.views, batch_size=batch_size, progress=progress)
 
     # ---- maintenance --------------------------------------------------------------------
 
@@ -434,6 +453,7 @@ class GalleryIndex:
                 "ef_search": self.ef_search,
                 "nprobe": self.nprobe,
                 "contrast": self.contrast,
+                "views": self.views.to_dict(),
             },
         }
 

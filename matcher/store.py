@@ -14,6 +14,7 @@ Workers hold an :class:`IndexWatcher` and pick up a newly published version with
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from matcher.errors import IndexNotFoundError
-from matcher.index import GalleryIndex
+from matcher.index import META_FILE, GalleryIndex
+from matcher.views import GalleryViews
 
 CURRENT = "CURRENT"
 DESCRIPTOR_FILE = "descriptor.pt"
@@ -86,6 +88,18 @@ def live_descriptor_spec(index_dir: Path, configured: str) -> str:
     """The descriptor of the live index version (see :func:`descriptor_spec_for`)."""
     version = current_version(index_dir)
     return configured if version is None else descriptor_spec_for(Path(index_dir) / version, configured)
+
+
+def live_views(index_dir: Path) -> GalleryViews:
+    """How the live index embedded its gallery photos (plain when there is no live index)."""
+    version = current_version(index_dir)
+    if version is None:
+        return GalleryViews()
+    try:
+        meta = json.loads((Path(index_dir) / version / META_FILE).read_text())
+    except FileNotFoundError as exc:
+        raise IndexNotFoundError(f"the live index {version} in {index_dir} has no {META_FILE}") from exc
+    return GalleryViews.from_dict((meta.get("options") or {}).get("views"))
 
 
 def load_current(index_dir: Path, **expect: Any) -> GalleryIndex:

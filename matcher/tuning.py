@@ -39,6 +39,7 @@ from PIL import Image
 from lootwatch.errors import BadInputError
 from matcher.calibrate import Calibration, ScoreStats, query_scores, restage_queries, threshold_from_scores
 from matcher.index import embed_images
+from matcher.views import GalleryViews, embed_views
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,14 @@ def tune_on_gallery(
     steps: int,
     folds: int,
     contrast: float,
+    views: GalleryViews | None = None,
     data_sha256: str = "",
     batch_size: int = 32,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     say: Callable[[str], None] = log.info,
 ) -> TunedDescriptor:
-    """``load()`` gives a fresh copy of the starting descriptor; see the module doc."""
+    """``load()`` gives a fresh copy of the starting descriptor; see the module doc. ``views``: how the
+    index embeds gallery photos (:mod:`matcher.views`), so the threshold is fitted on the same vectors."""
     from models.finetune import fine_tune
 
     ids = [str(a) for a in artefact_ids]
@@ -116,7 +119,7 @@ def tune_on_gallery(
     for k in range(folds):
         train = {a for a, f in assignment.items() if f != k}
         model = tuned_on(train, f"calibration fold {k + 1}/{folds}")
-        vectors = embed_images(model, images, batch_size=batch_size)
+        vectors = embed_views(model, images, views or GalleryViews(), batch_size=batch_size)
         qv = embed_images(model, queries, batch_size=batch_size)
         inside = np.isin(labels, list(train))
         kept = np.flatnonzero(inside)

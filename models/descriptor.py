@@ -76,11 +76,15 @@ class Descriptor(nn.Module):
         """Normalised (already resized) image batch (B, 3, h, w) -> (B, dim), rows of unit length."""
         return F.normalize(self.proj(self.head(self.trunk(x)).float()), dim=1)
 
-    def preprocess(self, images: list[Image.Image]) -> torch.Tensor:
-        return preprocess(images, self.card)
+    def preprocess(self, images: list[Image.Image], input_size: tuple[int, int] | None = None) -> torch.Tensor:
+        return preprocess(images, self.card, input_size)
 
     @torch.inference_mode()
-    def embed(self, images: list[Image.Image], batch_size: int = 32) -> np.ndarray:
+    def embed(
+        self, images: list[Image.Image], batch_size: int = 32, *, input_size: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """``input_size`` (h, w): another network input than the card's (the pooling heads take any
+        feature-map size; matcher.views embeds gallery photos at several)."""
         if not images:
             return np.zeros((0, self.card.dim), dtype=np.float32)
         was_training = self.training
@@ -88,15 +92,15 @@ class Descriptor(nn.Module):
         device = next(self.parameters()).device
         out = []
         for i in range(0, len(images), batch_size):
-            batch = self.preprocess(images[i : i + batch_size]).to(device)
+            batch = self.preprocess(images[i : i + batch_size], input_size).to(device)
             out.append(self.embed_batch(batch).float().cpu().numpy())
         self.train(was_training)
         return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
 
 
-def preprocess(images: list[Image.Image], card: ModelCard) -> torch.Tensor:
-    """PIL images -> (B, 3, h, w) float tensor resized to the card's input size and normalised."""
-    h, w = card.input_size
+def preprocess(images: list[Image.Image], card: ModelCard, input_size: tuple[int, int] | None = None) -> torch.Tensor:
+    """PIL images -> (B, 3, h, w) float tensor resized to ``input_size`` (default: the card's) and normalised."""
+    h, w = input_size or card.input_size
     arrays = []
     for img in images:
         if not isinstance(img, Image.Image):

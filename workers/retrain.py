@@ -196,7 +196,8 @@ def calibrate_fusion(
     from matcher.calibrate import ScoreStats, restage_queries, threshold_from_scores
     from matcher.fusion import calibrate_descriptor
     from matcher.index import embed_images
-    from matcher.store import live_descriptor_spec
+    from matcher.store import live_descriptor_spec, live_views
+    from matcher.views import embed_views
     from models.descriptor import load_descriptor
     from workers.engine import classifier_columns, fused_matrix
 
@@ -212,7 +213,7 @@ def calibrate_fusion(
         for p in photos
     ]
     ids = [p.artefact_id for p in photos]
-    vectors = embed_images(descriptor, images)
+    vectors = embed_views(descriptor, images, live_views(settings.index_dir))  # as the live index holds them
     cal = calibrate_descriptor(vectors, ids)  # what the worker fits on the index built from these photos
     queries, sources = restage_queries(images)
 

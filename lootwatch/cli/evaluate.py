@@ -77,6 +77,17 @@ def eval_cmd(
         help="Artefact score = cosine - this x the best other artefact's cosine (0: plain cosine; "
         "default: the score_contrast setting). Applies to every descriptor row.",
     ),
+    gallery_scales: str | None = typer.Option(
+        None,
+        "--gallery-scales",
+        help="Input scales each gallery photo is embedded at, averaged (e.g. 0.75,1,1.25; 1: once); listing "
+        "photos are embedded once. Default: the gallery_scales setting, as `index build` uses it.",
+    ),
+    gallery_mirror: bool | None = typer.Option(
+        None,
+        "--gallery-mirror/--no-gallery-mirror",
+        help="Also average in each gallery photo mirrored. Default: the gallery_mirror setting.",
+    ),
     fine_tune_gallery: int = typer.Option(
         0,
         "--fine-tune-gallery",
@@ -129,6 +140,12 @@ def eval_cmd(
     from models.descriptor import load_descriptor
 
     s = settings()
+    from matcher.views import GalleryViews, parse_scales
+
+    views = GalleryViews(
+        parse_scales(gallery_scales) if gallery_scales is not None else s.gallery_scales,
+        s.gallery_mirror if gallery_mirror is None else gallery_mirror,
+    )
     if threads:
         torch.set_num_threads(threads)
     dev = device or s.device
@@ -140,6 +157,7 @@ def eval_cmd(
         console = Console(width=max(console.width, 150))
 
     console.print(f"benchmark {bench.root}: {bench.summary()}")
+    console.print(f"gallery photos embedded as {views.describe()}; listing photos once")
 
     def progress(it: Any, desc: str) -> Any:
         return tqdm(it, desc=desc, unit="batch" if desc.startswith("embed") else "photo", leave=False)
@@ -158,6 +176,7 @@ def eval_cmd(
                 batch_size=batch_size,
                 progress=progress,
                 contrast=scale,
+                views=views,
                 calibration=calibration,
             )
         )
@@ -169,7 +188,7 @@ def eval_cmd(
     main_name = spec if not Path(spec).exists() else Path(spec).stem
     main_descriptor = run(spec, main_name)
     if fine_tune_gallery:
-        tuned = _fine_tuned(images, spec, fine_tune_gallery, s.fine_tune_folds, scale, console.print)
+        tuned = _fine_tuned(images, spec, fine_tune_gallery, s.fine_tune_folds, scale, views, console.print)
         score(tuned.descriptor, f"{main_name} + gallery fine-tune ({fine_tune_gallery} steps)", tuned.calibration)
         main_descriptor = tuned.descriptor  # what `index build` deploys: the classifier is fused with it
     extra_payload: dict[str, Any] = {}
@@ -185,7 +204,13 @@ def eval_cmd(
 
         clf_model = load_classifiers(clf_paths, dev)
         extra, fs = classifier_runs(
-            images, clf_model, main_descriptor, weight=fusion_weight, rule=fusion_rule, batch_size=batch_size
+            images,
+            clf_model,
+            main_descriptor,
+            weight=fusion_weight,
+            rule=fusion_rule,
+            batch_size=batch_size,
+            views=views,
         )
         # extra[1] is the descriptor on its calibrated scale: same ranking as runs[0], not repeated
         runs[1:1] = [extra[0], extra[2]]
@@ -235,7 +260,7 @@ def eval_cmd(
         console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _fine_tuned(images: Any, spec: str, steps: int, folds: int, contrast: float, say: Any) -> Any:
+def _fine_tuned(images: Any, spec: str, steps: int, folds: int, contrast: float, views: Any, say: Any) -> Any:
     """The descriptor fine-tuned on the benchmark's gallery photos (never its listing photos) as `index build`
     does it, with its cross-fitted calibration (:mod:`matcher.tuning`)."""
     from tqdm import tqdm
@@ -250,6 +275,7 @@ def _fine_tuned(images: Any, spec: str, steps: int, folds: int, contrast: float,
         steps=steps,
         folds=folds,
         contrast=contrast,
+        views=views,
         progress=lambda r: tqdm(r, desc="fine-tune on gallery", unit="step", leave=False),
         say=say,
     )
