@@ -18,6 +18,7 @@ from lootwatch.settings import Settings
 from matcher.errors import IndexNotFoundError
 from matcher.index import GalleryIndex, GalleryPhoto, embed_images
 from matcher.store import CURRENT, current_version, load_current, publish
+from matcher.views import GalleryViews, embed_views
 from tests.integration.test_rules import World, make_world
 from tests.unit.alerts.test_rules import jpeg, restage, textured
 
@@ -29,20 +30,22 @@ def world(db: Database, settings: Settings) -> World:
     return make_world(db, settings)
 
 
-def _gallery_index(world: World, descriptor: Any) -> GalleryIndex:
+def _gallery_index(world: World, descriptor: Any, views: GalleryViews | None = None) -> GalleryIndex:
     rows = world.db.fetchall("SELECT id, artefact_id, stored_path FROM artefact_photos ORDER BY id")
     photos = [
         GalleryPhoto(r["id"], r["artefact_id"], vet_image(world.store.read(r["stored_path"])).image) for r in rows
     ]
-    index = GalleryIndex.build(descriptor, photos, calibrate=False, threshold=0.8)
+    index = GalleryIndex.build(descriptor, photos, calibrate=False, threshold=0.8, views=views)
     publish(index, world.settings.index_dir)
     return index
 
 
-def _confirmed_alert(world: World, descriptor: Any) -> tuple[int, list[int], list[bytes]]:
+def _confirmed_alert(
+    world: World, descriptor: Any, views: GalleryViews | None = None
+) -> tuple[int, list[int], list[bytes]]:
     g1 = world.artefact("A1", jpeg(textured(1)))
     world.artefact("A2", jpeg(textured(2)))
-    _gallery_index(world, descriptor)
+    _gallery_index(world, descriptor, views)
     shots = [jpeg(restage(textured(1))), jpeg(restage(textured(1)).rotate(4))]
     _, photos = world.listing("lot-1", shots)
     for p in photos:
@@ -76,6 +79,17 @@ def test_confirmed_photos_join_the_gallery_and_a_new_index_version(world: World,
     again = add_listing_photos_to_gallery(world.db, world.settings, item_id, descriptor=descriptor)
     assert (again.added_photo_ids, again.indexed_photo_ids, again.index_version) == ([], [], None)
     assert current_version(world.settings.index_dir) == result.index_version
+
+
+def test_confirmed_photos_are_embedded_with_the_live_index_views(world: World, descriptor: Any) -> None:
+    views = GalleryViews((0.75, 1.0))
+    item_id, _, shots = _confirmed_alert(world, descriptor, views)
+    result = add_listing_photos_to_gallery(world.db, world.settings, item_id, descriptor=descriptor)
+    live = load_current(world.settings.index_dir)
+    assert live.views == views
+    # the photo's stored vector is its multi-scale one, as every other gallery vector of this index
+    (hits,) = live.search(embed_views(descriptor, [vet_image(shots[0]).image], views), k=1)
+    assert hits[0].photo_id == result.indexed_photo_ids[0] and hits[0].similarity > 0.999
 
 
 def test_a_failed_index_update_is_completed_by_the_next_call(world: World, descriptor: Any) -> None:

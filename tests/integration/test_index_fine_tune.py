@@ -12,7 +12,8 @@ from PIL import Image
 from lootwatch.db import Database
 from lootwatch.indexing import build_and_publish
 from matcher.index import card_version
-from matcher.store import DESCRIPTOR_FILE, live_descriptor_spec
+from matcher.store import DESCRIPTOR_FILE, live_descriptor_spec, live_views
+from matcher.views import GalleryViews
 from tests.integration.pipeline_helpers import coil_view, make_pipeline, restaged
 from workers.engine import MatchEngine
 
@@ -38,6 +39,9 @@ def test_fine_tuned_index_brings_its_descriptor_to_the_workers(
     assert "cross-fitted over 3 folds" in tuned.calibration["queries"]
     assert tuned.calibration["fine_tuned"]["steps"] == 1 and tuned.threshold is not None
     assert sum("fine-tuning" in s for s in said) == 4
+    # the gallery was embedded at the configured scales, and the version says so for later additions
+    assert tuned.views == GalleryViews(settings.gallery_scales, settings.gallery_mirror)
+    assert live_views(settings.index_dir) == tuned.views and not tuned.views.plain
 
     assert engine.reload_if_changed(force=True)
     assert engine.model_version == card_version(tuned.card) != plain
