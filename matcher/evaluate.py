@@ -181,9 +181,11 @@ def baseline_checkpoint(checkpoints_dir: Path, arch: str, backbone: str, train_i
 
 
 def training_options(card: dict[str, Any]) -> dict[str, Any]:
-    """The training settings recorded in a trained descriptor's card, minus what a baseline changes."""
+    """The training settings recorded in a trained descriptor's card, minus what a baseline changes
+    and minus how the recording machine ran it: bf16 is chosen for the CPU at hand (a card trained
+    where bf16 is native would otherwise make this CPU emulate it, 11x slower)."""
     recorded = dict((card.get("extra") or {}).get("training") or {})
-    for key in ("arch", "backbone", "epochs", "name", "threads", "steps_per_epoch"):
+    for key in ("arch", "backbone", "epochs", "name", "threads", "steps_per_epoch", "bf16"):
         recorded.pop(key, None)
     return recorded
 
