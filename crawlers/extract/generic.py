@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from parsel import Selector
 
-from crawlers.extract import heuristics, photos, structured
+from crawlers.extract import heuristics, photos, structured, xpath
 from crawlers.extract.result import ITEM, SEARCH, PageResult
 from crawlers.extract.selectors import select_text, select_urls
 from crawlers.extract.text import absolute, clean, format_price, parse_price, unique
@@ -31,7 +31,7 @@ def item_id_from_url(url: str) -> str:
 
 def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, str] | None = None) -> PageResult:
     selectors = selectors or {}
-    canonical = absolute(url, sel.xpath("//link[@rel='canonical']/@href").get()) or url
+    canonical = absolute(url, xpath.first(sel.root, "//link[@rel='canonical']/@href")) or url
     out = PageResult(url=url, canonical_url=canonical)
     ld = structured.from_jsonld(sel, url)  # parsed once: both parts read it
     _search_part(sel, html, url, selectors, ld, out)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import html as lxml_html
 from parsel import Selector
 
+from crawlers.extract import xpath
 from crawlers.extract.result import SearchResult
 from crawlers.extract.text import absolute, clean, join_text, parse_price
 
@@ -18,33 +21,34 @@ _PRICE_CLASS = re.compile(
 _SKIP_PRICE = re.compile(r"shipping|postage|delivery|strike|was|original|old|save|discount", re.I)
 
 
+_PRICE_NODES = ".//*[@itemprop='price' or @data-testid='price' or contains(@class,'price') or contains(@class,'Price')]"
+_OWN_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+
+
 def price_candidates(sel: Selector) -> list[str]:
-    nodes = [
-        n
-        for n in sel.xpath(
-            ".//*[@itemprop='price' or @data-testid='price' or contains(@class,'price') or contains(@class,'Price')]"
-        )
-        if _is_price_node(n)
-    ]
-    inner = {id(n.root) for n in nodes}
+    return _price_texts(sel.root)
+
+
+def _price_texts(node: Any) -> list[str]:
+    """Shown prices inside an lxml ``node`` (lxml itself: this runs for every card of a search page)."""
+    nodes = [n for n in xpath.run(node, _PRICE_NODES) if _is_price_node(n)]
+    inner = {id(n) for n in nodes}  # the list holds the proxies: lxml hands out the same ones below
     out = []
     for n in nodes:
         # the innermost price element: "現在 <span class=priceValue>1,000円</span>" gives "1,000円"
-        if any(id(d) in inner for d in n.root.iterdescendants()):
+        if any(id(d) in inner for d in n.iterdescendants()):
             continue
-        text = join_text(n.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]").getall())
+        text = join_text(xpath.run(n, _OWN_TEXT))
         if text and any(c.isdigit() for c in text) and len(text) <= 40:
             out.append(text)
     return out
 
 
-def _is_price_node(n: Selector) -> bool:
-    cls = n.attrib.get("class", "") + " " + n.attrib.get("data-testid", "")
+def _is_price_node(n: Any) -> bool:
+    cls = n.get("class", "") + " " + n.get("data-testid", "")
     if _SKIP_PRICE.search(cls):
         return False
-    return (
-        bool(_PRICE_CLASS.search(cls)) or n.attrib.get("itemprop") == "price" or n.attrib.get("data-testid") == "price"
-    )
+    return bool(_PRICE_CLASS.search(cls)) or n.get("itemprop") == "price" or n.get("data-testid") == "price"
 
 
 def shown_price(sel: Selector, amount: float | None) -> str:
@@ -104,21 +108,19 @@ def enrich_results(html: str, base: str, urls: list[str]) -> list[SearchResult]:
         card = _card(anchors[0], below, base) if anchors else None
         price, thumb = "", ""
         if card is not None:
-            card_sel = Selector(root=card)
-            prices = price_candidates(card_sel)
+            prices = _price_texts(card)
             price = prices[0] if prices else ""
             if not title:
-                title = clean(card_sel.xpath("(.//img/@alt)[1]").get())
-            img = card_sel.xpath("(.//img)[1]")
+                title = clean(xpath.first(card, "(.//img/@alt)[1]"))
+            img = xpath.run(card, "(.//img)[1]")
             if img:
-                thumb = absolute(base, img[0].attrib.get("data-src") or img[0].attrib.get("src"))
+                thumb = absolute(base, img[0].get("data-src") or img[0].get("src"))
         out.append(SearchResult(url=url, title=title, price_text=price, thumb=thumb))
     return out
 
 
+@lru_cache(maxsize=4096)
 def _key(url: str) -> str:
-    from urllib.parse import urlsplit
-
     s = urlsplit(url)
     return s.netloc.lower() + s.path.rstrip("/")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from parsel import Selector
 
+from crawlers.extract import xpath
 from crawlers.extract.text import absolute, join_text, unique
 
 SELECTOR_KEYS = frozenset(
@@ -21,6 +24,7 @@ SELECTOR_KEYS = frozenset(
         "item_url_pattern",
     }
 )
+_OWN_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
 
 
 def _select(sel: Selector, query: str):  # type: ignore[no-untyped-def]
@@ -28,26 +32,54 @@ def _select(sel: Selector, query: str):  # type: ignore[no-untyped-def]
     return sel.xpath(q) if q.startswith(("/", "(", "./")) else sel.css(q)
 
 
+def _hits(sel: Selector, query: str) -> list[Any]:
+    """Raw lxml results of a site selector (compiled once; see :mod:`crawlers.extract.xpath`)."""
+    q = query.strip()
+    return xpath.run(sel.root, q, css=not q.startswith(("/", "(", "./")))
+
+
 def select_text(sel: Selector, query: str | None) -> str:
     """Text of the first match; an element match (no ::text / ::attr) gives its whole text."""
     if not query:
         return ""
-    hits = _select(sel, query)
+    hits = _hits(sel, query)
     if not hits:
         return ""
+    if all(isinstance(h, str) for h in hits):  # ::text / ::attr / text() results
+        return join_text(hits)
+    if xpath.is_element(hits[0]):
+        return join_text(xpath.run(hits[0], _OWN_TEXT))
+    return _select_text_parsel(sel, query)  # numbers, comments, mixed unions: parsel's own reading
+
+
+def _select_text_parsel(sel: Selector, query: str) -> str:
+    hits = _select(sel, query)
     first = hits[0]
-    if isinstance(first.root, str):  # ::text / ::attr / text() results
+    if isinstance(first.root, str):
         return join_text(h.get() for h in hits)
-    return join_text(first.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]").getall())
+    return join_text(first.xpath(_OWN_TEXT).getall())
 
 
 def select_urls(sel: Selector, query: str | None, base: str) -> list[str]:
     if not query:
         return []
+    hits = _hits(sel, query)
+    if not all(isinstance(h, str) or xpath.is_element(h) for h in hits):
+        return _select_urls_parsel(sel, query, base)
+    out = []
+    for hit in hits:
+        if isinstance(hit, str):
+            out.append(absolute(base, hit))
+        else:  # an element: its link or image source
+            out.append(absolute(base, hit.get("href") or hit.get("src") or hit.get("data-src")))
+    return unique(out)
+
+
+def _select_urls_parsel(sel: Selector, query: str, base: str) -> list[str]:
     out = []
     for hit in _select(sel, query):
         if isinstance(hit.root, str):
             out.append(absolute(base, hit.get()))
-        else:  # an element: its link or image source
+        else:
             out.append(absolute(base, hit.attrib.get("href") or hit.attrib.get("src") or hit.attrib.get("data-src")))
     return unique(out)

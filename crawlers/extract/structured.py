@@ -8,6 +8,7 @@ from typing import Any
 
 from parsel import Selector
 
+from crawlers.extract import xpath
 from crawlers.extract.text import absolute, as_float, clean, loads_lenient, unique
 
 PRODUCT_TYPES = frozenset(
@@ -63,7 +64,7 @@ def _walk(value: Any) -> Iterator[dict]:
 
 def jsonld_nodes(sel: Selector) -> list[dict]:
     nodes: list[dict] = []
-    for raw in sel.css('script[type="application/ld+json"]::text').getall():
+    for raw in xpath.strings(sel.root, 'script[type="application/ld+json"]::text', css=True):
         try:
             nodes.extend(_walk(loads_lenient(raw)))
         except ValueError:
@@ -159,12 +160,17 @@ def _list_entry(base: str, el: Any) -> dict[str, str] | None:
     }
 
 
+_MICRODATA_SCOPE = (
+    "//*[@itemscope and (contains(@itemtype,'Product') or contains(@itemtype,'VisualArtwork') "
+    "or contains(@itemtype,'CreativeWork'))][not(ancestor::*[@itemscope])]"
+)
+
+
 def from_microdata(sel: Selector, base: str) -> Structured:
     out = Structured()
-    scope = sel.xpath(
-        "//*[@itemscope and (contains(@itemtype,'Product') or contains(@itemtype,'VisualArtwork') "
-        "or contains(@itemtype,'CreativeWork'))][not(ancestor::*[@itemscope])]"
-    )
+    if not xpath.run(sel.root, _MICRODATA_SCOPE):  # most pages have none: no Selector made for nothing
+        return out
+    scope = sel.xpath(_MICRODATA_SCOPE)
     if not scope:
         return out
     node = scope[0]
@@ -201,10 +207,10 @@ def from_microdata(sel: Selector, base: str) -> Structured:
 def _meta_contents(sel: Selector) -> dict[str, list[str]]:
     """Non-empty ``content`` of every <meta>, by its property and its name (one query, not one per key)."""
     found: dict[str, list[str]] = {}
-    for node in sel.xpath("//meta[@content][@property or @name]"):
-        value = clean(node.attrib.get("content"))
+    for node in xpath.run(sel.root, "//meta[@content][@property or @name]"):
+        value = clean(node.get("content"))
         if value:
-            for key in {node.attrib.get("property"), node.attrib.get("name")} - {None}:
+            for key in {node.get("property"), node.get("name")} - {None}:
                 found.setdefault(str(key), []).append(value)
     return found
 

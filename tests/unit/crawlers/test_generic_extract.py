@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from parsel import Selector
+
 from crawlers.extract import extract_page
+from crawlers.extract.detect import _CHALLENGE_MARKUP, MARKUP_HINTS
 from crawlers.extract.photos import upgrade
+from crawlers.extract.selectors import select_text, select_urls
 from crawlers.extract.text import parse_price
 
 JSONLD_ITEM = """<html><head><script type="application/ld+json">
@@ -106,6 +110,32 @@ def test_challenge_not_found_and_js_shell() -> None:
     shell = '<html><title>Lot</title><body><div id="app"></div><script src="/a.js"></script></body>'
     r = extract_page(shell, "https://x.example/live/lot/3")
     assert r.page_type == "needs_js" and r.reason
+
+
+def test_challenge_markup_hints_cover_every_marker() -> None:
+    """The cheap substring test in front of the marker regex never hides a marker it would find."""
+    markers = _CHALLENGE_MARKUP.pattern.replace("\\.", ".").split("|")
+    assert all(any(hint in marker for hint in MARKUP_HINTS) for marker in markers)
+    page = '<html><body><div class="g-recaptcha" data-sitekey="x"></div></body></html>'
+    assert extract_page(page, "https://x.example/").reason == "bot challenge: 'g-recaptcha' on a near-empty page"
+
+
+def test_selectors_read_text_attributes_elements_and_odd_results() -> None:
+    """Site selectors: CSS and XPath, text, attributes, whole elements, and results that are neither."""
+    page = """<html><body><h1 class="t">Bronze <b>head</b></h1><span class="p">EUR 1,200</span>
+    <div class="g"><a href="/p/1.jpg"><img src="/t/1.jpg"></a><img data-src="/p/2.jpg"></div></body></html>"""
+    sel = Selector(text=page)
+    assert select_text(sel, "h1.t") == "Bronze head"
+    assert select_text(sel, "h1.t::text") == "Bronze"
+    assert select_text(sel, " //span[@class='p']/text() ") == "EUR 1,200"
+    assert select_text(sel, "(count(//a))") == ""  # a number: no text, as parsel gives it
+    assert select_text(sel, "//b/text() | //h1") == "Bronze head"  # element first in document order
+    assert select_urls(sel, "div.g a::attr(href)", "https://s.example/lot/1") == ["https://s.example/p/1.jpg"]
+    assert select_urls(sel, "div.g img", "https://s.example/") == [
+        "https://s.example/t/1.jpg",
+        "https://s.example/p/2.jpg",
+    ]
+    assert select_urls(sel, "//comment()", "https://s.example/") == []
 
 
 def test_price_parsing_and_ebay_size_upgrade() -> None:
