@@ -25,6 +25,7 @@ MAX_BATCH = 200  # items written in one transaction at most
 LINGER_S = 0.05  # how long a batch waits for more items: fewer commits, each item 50 ms later at most
 WRITER_COUNTERS = ("photos_new", "photos_known", "photos_rejected", "errors")  # what the writer counts
 StoreArgs = tuple["Settings", str, str]  # what the writer opens its own store with: settings, database, redis
+READY = "ready"  # the writer's first answer: its store is open and it takes items
 
 
 class StorePipeline:
@@ -55,7 +56,10 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
-    def open_spider(self) -> None:
+    async def open_spider(self) -> None:
+        """Start the writer and wait until it can take items: its start-up (a fresh interpreter importing
+        psycopg, RQ, PIL) took a core for a second or more, which the crawl's first responses waited
+        behind. Awaited on the reactor, so the other sites' crawls of the process go on meanwhile."""
         spider: Any = self.crawler.spider
         ctx = multiprocessing.get_context("spawn")  # never fork a process running a reactor and threads
         self.inbox, outbox = ctx.Queue(), ctx.Queue()
@@ -74,6 +78,7 @@ class StorePipeline:
             daemon=True,
         )
         self.reader.start()
+        await self.answers.ready
 
     async def process_item(self, item: Any) -> Any:
         assert self.answers is not None  # opened
@@ -106,6 +111,7 @@ class _Answers:
         self.stats = stats
         self.waiting: deque[asyncio.Future[None]] = deque()
         self.writer_gone = False
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # done once it answered
 
     def expect(self) -> asyncio.Future[None]:
         """The future of the next item sent (already done, and counted as an error, once the writer is gone)."""
@@ -118,15 +124,20 @@ class _Answers:
             self.waiting.append(done)
         return done
 
-    def answered(self, answer: tuple[int, dict[str, int]] | None) -> None:
-        """``answer``: (items committed, what the writer counted), or None once the writer has ended;
+    def answered(self, answer: tuple[int, dict[str, int]] | str | None) -> None:
+        """``answer``: READY, (items committed, what the writer counted), or None once the writer has ended;
         anything still waiting then was never written, and is counted as errors."""
+        if not self.ready.done():
+            self.ready.set_result(None)  # a writer that died starting is "ready" too: items then count as errors
+        if answer == READY:
+            return
         if answer is None:
             self.writer_gone = True
             n, counts = len(self.waiting), {"errors": len(self.waiting)}
             if n:
                 log.error("the store writer ended with %d items unwritten", n)
         else:
+            assert not isinstance(answer, str)
             n, counts = answer
         for key, value in counts.items():
             setattr(self.stats, key, getattr(self.stats, key) + value)
@@ -157,6 +168,7 @@ def write_process(store_args: StoreArgs, source_id: int, inbox: Any, outbox: Any
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         store = open_store(*store_args)
+        outbox.put(READY)
         try:
             _write_loop(inbox, outbox, store, source_id)
         finally:

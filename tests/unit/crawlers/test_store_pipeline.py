@@ -6,7 +6,7 @@ import asyncio
 import queue
 import threading
 
-from crawlers.pipelines import _Answers, _read_answers
+from crawlers.pipelines import READY, _Answers, _read_answers
 from crawlers.store import CrawlStats
 
 
@@ -45,5 +45,19 @@ def test_a_writer_that_dies_leaves_nothing_waiting() -> None:
         assert stats.errors == 2
         late = answers.expect()
         assert late.done() and stats.errors == 3
+
+    asyncio.run(run())
+
+
+def test_the_crawl_waits_for_a_writer_that_is_ready_or_gone() -> None:
+    """open_spider awaits ``ready``: done at the writer's first answer, or when it died before giving one."""
+
+    async def run() -> None:
+        for first in (READY, None):
+            answers = _Answers(CrawlStats("s"))
+            assert not answers.ready.done()
+            answers.answered(first)
+            assert answers.ready.done() and answers.writer_gone == (first is None)
+            assert answers.expect().done() == (first is None)  # a live writer's item waits for its answer
 
     asyncio.run(run())
