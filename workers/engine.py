@@ -265,6 +265,15 @@ class MatchEngine:
             raise ConfigError("the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD")
         return float(threshold)
 
+    @property
+    def input_side(self) -> int:
+        """The most pixels a side any live model reads of a photo (descriptor, classifier): decoding a
+        photo larger than that at a reduced scale loses nothing they see (see ``vet_image``)."""
+        sizes = [*self.descriptor.card.input_size]
+        if self._classifier is not None:
+            sizes.extend(self._classifier.model.card.input_size)
+        return max(sizes)
+
     def forward(self, x: torch.Tensor, precision: str | None = None) -> torch.Tensor:
         """One batch through the descriptor in the chosen (or given) precision; float32 rows out."""
         import torch

@@ -21,6 +21,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from lootwatch.db import Database
+from lootwatch.images import vet_image
 from lootwatch.metrics import INDEX_INFO, refresh_state_gauges, start_metrics_server
 from lootwatch.queueing import photo_queue
 from lootwatch.settings import Settings
@@ -62,8 +63,23 @@ def build_context(settings: Settings) -> WorkerContext:
         calibration_cache=settings.data_dir / "cache" / "precision.json",
     )
     ctx = WorkerContext(settings, Database(settings.database_url), BlobStore(settings.store_dir), engine)
+    _warm_up()
     install(ctx)
     return ctx
+
+
+def _warm_up() -> None:
+    """What the first job would otherwise import mid-batch: scipy's DCT behind the perceptual hash (about
+    1 s) and the alert outbox."""
+    import io
+
+    from PIL import Image
+
+    import alerts.outbox  # noqa: F401
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buf, "JPEG")
+    vet_image(buf.getvalue())
 
 
 def metrics_port_of(settings: Settings, index: int) -> int:
