@@ -6,7 +6,8 @@ Run: ``PYTHONPATH=. .venv/bin/python bench/bench_throughput.py [--processes 1,2]
 What is compared, for P worker processes (each with one torch thread, as ``lootwatch worker`` runs them):
 
 - bare(P): P processes started together (a barrier after their model is loaded and warmed up), each
-  running the worker's engine (same precision choice) over its share of the photos, already decoded
+  running the worker's engine (same precision choice, one torch thread, the worker's allocator tuning:
+  ``workers.process.tune_allocator``) over its share of the photos, already decoded
   and preprocessed into batches of ``--batch-size``: no queue, no decoding, no database. Rate = all
   photos / (barrier release -> last process done). That is what P processes can forward on this
   machine at that moment, with P cores or fewer, shared with whatever else runs.
@@ -73,9 +74,10 @@ def _bare_child(settings_json: str, photos: list[bytes], barrier, out) -> None: 
     from lootwatch.images import vet_image
     from lootwatch.settings import Settings
     from workers.engine import MatchEngine
-    from workers.process import pick_device
+    from workers.process import pick_device, tune_allocator
 
     settings = Settings.model_validate_json(settings_json)
+    tune_allocator()  # the worker process's own settings: the bare forward runs as fast as it can there
     torch.set_num_threads(1)
     engine = MatchEngine(
         settings.descriptor,
