@@ -61,3 +61,25 @@ def test_pan_head_shapes_and_weights(levels: int) -> None:
 def test_zero_initialised_pan_starts_as_mean_of_regions() -> None:
     x = torch.rand(2, 16, 7, 7)
     assert torch.allclose(PyramidAttention(16, 2)(x), PyramidAttention(16, 0)(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("h", [1, 2, 3, 5, 7, 8, 10, 14])
+@pytest.mark.parametrize("w", [1, 2, 4, 7, 9, 12])
+def test_pooled_regions_equal_slicing_every_window(h: int, w: int) -> None:
+    # pyramid_regions pools whole levels at once (padded, channels-last); it must give exactly the
+    # maxima of the paper's windows, sliced one by one, in the same order, with gradients to the map
+    x = torch.randn(2, 6, h, w, requires_grad=True)
+    sliced = torch.stack(
+        [
+            x[:, :, r0:r1, c0:c1].amax(dim=(2, 3))
+            for n in (1, 2, 3, 4)
+            for r0, r1 in pyramid_windows(h, n)
+            for c0, c1 in pyramid_windows(w, n)
+        ],
+        dim=1,
+    )
+    pooled = pyramid_regions(x)
+    assert torch.equal(pooled, sliced)
+    (grad,) = torch.autograd.grad(pooled.sum(), x)
+    (expected,) = torch.autograd.grad(sliced.sum(), x)
+    assert torch.equal(grad, expected)
