@@ -40,17 +40,20 @@ def pyramid_regions(x: torch.Tensor, levels: tuple[int, ...] = PYRAMID_LEVELS) -
     takes a fraction of that. Levels with a start past the map (tiny maps) are sliced.
     """
     b, c, h, w = x.shape
-    plans = [(n, _window_stride(h, n), _window_stride(w, n)) for n in levels]
-    poolable = [(n, hs, ws) for n, hs, ws in plans if (n - 1) * hs[1] <= h - 1 and (n - 1) * ws[1] <= w - 1]
+    plans = []  # (n, window and stride down, window and stride across, every window starts inside the map)
+    for n in levels:
+        (kh, sh), (kw, sw) = _window_stride(h, n), _window_stride(w, n)
+        plans.append((n, kh, sh, kw, sw, (n - 1) * sh <= h - 1 and (n - 1) * sw <= w - 1))
+    pooled_plans = [p for p in plans if p[-1]]
     padded = None
-    if poolable:
-        ph = max(max(0, (n - 1) * sh + kh - h) for n, (kh, sh), _ in poolable)
-        pw = max(max(0, (n - 1) * sw + kw - w) for n, _, (kw, sw) in poolable)
+    if pooled_plans:
+        ph = max(max(0, (n - 1) * sh + kh - h) for n, kh, sh, _, _, _ in pooled_plans)
+        pw = max(max(0, (n - 1) * sw + kw - w) for n, _, _, kw, sw, _ in pooled_plans)
         padded = x.new_full((b, c, h + ph, w + pw), float("-inf")).contiguous(memory_format=torch.channels_last)
         padded[:, :, :h, :w] = x
     feats = []
-    for n, (kh, sh), (kw, sw) in plans:
-        if padded is not None and (n, (kh, sh), (kw, sw)) in poolable:
+    for n, kh, sh, kw, sw, pool in plans:
+        if pool and padded is not None:
             pooled = F.max_pool2d(padded, (kh, kw), (sh, sw))[:, :, :n, :n]  # more padding than needed: extra windows
             feats.append(pooled.permute(0, 2, 3, 1).reshape(b, n * n, c))
             continue
