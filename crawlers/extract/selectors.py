@@ -27,15 +27,20 @@ SELECTOR_KEYS = frozenset(
 _OWN_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
 
 
+def _is_xpath(query: str) -> bool:
+    """A site selector is XPath when it starts like one, else CSS."""
+    return query.startswith(("/", "(", "./"))
+
+
 def _select(sel: Selector, query: str):  # type: ignore[no-untyped-def]
     q = query.strip()
-    return sel.xpath(q) if q.startswith(("/", "(", "./")) else sel.css(q)
+    return sel.xpath(q) if _is_xpath(q) else sel.css(q)
 
 
 def _hits(sel: Selector, query: str) -> list[Any]:
     """Raw lxml results of a site selector (compiled once; see :mod:`crawlers.extract.xpath`)."""
     q = query.strip()
-    return xpath.run(sel.root, q, css=not q.startswith(("/", "(", "./")))
+    return xpath.run(sel.root, q, css=not _is_xpath(q))
 
 
 def select_text(sel: Selector, query: str | None) -> str:

@@ -168,12 +168,10 @@ _MICRODATA_SCOPE = (
 
 def from_microdata(sel: Selector, base: str) -> Structured:
     out = Structured()
-    if not xpath.run(sel.root, _MICRODATA_SCOPE):  # most pages have none: no Selector made for nothing
-        return out
-    scope = sel.xpath(_MICRODATA_SCOPE)
+    scope = xpath.run(sel.root, _MICRODATA_SCOPE)  # lxml: most pages have none, and need no Selector for it
     if not scope:
         return out
-    node = scope[0]
+    node = Selector(root=scope[0])
 
     def prop(name: str) -> Selector | None:
         hits = node.xpath(f".//*[@itemprop='{name}']")
