@@ -89,7 +89,7 @@ def _bare_child(settings_json: str, photos: list[bytes], barrier, out) -> None: 
     )
     images = [vet_image(p, with_phash=False).image for p in photos]
     b = settings.batch_size
-    batches = [engine.descriptor.preprocess(images[i : i + b]).to(engine.device) for i in range(0, len(images), b)]
+    batches = [engine.prepare(images[i : i + b]) for i in range(0, len(images), b)]  # the worker's input layout
     del images
     engine.forward(batches[0])  # warm-up, untimed
     barrier.wait()

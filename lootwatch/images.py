@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import imagehash
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lootwatch.errors import BadInputError
@@ -80,7 +80,17 @@ def perceptual_hash(image: Image.Image) -> str:
     side: on a 640x480 photo 0.4 ms instead of 1.3 (the Lanczos resize from full size), and 0.2-1.4 of the
     64 bits apart on average on the COIL photos. Shown beside a photo; nothing compares it."""
     factor = min(image.width, image.height) // 64
-    return str(imagehash.phash(image.reduce(factor) if factor >= 2 else image))
+    small = image.reduce(factor) if factor >= 2 else image
+    # imagehash.phash's steps with the 8 low DCT rows as one 8x32 matrix instead of two full scipy DCTs
+    # (bit for bit the same hash; a third of its cost in a worker's batch)
+    pixels = np.asarray(small.convert("L").resize((_PHASH_IN, _PHASH_IN), Image.Resampling.LANCZOS), dtype=np.float64)
+    low = (_PHASH_DCT @ pixels @ _PHASH_DCT.T).round(6)  # the FFT's exact zeros (flat images) stay zeros
+    return np.packbits(low > np.median(low)).tobytes().hex()
+
+
+_PHASH_IN, _PHASH_BITS = 32, 8
+# scipy.fftpack.dct (type II, unnormalised) rows 0-7 for 32 samples: 2 cos(pi k (2n + 1) / 2N)
+_PHASH_DCT = 2 * np.cos(np.pi * np.arange(_PHASH_BITS)[:, None] * (2 * np.arange(_PHASH_IN) + 1) / (2 * _PHASH_IN))
 
 
 def check_image(data: bytes, *, max_bytes: int = 20_000_000, max_pixels: int = 50_000_000) -> ImageHeader:
@@ -163,8 +173,6 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         return background
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit greyscale: scale to 8 bits instead of clipping
-        import numpy as np
-
         arr = np.asarray(img, dtype=np.float64)
         peak = arr.max() or 1.0
         return Image.fromarray((arr / peak * 255).astype("uint8")).convert("RGB")

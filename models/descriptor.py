@@ -76,8 +76,10 @@ class Descriptor(nn.Module):
         """Normalised (already resized) image batch (B, 3, h, w) -> (B, dim), rows of unit length."""
         return F.normalize(self.proj(self.head(self.trunk(x)).float()), dim=1)
 
-    def preprocess(self, images: list[Image.Image], input_size: tuple[int, int] | None = None) -> torch.Tensor:
-        return preprocess(images, self.card, input_size)
+    def preprocess(
+        self, images: list[Image.Image], input_size: tuple[int, int] | None = None, *, channels_last: bool = False
+    ) -> torch.Tensor:
+        return preprocess(images, self.card, input_size, channels_last=channels_last)
 
     @torch.inference_mode()
     def embed(
@@ -98,19 +100,33 @@ class Descriptor(nn.Module):
         return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
 
 
-def preprocess(images: list[Image.Image], card: ModelCard, input_size: tuple[int, int] | None = None) -> torch.Tensor:
-    """PIL images -> (B, 3, h, w) float tensor resized to ``input_size`` (default: the card's) and normalised."""
+def preprocess(
+    images: list[Image.Image],
+    card: ModelCard,
+    input_size: tuple[int, int] | None = None,
+    *,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """PIL images -> (B, 3, h, w) float tensor resized to ``input_size`` (default: the card's) and normalised.
+
+    ``channels_last``: laid out as the channels-last forward pass reads it (no conversion there).
+    Each photo is normalised straight into the batch (one multiply-add while its pixels are in cache),
+    not stacked, permuted, scaled and shifted batch-wide: four passes over 10 MB at batch 16.
+    """
     h, w = input_size or card.input_size
-    arrays = []
-    for img in images:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.empty((len(images), 3, h, w), dtype=torch.float32, memory_format=fmt)
+    # (v / 255 - mean) / std as one multiply-add: equal up to float rounding
+    std = torch.tensor(card.std, dtype=torch.float32)
+    scale, shift = 1.0 / (255.0 * std), -torch.tensor(card.mean, dtype=torch.float32) / std
+    for k, img in enumerate(images):
         if not isinstance(img, Image.Image):
             raise ModelError(f"expected PIL images, got {type(img).__name__}")
-        rgb = img.convert("RGB").resize((w, h), Image.Resampling.BILINEAR)
-        arrays.append(np.asarray(rgb, dtype=np.uint8))
-    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(card.mean).view(1, 3, 1, 1)
-    std = torch.tensor(card.std).view(1, 3, 1, 1)
-    return (x - mean) / std
+        rgb = img if img.mode == "RGB" else img.convert("RGB")
+        pixels = torch.from_numpy(np.array(rgb.resize((w, h), Image.Resampling.BILINEAR), dtype=np.uint8))
+        # written through an (h, w, 3) view of the batch, whichever its layout
+        torch.addcmul(shift, pixels, scale, out=x[k].permute(1, 2, 0))
+    return x
 
 
 def new_card(

@@ -291,8 +291,10 @@ class MatchEngine:
             return self.descriptor.embed_batch(x).float()
 
     def prepare(self, images: list[Image.Image]) -> torch.Tensor:
-        """The forward pass's input batch; thread-safe, so a worker prepares the next batch meanwhile."""
-        return self.descriptor.preprocess(images).to(self.device)
+        """The forward pass's input batch; thread-safe, so a worker prepares the next batch meanwhile. Laid
+        out as the chosen precision's forward pass reads it (channels-last: no conversion in the forward)."""
+        cl = self.precision == "channels_last"
+        return self.descriptor.preprocess(images, channels_last=cl).to(self.device)
 
     def embed(self, images: list[Image.Image], x: torch.Tensor | None = None) -> np.ndarray:
         """Rows for ``images``; ``x`` is their batch from :meth:`prepare` when already made."""

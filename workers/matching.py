@@ -243,7 +243,7 @@ def _prepare(ctx: WorkerContext, batch: _Batch) -> None:
         batch.ready.append(row["id"])
     if batch.images:
         descriptor = ctx.engine.descriptor
-        batch.x, batch.prepared_for = descriptor.preprocess(batch.images).to(ctx.engine.device), descriptor
+        batch.x, batch.prepared_for = ctx.engine.prepare(batch.images), descriptor
 
 
 def _score(ctx: WorkerContext, batch: _Batch) -> None:

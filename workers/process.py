@@ -91,8 +91,8 @@ def build_context(settings: Settings) -> WorkerContext:
 
 
 def _warm_up() -> None:
-    """What the first job would otherwise import mid-batch: scipy's DCT behind the perceptual hash (about
-    1 s) and the alert outbox."""
+    """What the first job would otherwise import or set up mid-batch: the decode and perceptual hash path
+    and the alert outbox (about 1 s when scipy's DCT was behind the hash)."""
     import io
 
     from PIL import Image

@@ -168,3 +168,18 @@ def test_a_truncated_file_with_an_intact_end_passes_the_header_check_but_not_dec
     assert check_image(data).format == "PNG"
     with pytest.raises(BadInputError, match="truncated"):
         vet_image(data)
+
+
+def test_perceptual_hash_is_imagehash_phash_of_the_reduced_copy() -> None:
+    import imagehash
+
+    from lootwatch.images import perceptual_hash
+
+    rng = np.random.default_rng(3)
+    smooth = Image.linear_gradient("L").resize((300, 225)).convert("RGB")
+    images = [smooth, Image.new("RGB", (120, 90), (7, 7, 7)), Image.new("L", (40, 30), 200)]
+    images += [Image.fromarray(rng.integers(0, 255, (50 + 37 * i, 90 + 23 * i, 3), dtype=np.uint8)) for i in range(12)]
+    for img in images:
+        factor = min(img.size) // 64
+        expected = str(imagehash.phash(img.reduce(factor) if factor >= 2 else img))
+        assert perceptual_hash(img) == expected, img.size
