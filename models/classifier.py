@@ -30,8 +30,11 @@ from models.backbones import Trunk, backbone_info, build_trunk, default_weights,
 from models.card import ModelCard, state_dict_sha256
 from models.descriptor import preprocess
 from models.errors import ModelError
+from models.focus import focus_object
 
 HIDDEN = 2048
+# card.extra["focus"]: how a photo is framed before the classifier sees it, in training and matching alike
+FOCUS_MODES = ("none", "object")
 CARD_ARCH = "instance-classifier"
 
 # Paper input sizes (h, w) per backbone; lite sizes are the ones the lite weights were trained at.
@@ -143,9 +146,15 @@ def build_classifier(backbone: str, n_classes: int, weights: str) -> InstanceCla
     return InstanceClassifier(build_trunk(resolve_name(backbone), weights), n_classes)
 
 
+def model_view(image: Image.Image, card: ModelCard) -> Image.Image:
+    """The part of ``image`` the classifier looks at: the object (``models.focus``) when its card says
+    ``focus: object``, else the whole photo (cards written before focusing existed)."""
+    return focus_object(image) if card.extra.get("focus", "none") == "object" else image
+
+
 def to_tensor(images: Sequence[Image.Image], card: ModelCard) -> torch.Tensor:
-    """Resize to the card's (h, w) and normalise, exactly as the descriptors do."""
-    return preprocess(list(images), card)
+    """Frame as the card says (``model_view``), resize to its (h, w) and normalise as the descriptors do."""
+    return preprocess([model_view(im, card) for im in images], card)
 
 
 @dataclass

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from models.classifier import LoadedClassifier, to_tensor
+from models.classifier import LoadedClassifier, model_view, to_tensor
 
 
 def saliency_map(clf: LoadedClassifier, image: Image.Image, target: int | None = None) -> tuple[np.ndarray, int]:
-    """(h, w) saliency in [0, 1] at the classifier's input size, and the class it explains."""
+    """(h, w) saliency in [0, 1] at the classifier's input size, over ``model_view(image)`` (the object
+    crop when the card focuses), and the class it explains."""
     x = to_tensor([image], clf.card).to(clf.device).requires_grad_(True)
     clf.model.eval()
     with torch.enable_grad():
@@ -45,11 +46,17 @@ def overlay(image: Image.Image, saliency: np.ndarray, alpha: float = 0.55) -> Im
     return Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8))
 
 
+def saliency_overlay(clf: LoadedClassifier, image: Image.Image, target: int | None = None) -> Image.Image:
+    """The heat map over the part of ``image`` the classifier looked at (its object crop when it focuses)."""
+    sal, _cls = saliency_map(clf, image, target)
+    return overlay(model_view(image, clf.card), sal)
+
+
 def save_saliency(clf: LoadedClassifier, image: Image.Image, out: str | Path, target: int | None = None) -> Path:
-    """Write photo | overlay side by side as a PNG; returns the path."""
-    sal, cls = saliency_map(clf, image, target)
-    over = overlay(image, sal)
-    h, w = sal.shape
+    """Write photo | overlay side by side as a PNG (the part the classifier looked at); returns the path."""
+    over = saliency_overlay(clf, image, target)
+    image = model_view(image, clf.card)
+    w, h = over.size
     canvas = Image.new("RGB", (2 * w, h))
     canvas.paste(image.convert("RGB").resize((w, h), Image.Resampling.BILINEAR), (0, 0))
     canvas.paste(over, (w, 0))

@@ -394,11 +394,10 @@ def _load_classifier(checkpoint: Path) -> Any:
 def _saliency_png(clf: Any, image: Any) -> bytes:
     import io
 
-    from models.classifier_saliency import overlay, saliency_map
+    from models.classifier_saliency import saliency_overlay
 
-    sal, _cls = saliency_map(clf, image)
     buf = io.BytesIO()
-    overlay(image, sal).save(buf, "PNG")
+    saliency_overlay(clf, image).save(buf, "PNG")
     return buf.getvalue()
 
 

@@ -43,6 +43,12 @@ def classifier_cmd(
         min=0,
         help="Last backbone stages trained (0: frozen trunk; measured best on bench-coil-dev validation).",
     ),
+    focus: str = typer.Option(
+        "object",
+        "--focus",
+        help="object: crop every photo to its object before the model sees it (training and matching; "
+        "see models/focus.py); none: whole photos.",
+    ),
     views: int = typer.Option(12, "--views", min=0, help="Listing-style augmented views per training photo."),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate of the head (trunk stages: lr/10)."),
     pretrained: bool = typer.Option(True, "--pretrained/--no-pretrained", help="Start from ImageNet weights."),
@@ -50,6 +56,10 @@ def classifier_cmd(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train the instance classifier (paper head, weighted NLL) and write checkpoint + card."""
+    if focus not in ("none", "object"):  # before torch loads: a typo is reported at once
+        from lootwatch.errors import BadInputError
+
+        raise BadInputError(f"--focus {focus!r}: use object or none")
     import torch
 
     from models.classifier_train import TrainConfig, train_classifier
@@ -64,6 +74,7 @@ def classifier_cmd(
         min_images=min_images,
         trainable_stages=trainable_stages,
         views_per_photo=views,
+        focus=focus,
         epochs=epochs,
         lr=lr,
         negatives=negatives,

@@ -77,6 +77,11 @@ def test_eval_refuses_a_missing_classifier_or_an_unknown_rule(tiny_bench: Path, 
     # 2 gallery photos per artefact: nothing to train on at the paper's --min-images 3, and it says so
     out = run_cli("eval", str(tiny_bench), "--train-classifier", data_dir=tmp_path / "d")
     assert out.returncode == 2 and "A0001 (2), A0002 (2), A0003 (2)" in out.stderr
+    out = run_cli(
+        "train", "classifier", "--gallery", str(tiny_bench / "gallery.csv"), "--out", str(tmp_path / "c.pt"),
+        "--focus", "centre", data_dir=tmp_path / "d",
+    )  # fmt: skip
+    assert out.returncode == 2 and "--focus 'centre': use object or none" in out.stderr
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -201,3 +202,34 @@ def test_training_accepts_listed_photos(tiny_checkpoint: Path, tmp_path: Path) -
         "obj002": 4,
         "obj003": 4,
     }
+
+
+def _on_backdrop(photo: Image.Image) -> Image.Image:
+    """The studio photo small on a plain grey backdrop, as a seller might shoot it."""
+    canvas = Image.new("RGB", (256, 256), (170, 170, 170))
+    canvas.paste(photo.convert("RGB"), (100, 60))
+    return canvas
+
+
+def test_the_card_says_how_photos_are_framed(tiny_checkpoint: Path) -> None:
+    from models.classifier import model_view, to_tensor
+    from models.descriptor import preprocess
+    from models.focus import focus_object
+
+    clf = load_classifier(tiny_checkpoint)
+    assert clf.card.extra["focus"] == "object"  # the training default, recorded for matching
+    listing = _on_backdrop(Image.open(tiny_checkpoint.parent / "gallery" / "obj003" / "090.png"))
+    view = model_view(listing, clf.card)
+    assert view.size[0] < 200 and view.size == focus_object(listing).size
+    assert torch.equal(to_tensor([listing], clf.card), preprocess([view], clf.card))
+    # a card written before focusing existed (or trained with focus none) sees the whole photo
+    old = dataclasses.replace(clf.card, extra={k: v for k, v in clf.card.extra.items() if k != "focus"})
+    assert model_view(listing, old) is listing
+    assert model_view(listing, dataclasses.replace(clf.card, extra={"focus": "none"})) is listing
+
+
+def test_an_unknown_focus_is_refused(tmp_path: Path) -> None:
+    from models.classifier_train import TrainConfig, train_classifier
+
+    with pytest.raises(ModelError, match="focus must be one of none, object"):
+        train_classifier([], tmp_path / "x.pt", TrainConfig(focus="centre"), progress=False)
