@@ -8,7 +8,8 @@ What is compared, for P worker processes (each with one torch thread, as ``lootw
 - bare(P): P processes started together (a barrier after their model is loaded and warmed up), each
   running the worker's engine (same precision choice, one torch thread, the worker's allocator tuning:
   ``workers.process.tune_allocator``) over its share of the photos, already decoded
-  and preprocessed into batches of ``--batch-size``: no queue, no decoding, no database. Rate = all
+  and preprocessed into batches of ``--batch-size`` as the worker builds them (``MatchEngine.prepare``:
+  the same input layout): no queue, no decoding, no database. Rate = all
   photos / (barrier release -> last process done). That is what P processes can forward on this
   machine at that moment, with P cores or fewer, shared with whatever else runs.
 - end-to-end(P): the same photos stored and committed as ``queued`` rows as the crawler leaves them,

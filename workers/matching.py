@@ -286,25 +286,27 @@ def _write(ctx: WorkerContext, batch: _Batch) -> list[int]:
 
 
 def _write_matches(conn: Conn, photo_ids: Sequence[int], hits: Sequence[Sequence[Hit]], model: str, index: str) -> None:
-    # one pipelined round trip for every hit of the batch, not one per hit or per photo
-    with conn.cursor() as cur:
-        cur.executemany(
-            """INSERT INTO matches (photo_id, artefact_id, rank, score, scores, best_gallery_photo_id,
-                                    model_version, index_version)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (photo_id, artefact_id, index_version) DO NOTHING""",
-            [
-                (
-                    photo_id,
-                    hit.artefact_id,
-                    hit.rank,
-                    hit.score,
-                    json.dumps(hit.scores if hit.scores is not None else {"descriptor": hit.score}),
-                    hit.photo_id,
-                    model,
-                    index,
-                )
-                for photo_id, photo_hits in zip(photo_ids, hits, strict=True)
-                for hit in photo_hits
-            ],
-        )
+    # every hit of the batch in one statement over parallel arrays: one parse, plan and execution
+    # on the server, where a row-per-statement executemany took one each (about 80 a batch)
+    rows = [(photo_id, hit) for photo_id, photo_hits in zip(photo_ids, hits, strict=True) for hit in photo_hits]
+    if not rows:
+        return
+    conn.execute(
+        """INSERT INTO matches (photo_id, artefact_id, rank, score, scores, best_gallery_photo_id,
+                                model_version, index_version)
+           SELECT v.photo_id, v.artefact_id, v.rank, v.score, v.scores::jsonb, v.gallery_photo_id, %s, %s
+           FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::float8[], %s::text[], %s::bigint[])
+                WITH ORDINALITY AS v(photo_id, artefact_id, rank, score, scores, gallery_photo_id, n)
+           ORDER BY v.n
+           ON CONFLICT (photo_id, artefact_id, index_version) DO NOTHING""",
+        (
+            model,
+            index,
+            [photo_id for photo_id, _ in rows],
+            [hit.artefact_id for _, hit in rows],
+            [hit.rank for _, hit in rows],
+            [hit.score for _, hit in rows],
+            [json.dumps(hit.scores if hit.scores is not None else {"descriptor": hit.score}) for _, hit in rows],
+            [hit.photo_id for _, hit in rows],
+        ),
+    )
