@@ -271,7 +271,10 @@ class MatchEngine:
         photo larger than that at a reduced scale loses nothing they see (see ``vet_image``)."""
         sizes = [*self.descriptor.card.input_size]
         if self._classifier is not None:
-            sizes.extend(self._classifier.model.card.input_size)
+            card = self._classifier.model.card
+            # a focusing classifier reads a crop of the photo: keep twice its side so the crop is not upsampled
+            grow = 2 if card.extra.get("focus") == "object" else 1
+            sizes.extend(grow * side for side in card.input_size)
         return max(sizes)
 
     def forward(self, x: torch.Tensor, precision: str | None = None) -> torch.Tensor:

@@ -29,9 +29,9 @@ def _scores(hit: Hit) -> dict[str, Any]:
     return hit.scores
 
 
-def _publish_classifier(root: Path, version: str, classes: list[str], descriptor: str, seed: int) -> None:
+def _publish_classifier(root: Path, version: str, classes: list[str], descriptor: str, seed: int, **card: Any) -> None:
     fusion = {"descriptor": descriptor, "rule": "logit", "weight": 0.5, "threshold": 0.7}
-    publish_tiny_classifier(root, version, classes, seed=seed, fusion=fusion)
+    publish_tiny_classifier(root, version, classes, seed=seed, fusion=fusion, **card)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +93,17 @@ def test_fused_scores_follow_the_live_classifier_and_keep_the_last_good(
     hits = engine.match(listing)[0]
     assert engine.models_version.endswith("+classifier-v3")
     assert all(_scores(h)["classifier"] is not None for h in hits)
+
+    # photos are decoded large enough for every live model: a focusing classifier reads a crop of
+    # the photo, so it asks for twice its side
+    descriptor_side = max(engine.descriptor.card.input_size)
+    assert engine.input_side == descriptor_side  # the 64 px classifier reads less than the descriptor
+    _publish_classifier(root, "classifier-v4", ["A1", "A2", "A3"], engine.model_version, 4, input_size=(160, 160))
+    assert engine.reload_if_changed(force=True) and engine.input_side == max(descriptor_side, 160)
+    _publish_classifier(
+        root, "classifier-v5", ["A1", "A2", "A3"], engine.model_version, 5, input_size=(160, 160), focus="object"
+    )
+    assert engine.reload_if_changed(force=True) and engine.input_side == max(descriptor_side, 320)
 
 
 def test_a_classifier_calibrated_for_another_descriptor_is_refused(
