@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import pickle
@@ -10,6 +11,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crawlers.items import ListingItem, PhotoItem, SeenItem
@@ -26,6 +28,9 @@ LINGER_S = 0.05  # how long a batch waits for more items: fewer commits, each it
 WRITER_COUNTERS = ("photos_new", "photos_known", "photos_rejected", "errors")  # what the writer counts
 StoreArgs = tuple["Settings", str, str]  # what the writer opens its own store with: settings, database, redis
 READY = "ready"  # the writer's first answer: its store is open and it takes items
+# items sent to the writer and not yet committed: above this many bytes the crawl pauses taking new
+# requests (downloads under way go on) until half of them are committed
+MAX_UNANSWERED_BYTES = 32 << 20
 
 
 class StorePipeline:
@@ -40,9 +45,13 @@ class StorePipeline:
     errors), which is added to the crawl's stats on the reactor.
 
     One writer keeps the writes in the order items arrive, so a listing row is always written
-    before the photos that a later response brings for it. An item's ``process_item`` returns
-    once its batch is committed. The crawl's store and source id are spider attributes (settings
-    are deep-copied; a store is not); the spider's ``store_args`` open the writer's own store.
+    before the photos that a later response brings for it. The spider hands its items to
+    :meth:`submit` (its ``store_sink``), not through Scrapy's item path: that path (a task per
+    item, its pipeline chain, an item_scraped signal of several tasks) cost more than the item's
+    own work. Back pressure instead of an await per item: the engine is paused while too many
+    bytes wait for the writer. ``process_item`` still stores an item that reaches Scrapy's path.
+    The crawl's store and source id are spider attributes (settings are deep-copied; a store is
+    not); the spider's ``store_args`` open the writer's own store.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -70,7 +79,7 @@ class StorePipeline:
             daemon=True,
         )
         self.writer.start()
-        self.answers = _Answers(spider.crawl_stats)
+        self.answers = _Answers(spider.crawl_stats, on_backlog=self._backlog)
         self.reader = threading.Thread(
             target=_read_answers,
             args=(outbox, self.writer, asyncio.get_running_loop(), self.answers),
@@ -79,21 +88,43 @@ class StorePipeline:
         )
         self.reader.start()
         await self.answers.ready
+        spider.store_sink = self.submit
 
-    async def process_item(self, item: Any) -> Any:
+    def submit(self, item: Any) -> asyncio.Future[None]:
+        """Send ``item`` to the writer; the future is done once it is committed (or counted as an error)."""
         assert self.answers is not None  # opened
         # pickled here, so an item that cannot be is refused at once (in the queue's feeder thread it
         # would be dropped, and its crawl would wait for it forever)
         payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-        done = self.answers.expect()
+        done = self.answers.expect(len(payload))
         if not done.done():  # the writer is still there
             self.inbox.put(payload)  # written by the queue's feeder thread: never blocks the reactor
-        await done
+        return done
+
+    async def process_item(self, item: Any) -> Any:
+        await self.submit(item)
         return item
 
-    def close_spider(self) -> None:
+    def _backlog(self, full: bool) -> None:
+        """Pause the engine while the writer is behind (a slow disk or database); resume once it caught up."""
+        engine = self.crawler.engine
+        if engine is None:
+            return
+        if full:
+            log.info("the store writer is behind: new requests wait")
+            engine.pause()
+            return
+        engine.unpause()
+        slot = getattr(engine, "_slot", None)  # a paused engine's loop does nothing until it is next called
+        if slot is not None:
+            slot.nextcall.schedule()
+
+    async def close_spider(self) -> None:
+        """Wait until the writer has committed every item and ended: its last answers add to the crawl's stats."""
         if self.writer is not None:
+            assert self.answers is not None
             self.inbox.put(None)
+            await self.answers.ended
             self.writer.join()
             self.inbox.close()
             self.inbox.join_thread()
@@ -107,22 +138,36 @@ class StorePipeline:
 class _Answers:
     """The items sent to the writer and not yet answered, in order; used on the reactor only."""
 
-    def __init__(self, stats: CrawlStats) -> None:
+    def __init__(self, stats: CrawlStats, on_backlog: Callable[[bool], None] | None = None) -> None:
         self.stats = stats
-        self.waiting: deque[asyncio.Future[None]] = deque()
+        self.waiting: deque[tuple[asyncio.Future[None], int]] = deque()  # with each item's size
+        self.waiting_bytes = 0
+        self.on_backlog = on_backlog  # called with True when too many bytes wait, False once half are written
+        self.backlogged = False
         self.writer_gone = False
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # done once it answered
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = loop.create_future()  # done once it answered
+        self.ended: asyncio.Future[None] = loop.create_future()  # done once it ended (nothing waits then)
 
-    def expect(self) -> asyncio.Future[None]:
-        """The future of the next item sent (already done, and counted as an error, once the writer is gone)."""
+    def expect(self, size: int = 0) -> asyncio.Future[None]:
+        """The future of the next item sent, of ``size`` bytes (already done, and counted as an error,
+        once the writer is gone)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.writer_gone:
             self.stats.errors += 1
             log.error("the store writer is gone: an item was not stored")
             done.set_result(None)
-        else:
-            self.waiting.append(done)
+            return done
+        self.waiting.append((done, size))
+        self.waiting_bytes += size
+        if not self.backlogged and self.waiting_bytes > MAX_UNANSWERED_BYTES:
+            self._set_backlog(True)
         return done
+
+    def _set_backlog(self, full: bool) -> None:
+        self.backlogged = full
+        if self.on_backlog is not None:
+            self.on_backlog(full)
 
     def answered(self, answer: tuple[int, dict[str, int]] | str | None) -> None:
         """``answer``: READY, (items committed, what the writer counted), or None once the writer has ended;
@@ -133,6 +178,8 @@ class _Answers:
             return
         if answer is None:
             self.writer_gone = True
+            if not self.ended.done():
+                self.ended.set_result(None)
             n, counts = len(self.waiting), {"errors": len(self.waiting)}
             if n:
                 log.error("the store writer ended with %d items unwritten", n)
@@ -142,9 +189,12 @@ class _Answers:
         for key, value in counts.items():
             setattr(self.stats, key, getattr(self.stats, key) + value)
         for _ in range(min(n, len(self.waiting))):
-            done = self.waiting.popleft()
+            done, size = self.waiting.popleft()
+            self.waiting_bytes -= size
             if not done.done():  # cancelled when the crawl was stopped meanwhile
                 done.set_result(None)
+        if self.backlogged and (self.writer_gone or self.waiting_bytes <= MAX_UNANSWERED_BYTES // 2):
+            self._set_backlog(False)
 
 
 def _read_answers(outbox: Any, writer: Any, loop: asyncio.AbstractEventLoop, answers: _Answers) -> None:
@@ -168,6 +218,9 @@ def write_process(store_args: StoreArgs, source_id: int, inbox: Any, outbox: Any
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         store = open_store(*store_args)
+        # what start-up made (modules, settings) stays: the collector no longer walks it again and again
+        gc.collect()
+        gc.freeze()
         outbox.put(READY)
         try:
             _write_loop(inbox, outbox, store, source_id)

@@ -8,11 +8,16 @@ child process.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 
 from scrapy.crawler import Crawler, CrawlerProcess
 
+# the download handler's module, with Scrapy's HTTP/TLS modules it imports, loaded at start-up: Scrapy
+# loads it at the first request, inside the crawl, where its deprecated-class shims walk the reactor's
+# deep stack reading source files (inspect.stack): 0.4 s or more of the crawl's first responses
+import crawlers.browser  # noqa: F401, I001
 from crawlers.settings import crawler_settings, process_settings
 from crawlers.sites import SiteConfig
 from crawlers.spiders.listing import ListingSpider
@@ -69,6 +74,10 @@ def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list
         runs.append((run_id, stats, crawler))
     try:
         if runs:
+            # what start-up made (Scrapy, Twisted, lxml, settings) stays: the collector's full passes,
+            # triggered by the many short-lived objects of each request, no longer walk it
+            gc.collect()
+            gc.freeze()
             process.start()
     finally:
         for run_id, stats, crawler in runs:

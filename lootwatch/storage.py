@@ -13,8 +13,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# zlib's default level: on HTML, level 9 took about twice the time for well under 1% smaller files
-GZIP_LEVEL = 6
+# evidence pages are written on the crawl's path: on recorded auction pages (665 KB of HTML on average)
+# level 1 took 8.4 ms a page against 19.9 ms at zlib's default 6, for files 0.187 of the page's size
+# instead of 0.154; any level reads back the same bytes
+GZIP_LEVEL = 1
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -29,12 +31,33 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+_PROC_FDS: dict[int, int] = {}  # process id -> its open /proc/self/fd folder
+
+
+def _link_anonymous(dest: Path, payload: bytes) -> None:
+    """Write ``payload`` to a file without a name (O_TMPFILE), then give it ``dest`` (linkat): a crash
+    leaves nothing behind, and an existing ``dest`` raises FileExistsError. Cheaper in the kernel than
+    a named temporary file and its rename (about 0.10-0.14 against 0.17 ms of CPU a photo on ext4)."""
+    fd = os.open(dest.parent, os.O_TMPFILE | os.O_WRONLY, 0o600)  # the mode mkstemp gives
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view) :]
+        pid = os.getpid()  # /proc/self is resolved when opened: a forked child opens its own
+        if pid not in _PROC_FDS:
+            _PROC_FDS[pid] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+        os.link(str(fd), dest, src_dir_fd=_PROC_FDS[pid], follow_symlinks=True)  # linkat(AT_SYMLINK_FOLLOW)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class BlobStore:
     root: Path
     # folders known to exist: a crawl stores thousands of blobs in 256 folders per kind, and a
     # mkdir per blob cost a system call and an exception each time
     _folders: set[Path] = field(default_factory=set, init=False, repr=False, compare=False)
+    _anonymous_files: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def put(
         self, kind: str, data: bytes, suffix: str = "", *, compress: bool = False, sha: str | None = None
@@ -50,10 +73,20 @@ class BlobStore:
         return sha, rel
 
     def _write_new(self, dest: Path, payload: bytes) -> None:
-        """Write-then-rename: a crash never leaves a half-written blob under the final name."""
+        """A crash never leaves a half-written blob under the final name, and an existing blob is never replaced."""
         if dest.parent not in self._folders:
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(dest.parent)
+        if self._anonymous_files.get("ok", True):
+            try:
+                _link_anonymous(dest, payload)
+                return
+            except FileExistsError:  # the same bytes were stored meanwhile: kept as they are
+                return
+            except FileNotFoundError:  # the folder was removed under us: the path below makes it again
+                pass
+            except OSError:  # no O_TMPFILE on this file system (or no /proc): write-then-rename from now on
+                self._anonymous_files["ok"] = False
         try:
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
         except FileNotFoundError:  # the folder was removed under us: make it again

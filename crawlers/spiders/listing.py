@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +40,9 @@ class ListingSpider(Spider):
         self.skipped: set[str] = set()
         self.max_photo_bytes = max_photo_bytes
         self.search_pages = 0
+        # the store pipeline's submit, set once it is open: items go straight to its writer, not
+        # through Scrapy's item path (None: they are yielded to Scrapy)
+        self.store_sink: Callable[[Any], object] | None = None
         if site.download_delay is not None:
             self.download_delay = site.download_delay
 
@@ -61,6 +64,13 @@ class ListingSpider(Spider):
             meta=meta,
             dont_filter=bool(meta.get("lw_retry")),
         )
+
+    def _emit(self, item: Any) -> Iterator[Any]:
+        """Hand ``item`` to the store (at once, so a listing is always sent before its photos are requested)."""
+        if self.store_sink is None:
+            yield item
+        else:
+            self.store_sink(item)
 
     # --- pages ----------------------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -117,7 +127,7 @@ class ListingSpider(Spider):
         if seen:
             self.crawl_stats.listings += len(seen)
             self.crawl_stats.listings_skipped += len(seen)
-            yield SeenItem(seen)
+            yield from self._emit(SeenItem(seen))
         if page.next_page and self.search_pages < self.site.max_pages:
             yield self._page_request(page.next_page, js=js)
 
@@ -138,8 +148,9 @@ class ListingSpider(Spider):
             return
         self.crawl_stats.listings += 1
         changed = self.known_hashes.get(page.item_id) != content_hash(page)
-        # the listing row is written (synchronously, by the pipeline) before any photo response arrives
-        yield ListingItem(page=page, body=response.body, http_status=response.status, changed=changed)
+        # the listing is sent to the store's one writer before its photos are requested: its row is
+        # written before any of theirs
+        yield from self._emit(ListingItem(page=page, body=response.body, http_status=response.status, changed=changed))
         if not changed:
             return
         self.crawl_stats.listings_changed += 1
@@ -171,14 +182,18 @@ class ListingSpider(Spider):
     def photo(self, response: Response) -> Iterator[PhotoItem]:
         meta = response.meta
         error = f"HTTP {response.status} fetching photo" if response.status != 200 else ""
-        yield PhotoItem(meta["item_id"], response.url, meta["position"], None if error else response.body, error)
+        yield from self._emit(
+            PhotoItem(meta["item_id"], response.url, meta["position"], None if error else response.body, error)
+        )
 
     def photo_failed(self, failure: Failure) -> Iterator[PhotoItem]:
         request = failure.request  # type: ignore[attr-defined]
-        yield PhotoItem(
-            request.meta["item_id"],
-            request.url,
-            request.meta["position"],
-            None,
-            f"download failed: {failure.getErrorMessage() or repr(failure.value)}",
+        yield from self._emit(
+            PhotoItem(
+                request.meta["item_id"],
+                request.url,
+                request.meta["position"],
+                None,
+                f"download failed: {failure.getErrorMessage() or repr(failure.value)}",
+            )
         )

@@ -6,7 +6,7 @@ import asyncio
 import queue
 import threading
 
-from crawlers.pipelines import READY, _Answers, _read_answers
+from crawlers.pipelines import MAX_UNANSWERED_BYTES, READY, _Answers, _read_answers
 from crawlers.store import CrawlStats
 
 
@@ -61,3 +61,50 @@ def test_the_crawl_waits_for_a_writer_that_is_ready_or_gone() -> None:
             assert answers.expect().done() == (first is None)  # a live writer's item waits for its answer
 
     asyncio.run(run())
+
+
+def test_the_crawl_pauses_while_too_many_bytes_wait_for_the_writer() -> None:
+    """Back pressure: paused once the unanswered items pass the bound, resumed when half of it is written."""
+
+    async def run() -> None:
+        calls: list[bool] = []
+        answers = _Answers(CrawlStats("s"), on_backlog=calls.append)
+        half = MAX_UNANSWERED_BYTES // 2
+        answers.expect(half)
+        answers.expect(half)
+        assert calls == []  # at the bound, not above it
+        answers.expect(1)
+        assert calls == [True]
+        answers.expect(1)
+        assert calls == [True]  # told once
+        answers.answered((1, {}))
+        assert calls == [True]  # half and two bytes still wait
+        answers.answered((1, {}))
+        assert calls == [True, False] and answers.waiting_bytes == 2
+
+    asyncio.run(run())
+
+
+def test_a_writer_that_ends_resumes_a_paused_crawl_and_ends_its_wait() -> None:
+    async def run() -> None:
+        calls: list[bool] = []
+        stats = CrawlStats("s")
+        answers = _Answers(stats, on_backlog=calls.append)
+        answers.expect(MAX_UNANSWERED_BYTES + 1)
+        answers.answered(None)
+        assert calls == [True, False] and answers.ended.done() and stats.errors == 1
+
+    asyncio.run(run())
+
+
+def test_items_go_to_the_store_sink_once_it_is_set_and_to_scrapy_before() -> None:
+    from crawlers.items import SeenItem
+    from crawlers.sites import SiteConfig
+    from crawlers.spiders.listing import ListingSpider
+
+    spider = ListingSpider(SiteConfig("s", ["http://example.com/"]), CrawlStats("s"))
+    item = SeenItem(["1"])
+    assert list(spider._emit(item)) == [item]
+    sent: list[object] = []
+    spider.store_sink = sent.append
+    assert list(spider._emit(item)) == [] and sent == [item]
