@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         ge=2,
         description="Artefact folds of the fine-tuned threshold's calibration (each fold held out of one run).",
     )
+    classifier_backbones: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("tf_efficientnet_lite0",),
+        description="Backbones of the instance classifier the retraining job trains on the gallery; several make an "
+        "ensemble whose calibrated softmax is averaged (e.g. tf_efficientnet_lite0,tf_efficientnet_lite1,"
+        "tf_efficientnet_lite2: about 3x the training time and the classifier's share of matching).",
+    )
     alert_threshold: float | None = Field(
         None,
         description="Artefact score a listing's best match must reach to open a review item. "
@@ -167,6 +173,16 @@ class Settings(BaseSettings):
                 return parse_scales(value)
             except BadInputError as exc:
                 raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("classifier_backbones", mode="before")
+    @classmethod
+    def _backbone_list(cls, value: Any) -> Any:
+        # the environment gives "a,b,c"; TOML and Python give lists
+        if isinstance(value, str):
+            value = tuple(v.strip() for v in value.split(",") if v.strip())
+        if not value:
+            raise ValueError("name at least one classifier backbone")
         return value
 
     # --- derived paths --------------------------------------------------------------------

@@ -14,6 +14,7 @@ Checkpoint: one ``.pt`` file ``{"card": dict, "state_dict": ..., "classes": [...
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -285,6 +286,20 @@ class Ensemble:
 
     def predict_proba(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         return np.mean([m.predict_proba(images, batch_size) for m in self.members], axis=0).astype(np.float32)
+
+    @property
+    def version(self) -> str:
+        """One name for the whole ensemble, from its members' versions (weights hashes) in order."""
+        digest = hashlib.sha256("+".join(m.card.version for m in self.members).encode()).hexdigest()
+        return f"classifier-ensemble{len(self.members)}-{digest[:12]}"
+
+
+def members_of(model: LoadedClassifier | Ensemble) -> list[LoadedClassifier]:
+    return list(model.members) if isinstance(model, Ensemble) else [model]
+
+
+def classifier_version(model: LoadedClassifier | Ensemble) -> str:
+    return model.version if isinstance(model, Ensemble) else model.card.version
 
 
 def load_ensemble(paths: Sequence[str | Path], device: str = "cpu") -> Ensemble:

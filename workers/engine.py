@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from lootwatch.settings import Settings
     from matcher.fusion import DescriptorCalibration
     from matcher.index import GalleryIndex
-    from models.classifier import LoadedClassifier
+    from models.classifier import Ensemble, LoadedClassifier
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Hit:
 @dataclass
 class LiveClassifier:
     version: str
-    model: LoadedClassifier
+    model: LoadedClassifier | Ensemble
     fusion: dict[str, Any]  # fusion.json: rule, weight, threshold, calibration evidence
 
     @property
@@ -90,7 +90,7 @@ def fused_matrix(p: np.ndarray, q: np.ndarray, known: np.ndarray, rule: str, wei
 
 
 def classifier_columns(
-    model: LoadedClassifier, probs: np.ndarray, classes: Sequence[str]
+    model: LoadedClassifier | Ensemble, probs: np.ndarray, classes: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Classifier probabilities re-ordered to ``classes`` (0 where unknown) and the known mask."""
     col = {c: i for i, c in enumerate(model.classes)}
@@ -237,8 +237,7 @@ class MatchEngine:
         return True
 
     def _load_classifier(self, version: str) -> LiveClassifier:
-        from models.classifier import load_classifier
-        from workers.retrain import CHECKPOINT
+        from workers.retrain import load_published
 
         folder = self.classifier_dir / version  # type: ignore[operator]
         fusion_path = folder / FUSION_FILE
@@ -252,8 +251,7 @@ class MatchEngine:
             )
         if fusion.get("threshold") is None:
             raise ConfigError(f"{fusion_path} holds no threshold (a gallery too small to calibrate on)")
-        model = load_classifier(folder / CHECKPOINT, device=self.device)
-        return LiveClassifier(version, model, fusion)
+        return LiveClassifier(version, load_published(folder, device=self.device), fusion)
 
     def alert_threshold(self, settings: Settings) -> float:
         """The threshold on the score this engine writes to ``matches.score``."""
@@ -271,10 +269,13 @@ class MatchEngine:
         photo larger than that at a reduced scale loses nothing they see (see ``vet_image``)."""
         sizes = [*self.descriptor.card.input_size]
         if self._classifier is not None:
-            card = self._classifier.model.card
-            # a focusing classifier reads a crop of the photo: keep twice its side so the crop is not upsampled
-            grow = 2 if card.extra.get("focus") == "object" else 1
-            sizes.extend(grow * side for side in card.input_size)
+            from models.classifier import members_of
+
+            for member in members_of(self._classifier.model):
+                card = member.card
+                # a focusing classifier reads a crop of the photo: twice its side, so the crop is not upsampled
+                grow = 2 if card.extra.get("focus") == "object" else 1
+                sizes.extend(grow * side for side in card.input_size)
         return max(sizes)
 
     def forward(self, x: torch.Tensor, precision: str | None = None) -> torch.Tensor:

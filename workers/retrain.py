@@ -5,6 +5,8 @@ Versions live under ``settings.checkpoints_dir/classifier/``::
     classifier/
       CURRENT                       the live version's name (replaced atomically)
       <version>/classifier.pt       checkpoint (card, state_dict, classes)
+      <version>/classifier-2.pt ... further members when ``classifier_backbones`` names several: an
+                                    ensemble whose calibrated softmax is averaged (one version)
       <version>/card.json           its model card, plus why and from what it was trained
       <version>/fusion.json         the fused alert threshold for the worker's descriptor (below)
 
@@ -51,7 +53,7 @@ from lootwatch.storage import BlobStore
 from models.classifier_data import GalleryPhoto
 
 if TYPE_CHECKING:
-    from models.classifier import LoadedClassifier
+    from models.classifier import Ensemble, LoadedClassifier
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +98,31 @@ def current_version(settings: Settings) -> str | None:
 
 
 def current_checkpoint(settings: Settings) -> Path | None:
-    """The live classifier checkpoint (what matching loads), or None before the first training."""
+    """The live classifier checkpoint (its first member for an ensemble), or None before the first training."""
     version = current_version(settings)
     return classifier_root(settings) / version / CHECKPOINT if version else None
+
+
+def member_checkpoints(folder: Path) -> list[Path]:
+    """A published version's checkpoints: ``classifier.pt``, then ``classifier-2.pt``, ``classifier-3.pt``..."""
+    paths = [folder / CHECKPOINT]
+    n = 2
+    while (folder / _member_name(n)).is_file():
+        paths.append(folder / _member_name(n))
+        n += 1
+    return paths
+
+
+def _member_name(n: int) -> str:
+    return CHECKPOINT if n == 1 else f"classifier-{n}.pt"
+
+
+def load_published(folder: Path, device: str = "cpu") -> LoadedClassifier | Ensemble:
+    """The classifier a version folder holds: one checkpoint, or the ensemble of its members."""
+    from models.classifier import load_classifier, load_ensemble
+
+    paths = member_checkpoints(folder)
+    return load_classifier(paths[0], device) if len(paths) == 1 else load_ensemble(paths, device)
 
 
 @dataclass
@@ -124,8 +148,10 @@ def retrain(
     views: int | None = None,
     pretrained: bool = True,
 ) -> RetrainResult:
-    """Train on the Postgres gallery and publish a new version, unless CURRENT already is that."""
-    from models.classifier import load_classifier
+    """Train on the Postgres gallery and publish a new version, unless CURRENT already is that.
+
+    One classifier per ``settings.classifier_backbones`` (several: an ensemble, published as one version)."""
+    from models.classifier import classifier_version, members_of
     from models.classifier_data import select_artefacts
     from models.classifier_train import TrainConfig, benchmark_config, train_classifier
     from models.errors import ModelError
@@ -138,9 +164,9 @@ def retrain(
         overrides.update(input_size=(input_size, input_size))
     if views is not None:
         overrides.update(views_per_photo=views, val_views_per_photo=max(1, views))
-    cfg = benchmark_config(**overrides)
+    configs = [benchmark_config(**overrides, backbone=b) for b in settings.classifier_backbones]
     try:
-        ts = select_artefacts(photos, cfg.min_images)
+        ts = select_artefacts(photos, configs[0].min_images)
     except ModelError as exc:
         raise RetrainError(f"cannot retrain the classifier: {exc}") from exc
     data_sha = ts.sha256()
@@ -148,26 +174,37 @@ def retrain(
     root = classifier_root(settings)
     live = current_version(settings)
     if live is not None:
-        card = load_classifier(root / live / CHECKPOINT).card
-        same_config = TrainConfig.recorded(card.extra.get("config")) == TrainConfig.recorded(cfg)
-        if card.training_data_sha256 == data_sha and same_config:
+        cards = [m.card for m in members_of(load_published(root / live))]
+        same_config = [TrainConfig.recorded(c.extra.get("config")) for c in cards] == [
+            TrainConfig.recorded(cfg) for cfg in configs
+        ]
+        if all(c.training_data_sha256 == data_sha for c in cards) and same_config:
             log.info("classifier %s already trained on this gallery; nothing to do (%s)", live, reason)
             return RetrainResult("unchanged", live, reason, len(ts.classes), ts.excluded)
 
     staging = root / f".staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir(parents=True)
+    seconds = 0.0
     try:
-        result = train_classifier(ts.photos, staging / CHECKPOINT, cfg, say=log.info, progress=False)
-        clf = load_classifier(staging / CHECKPOINT)  # only a loadable checkpoint is published
-        version = clf.card.version
+        for n, cfg in enumerate(configs, start=1):
+            log.info("training classifier member %d/%d (%s)", n, len(configs), cfg.backbone)
+            try:
+                result = train_classifier(ts.photos, staging / _member_name(n), cfg, say=log.info, progress=False)
+            except ModelError as exc:  # e.g. an unknown backbone in classifier_backbones
+                raise RetrainError(f"cannot train classifier member {cfg.backbone}: {exc}") from exc
+            seconds += result.seconds
+        clf = load_published(staging)  # only loadable checkpoints are published
+        version = classifier_version(clf)
         fusion = calibrate_fusion(settings, clf, photos)
         (staging / FUSION_FILE).write_text(json.dumps(fusion, indent=1))
+        members = members_of(clf)
         card_doc = {
-            **clf.card.to_dict(),
+            **members[0].card.to_dict(),
             "version": version,
             "reason": reason,
             "previous": live,
             "classes": clf.classes,
+            "members": [m.card.version for m in members],
         }
         (staging / CARD).write_text(json.dumps(card_doc, indent=1, default=str))
         final = root / version
@@ -180,12 +217,12 @@ def retrain(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     log.info("classifier %s published (%s), previous %s", version, reason, live)
-    return RetrainResult("published", version, reason, len(result.classes), result.excluded, result.seconds)
+    return RetrainResult("published", version, reason, len(ts.classes), ts.excluded, seconds)
 
 
 def calibrate_fusion(
     settings: Settings,
-    clf: LoadedClassifier,
+    clf: LoadedClassifier | Ensemble,
     photos: Sequence[GalleryPhoto],
     *,
     rule: str = "logit",  # matcher.fusion.DEFAULT_RULE / DEFAULT_WEIGHT, not imported at module load
@@ -198,6 +235,7 @@ def calibrate_fusion(
     from matcher.index import embed_images
     from matcher.store import live_descriptor_spec, live_views
     from matcher.views import embed_views
+    from models.classifier import classifier_version
     from models.descriptor import load_descriptor
     from workers.engine import classifier_columns, fused_matrix
 
@@ -242,7 +280,7 @@ def calibrate_fusion(
     threshold, how = threshold_from_scores(genuine, impostor)
     return {
         "descriptor": str(descriptor.card.version),
-        "classifier": clf.card.version,
+        "classifier": classifier_version(clf),
         "rule": rule,
         "weight": weight,
         "threshold": threshold,

@@ -88,3 +88,34 @@ def test_retrain_publishes_versions_and_keeps_the_last_good_one(
         retrain(settings, db, "artefact A5 added", **TINY)
     assert current_version(settings) == second["version"]
     assert not list(root.glob(".staging-*")) and not list(root.glob(".CURRENT-*"))
+
+
+def test_several_backbones_publish_one_ensemble_version(
+    db: Database, database_url: str, settings: Settings, shared_dir: Path, tmp_path: Path
+) -> None:
+    from models.classifier import Ensemble
+    from workers.retrain import classifier_root, load_published, member_checkpoints, retrain
+
+    torch.set_num_threads(1)
+    backbones = ("tf_efficientnet_lite0", "tf_efficientnet_lite1")
+    settings = settings.model_copy(update={"database_url": database_url, "classifier_backbones": backbones})
+    coil = shared_dir / "data" / "coil100-train"
+    _import(db, settings, _gallery(tmp_path / "g1", coil, {"A1": "obj002", "A2": "obj003", "A3": "obj004"}))
+
+    first = retrain(settings, db, "initial gallery", pretrained=False, **TINY)
+    assert first.status == "published" and first.version.startswith("classifier-ensemble2-")
+    folder = classifier_root(settings) / first.version
+    assert [p.name for p in member_checkpoints(folder)] == ["classifier.pt", "classifier-2.pt"]
+    clf = load_published(folder)
+    assert isinstance(clf, Ensemble) and [m.card.backbone for m in clf.members] == list(backbones)
+    card = json.loads((folder / "card.json").read_text())
+    assert len(card["members"]) == 2 and card["classes"] == ["A1", "A2", "A3"]
+    assert json.loads((folder / "fusion.json").read_text())["classifier"] == first.version
+    # the same gallery and backbones: nothing to do; another backbone list: a new version
+    assert retrain(settings, db, "again", pretrained=False, **TINY).status == "unchanged"
+    one = settings.model_copy(update={"classifier_backbones": backbones[:1]})
+    single = retrain(one, db, "one backbone", pretrained=False, **TINY)
+    assert single.status == "published" and not single.version.startswith("classifier-ensemble")
+    assert member_checkpoints(classifier_root(settings) / single.version) == [
+        classifier_root(settings) / single.version / "classifier.pt"
+    ]

@@ -124,3 +124,41 @@ def test_fusion_keeps_descriptor_probability_for_unknown_artefacts() -> None:
     f = fused_matrix(p, q, np.array([True, False]), "logit", 0.5)
     assert f[0, 1] == pytest.approx(0.6)
     assert f[0, 0] == pytest.approx(1 / (1 + np.exp(-0.5 * (np.log(9) + np.log(4)))), rel=1e-5)
+
+
+def test_an_ensemble_version_is_followed_as_one_classifier(
+    engine_dirs: tuple[MatchEngine, Path], shared_dir: Path
+) -> None:
+    """classifier.pt + classifier-2.pt in one version folder: their calibrated softmax averaged."""
+    from models.classifier import Ensemble, load_classifier
+    from workers.retrain import load_published, member_checkpoints
+
+    engine, _ = engine_dirs
+    root = engine_dirs[1].parent / "ensemble-classifiers"
+    _publish_classifier(root, "ens", ["A1", "A2", "A3"], engine.model_version, seed=6)
+    single = load_published(root / "ens")
+    assert not isinstance(single, Ensemble)  # one checkpoint: the classifier itself
+    second = root / "member-2"
+    _publish_classifier(second, "v", ["A1", "A2", "A3"], engine.model_version, seed=7, input_size=(96, 96))
+    (second / "v" / "classifier.pt").rename(root / "ens" / "classifier-2.pt")
+    assert [p.name for p in member_checkpoints(root / "ens")] == ["classifier.pt", "classifier-2.pt"]
+
+    engine.follow_classifiers(root)
+    live = engine.classifier
+    assert live is not None and isinstance(live.model, Ensemble) and len(live.model.members) == 2
+    listing = [_view(shared_dir, 3, 45)]
+    hits = engine.match(listing)[0]
+    members = [load_classifier(p) for p in member_checkpoints(root / "ens")]
+    mean = np.mean([m.predict_proba(listing) for m in members], axis=0)[0]
+    for h in hits:
+        assert _scores(h)["classifier"] == pytest.approx(float(mean[members[0].classes.index(h.artefact_id)]), abs=1e-5)
+    assert engine.input_side == max(*engine.descriptor.card.input_size, 96)
+
+
+def test_classifier_backbones_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().classifier_backbones == ("tf_efficientnet_lite0",)
+    monkeypatch.setenv("LOOTWATCH_CLASSIFIER_BACKBONES", "tf_efficientnet_lite0, tf_efficientnet_lite2")
+    assert Settings().classifier_backbones == ("tf_efficientnet_lite0", "tf_efficientnet_lite2")
+    monkeypatch.setenv("LOOTWATCH_CLASSIFIER_BACKBONES", " , ")
+    with pytest.raises(ValueError, match="at least one classifier backbone"):
+        Settings()
