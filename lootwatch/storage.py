@@ -45,7 +45,9 @@ def _link_anonymous(dest: Path, payload: bytes) -> None:
             view = view[os.write(fd, view) :]
         pid = os.getpid()  # /proc/self is resolved when opened: a forked child opens its own
         if pid not in _PROC_FDS:
-            _PROC_FDS[pid] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+            proc = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+            if _PROC_FDS.setdefault(pid, proc) != proc:  # another thread opened it meanwhile
+                os.close(proc)
         os.link(str(fd), dest, src_dir_fd=_PROC_FDS[pid], follow_symlinks=True)  # linkat(AT_SYMLINK_FOLLOW)
     finally:
         os.close(fd)
