@@ -40,9 +40,9 @@ def main() -> None:
         classification_tables,
         classifier_runs,
         fuse,
-        load_classifiers,
         run_from_scores,
     )
+    from models.classifier import load_classifiers
     from models.classifier_train import TrainConfig, train_classifier
     from models.descriptor import load_descriptor
 

@@ -278,15 +278,6 @@ def _classifier_card(classifier: Any) -> dict[str, Any]:
     return {"ensemble": [card_dict(m.card) for m in members]}
 
 
-def load_classifiers(paths: Sequence[str | Path], device: str = "cpu") -> ClassifiesImages:
-    """One checkpoint -> that classifier; several -> an ensemble averaging their softmax."""
-    from models.classifier import load_classifier, load_ensemble
-
-    if not paths:
-        raise ValueError("no classifier checkpoint given")
-    return load_classifier(paths[0], device) if len(paths) == 1 else load_ensemble(paths, device)
-
-
 def train_for_benchmark(
     images: BenchImages,
     out: Path,

@@ -34,8 +34,6 @@ from models.errors import ModelError
 from models.focus import focus_object
 
 HIDDEN = 2048
-# card.extra["focus"]: how a photo is framed before the classifier sees it, in training and matching alike
-FOCUS_MODES = ("none", "object")
 CARD_ARCH = "instance-classifier"
 
 # Paper input sizes (h, w) per backbone; lite sizes are the ones the lite weights were trained at.
@@ -147,10 +145,15 @@ def build_classifier(backbone: str, n_classes: int, weights: str) -> InstanceCla
     return InstanceClassifier(build_trunk(resolve_name(backbone), weights), n_classes)
 
 
+def focuses(card: ModelCard) -> bool:
+    """Whether the classifier of ``card`` sees photos cropped to their object (``card.extra["focus"]``,
+    in training and matching alike; cards written before focusing existed see whole photos)."""
+    return card.extra.get("focus", "none") == "object"
+
+
 def model_view(image: Image.Image, card: ModelCard) -> Image.Image:
-    """The part of ``image`` the classifier looks at: the object (``models.focus``) when its card says
-    ``focus: object``, else the whole photo (cards written before focusing existed)."""
-    return focus_object(image) if card.extra.get("focus", "none") == "object" else image
+    """The part of ``image`` the classifier looks at: the object (``models.focus``) or the whole photo."""
+    return focus_object(image) if focuses(card) else image
 
 
 def to_tensor(images: Sequence[Image.Image], card: ModelCard) -> torch.Tensor:
@@ -165,6 +168,10 @@ class LoadedClassifier:
     model: InstanceClassifier
     card: ModelCard
     classes: list[str]
+
+    @property
+    def version(self) -> str:
+        return self.card.version
 
     @property
     def temperature(self) -> float:
@@ -298,12 +305,15 @@ def members_of(model: LoadedClassifier | Ensemble) -> list[LoadedClassifier]:
     return list(model.members) if isinstance(model, Ensemble) else [model]
 
 
-def classifier_version(model: LoadedClassifier | Ensemble) -> str:
-    return model.version if isinstance(model, Ensemble) else model.card.version
-
-
 def load_ensemble(paths: Sequence[str | Path], device: str = "cpu") -> Ensemble:
     return Ensemble([load_classifier(p, device) for p in paths])
+
+
+def load_classifiers(paths: Sequence[str | Path], device: str = "cpu") -> LoadedClassifier | Ensemble:
+    """One checkpoint -> that classifier; several -> an ensemble averaging their softmax."""
+    if not paths:
+        raise ModelError("no classifier checkpoint given")
+    return load_classifier(paths[0], device) if len(paths) == 1 else load_ensemble(paths, device)
 
 
 def entropy(p: np.ndarray) -> np.ndarray:

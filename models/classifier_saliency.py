@@ -13,13 +13,19 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from models.classifier import LoadedClassifier, model_view, to_tensor
+from models.classifier import LoadedClassifier, model_view
+from models.descriptor import preprocess
 
 
 def saliency_map(clf: LoadedClassifier, image: Image.Image, target: int | None = None) -> tuple[np.ndarray, int]:
     """(h, w) saliency in [0, 1] at the classifier's input size, over ``model_view(image)`` (the object
     crop when the card focuses), and the class it explains."""
-    x = to_tensor([image], clf.card).to(clf.device).requires_grad_(True)
+    return _saliency(clf, model_view(image, clf.card), target)
+
+
+def _saliency(clf: LoadedClassifier, view: Image.Image, target: int | None) -> tuple[np.ndarray, int]:
+    """``saliency_map`` of a photo already framed as the classifier sees it."""
+    x = preprocess([view], clf.card).to(clf.device).requires_grad_(True)
     clf.model.eval()
     with torch.enable_grad():
         logits = clf.model(x)
@@ -48,17 +54,21 @@ def overlay(image: Image.Image, saliency: np.ndarray, alpha: float = 0.55) -> Im
 
 def saliency_overlay(clf: LoadedClassifier, image: Image.Image, target: int | None = None) -> Image.Image:
     """The heat map over the part of ``image`` the classifier looked at (its object crop when it focuses)."""
-    sal, _cls = saliency_map(clf, image, target)
-    return overlay(model_view(image, clf.card), sal)
+    return _overlay_view(clf, model_view(image, clf.card), target)
+
+
+def _overlay_view(clf: LoadedClassifier, view: Image.Image, target: int | None) -> Image.Image:
+    sal, _cls = _saliency(clf, view, target)
+    return overlay(view, sal)
 
 
 def save_saliency(clf: LoadedClassifier, image: Image.Image, out: str | Path, target: int | None = None) -> Path:
     """Write photo | overlay side by side as a PNG (the part the classifier looked at); returns the path."""
-    over = saliency_overlay(clf, image, target)
-    image = model_view(image, clf.card)
+    view = model_view(image, clf.card)  # framed once: the object crop is found once, not per use
+    over = _overlay_view(clf, view, target)
     w, h = over.size
     canvas = Image.new("RGB", (2 * w, h))
-    canvas.paste(image.convert("RGB").resize((w, h), Image.Resampling.BILINEAR), (0, 0))
+    canvas.paste(view.convert("RGB").resize((w, h), Image.Resampling.BILINEAR), (0, 0))
     canvas.paste(over, (w, 0))
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,6 @@ from tqdm import tqdm
 
 from models.augment import listing_style
 from models.classifier import (
-    FOCUS_MODES,
     InstanceClassifier,
     backbone_weights_source,
     build_classifier,
@@ -62,6 +61,7 @@ from models.classifier_data import (
     split_per_artefact,
 )
 from models.errors import ModelError
+from models.focus import FOCUS_MODES
 
 log = logging.getLogger(__name__)
 

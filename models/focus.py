@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
+# how a model frames a photo (a classifier card's extra["focus"]): whole, or cropped to its object
+FOCUS_MODES = ("none", "object")
 ANALYSIS_SIDE = 96  # px: the mask is computed on a thumbnail; boxes scale back to the photo
 MIN_SHARE, MAX_SHARE = 0.02, 0.6  # object area share outside which the backdrop reading is not trusted
 MIN_CONTRAST = 30.0  # RGB distance to the backdrop that counts as object, at least

@@ -269,13 +269,12 @@ class MatchEngine:
         photo larger than that at a reduced scale loses nothing they see (see ``vet_image``)."""
         sizes = [*self.descriptor.card.input_size]
         if self._classifier is not None:
-            from models.classifier import members_of
+            from models.classifier import focuses, members_of
 
             for member in members_of(self._classifier.model):
-                card = member.card
                 # a focusing classifier reads a crop of the photo: twice its side, so the crop is not upsampled
-                grow = 2 if card.extra.get("focus") == "object" else 1
-                sizes.extend(grow * side for side in card.input_size)
+                grow = 2 if focuses(member.card) else 1
+                sizes.extend(grow * side for side in member.card.input_size)
         return max(sizes)
 
     def forward(self, x: torch.Tensor, precision: str | None = None) -> torch.Tensor:

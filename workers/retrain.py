@@ -119,10 +119,9 @@ def _member_name(n: int) -> str:
 
 def load_published(folder: Path, device: str = "cpu") -> LoadedClassifier | Ensemble:
     """The classifier a version folder holds: one checkpoint, or the ensemble of its members."""
-    from models.classifier import load_classifier, load_ensemble
+    from models.classifier import load_classifiers
 
-    paths = member_checkpoints(folder)
-    return load_classifier(paths[0], device) if len(paths) == 1 else load_ensemble(paths, device)
+    return load_classifiers(member_checkpoints(folder), device)
 
 
 @dataclass
@@ -151,7 +150,7 @@ def retrain(
     """Train on the Postgres gallery and publish a new version, unless CURRENT already is that.
 
     One classifier per ``settings.classifier_backbones`` (several: an ensemble, published as one version)."""
-    from models.classifier import classifier_version, members_of
+    from models.classifier import members_of
     from models.classifier_data import select_artefacts
     from models.classifier_train import TrainConfig, benchmark_config, train_classifier
     from models.errors import ModelError
@@ -194,7 +193,7 @@ def retrain(
                 raise RetrainError(f"cannot train classifier member {cfg.backbone}: {exc}") from exc
             seconds += result.seconds
         clf = load_published(staging)  # only loadable checkpoints are published
-        version = classifier_version(clf)
+        version = clf.version
         fusion = calibrate_fusion(settings, clf, photos)
         (staging / FUSION_FILE).write_text(json.dumps(fusion, indent=1))
         members = members_of(clf)
@@ -235,7 +234,6 @@ def calibrate_fusion(
     from matcher.index import embed_images
     from matcher.store import live_descriptor_spec, live_views
     from matcher.views import embed_views
-    from models.classifier import classifier_version
     from models.descriptor import load_descriptor
     from workers.engine import classifier_columns, fused_matrix
 
@@ -280,7 +278,7 @@ def calibrate_fusion(
     threshold, how = threshold_from_scores(genuine, impostor)
     return {
         "descriptor": str(descriptor.card.version),
-        "classifier": classifier_version(clf),
+        "classifier": clf.version,
         "rule": rule,
         "weight": weight,
         "threshold": threshold,

@@ -200,7 +200,8 @@ def eval_cmd(
         clf_paths.append(train_for_benchmark(images, out, negatives=train_images, retrain=retrain, say=console.print))
     clf_model = None
     if clf_paths:
-        from matcher.fusion import classification_tables, classifier_runs, fuse, load_classifiers
+        from matcher.fusion import classification_tables, classifier_runs, fuse
+        from models.classifier import load_classifiers
 
         clf_model = load_classifiers(clf_paths, dev)
         extra, fs = classifier_runs(

@@ -56,10 +56,12 @@ def classifier_cmd(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train the instance classifier (paper head, weighted NLL) and write checkpoint + card."""
-    if focus not in ("none", "object"):  # before torch loads: a typo is reported at once
+    from models.focus import FOCUS_MODES  # numpy and PIL only: a typo is reported before torch loads
+
+    if focus not in FOCUS_MODES:
         from lootwatch.errors import BadInputError
 
-        raise BadInputError(f"--focus {focus!r}: use object or none")
+        raise BadInputError(f"--focus {focus!r}: use {' or '.join(reversed(FOCUS_MODES))}")
     import torch
 
     from models.classifier_train import TrainConfig, train_classifier

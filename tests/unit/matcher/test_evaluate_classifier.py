@@ -11,7 +11,8 @@ import torch
 
 from matcher.benchmark import read_benchmark
 from matcher.evaluate import BenchImages
-from matcher.fusion import RULES, classification_tables, classifier_runs, fuse, load_classifiers
+from matcher.fusion import RULES, classification_tables, classifier_runs, fuse
+from models.classifier import load_classifiers
 from tests.unit.matcher.test_evaluate import run_cli
 
 
