@@ -7,13 +7,13 @@ import gc
 import logging
 import multiprocessing
 import pickle
-import queue
-import threading
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from crawlers.framing import FrameProtocol, FrameReader, Timeout, send, socket_pair
 from crawlers.items import ListingItem, PhotoItem, SeenItem
 from crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto, open_store
 
@@ -40,9 +40,10 @@ class StorePipeline:
 
     A process, not a thread: the writes (psycopg, RQ, file creation) are Python and system calls, and
     a writer thread held the GIL that the reactor needs back after every socket read, so each write
-    slowed the crawl beyond its own cost. Items travel pickled over a queue; the writer answers with
-    how many items it has committed, in order, and what it counted (new, known, rejected photos,
-    errors), which is added to the crawl's stats on the reactor.
+    slowed the crawl beyond its own cost. Items travel pickled, framed on a Unix socket that the
+    reactor writes and reads itself (:mod:`crawlers.framing`: no thread in the crawl process); the
+    writer answers with how many items it has committed, in order, and what it counted (new, known,
+    rejected photos, errors), which is added to the crawl's stats on the reactor.
 
     One writer keeps the writes in the order items arrive, so a listing row is always written
     before the photos that a later response brings for it. The spider hands its items to
@@ -57,9 +58,8 @@ class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.answers: _Answers | None = None
-        self.inbox: Any = None
+        self.link: FrameProtocol | None = None  # the crawl's end of the writer's socket
         self.writer: Any = None
-        self.reader: threading.Thread | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -70,35 +70,29 @@ class StorePipeline:
         psycopg, RQ, PIL) took a core for a second or more, which the crawl's first responses waited
         behind. Awaited on the reactor, so the other sites' crawls of the process go on meanwhile."""
         spider: Any = self.crawler.spider
+        ours, theirs = socket_pair()
         ctx = multiprocessing.get_context("spawn")  # never fork a process running a reactor and threads
-        self.inbox, outbox = ctx.Queue(), ctx.Queue()
         self.writer = ctx.Process(
             target=write_process,
-            args=(spider.store_args, spider.source_id, self.inbox, outbox),
+            args=(spider.store_args, spider.source_id, theirs),
             name=f"lootwatch-store-{spider.site.name}",
             daemon=True,
         )
         self.writer.start()
-        self.answers = _Answers(spider.crawl_stats, on_backlog=self._backlog)
-        self.reader = threading.Thread(
-            target=_read_answers,
-            args=(outbox, self.writer, asyncio.get_running_loop(), self.answers),
-            name=f"lootwatch-store-answers-{spider.site.name}",
-            daemon=True,
-        )
-        self.reader.start()
-        await self.answers.ready
+        theirs.close()  # the writer holds its end: its exit (or death) is the end of our stream
+        self.answers = answers = _Answers(spider.crawl_stats, on_backlog=self._backlog)
+        self.link = link = link_to(answers)
+        await asyncio.get_running_loop().create_unix_connection(lambda: link, sock=ours)
+        await answers.ready
         spider.store_sink = self.submit
 
     def submit(self, item: Any) -> asyncio.Future[None]:
         """Send ``item`` to the writer; the future is done once it is committed (or counted as an error)."""
-        assert self.answers is not None  # opened
-        # pickled here, so an item that cannot be is refused at once (in the queue's feeder thread it
-        # would be dropped, and its crawl would wait for it forever)
-        payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        assert self.answers is not None and self.link is not None  # opened
+        payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)  # one that cannot be is refused here
         done = self.answers.expect(len(payload))
         if not done.done():  # the writer is still there
-            self.inbox.put(payload)  # written by the queue's feeder thread: never blocks the reactor
+            self.link.send(payload)  # buffered by the transport: never blocks the reactor
         return done
 
     async def process_item(self, item: Any) -> Any:
@@ -122,14 +116,11 @@ class StorePipeline:
     async def close_spider(self) -> None:
         """Wait until the writer has committed every item and ended: its last answers add to the crawl's stats."""
         if self.writer is not None:
-            assert self.answers is not None
-            self.inbox.put(None)
+            assert self.answers is not None and self.link is not None
+            if not self.answers.ended.done():
+                self.link.finish()  # the end of our stream: the writer commits what it has, answers, exits
             await self.answers.ended
             self.writer.join()
-            self.inbox.close()
-            self.inbox.join_thread()
-        if self.reader is not None:
-            self.reader.join()
         store: CrawlStore | None = getattr(self.crawler.spider, "store", None)
         if store is not None:
             store.close()
@@ -197,67 +188,41 @@ class _Answers:
             self._set_backlog(False)
 
 
-def _read_answers(outbox: Any, writer: Any, loop: asyncio.AbstractEventLoop, answers: _Answers) -> None:
-    """In the crawl process: hand the writer's answers to the reactor until the writer ends."""
-    while True:
-        try:
-            answer = outbox.get(timeout=1.0)
-        except queue.Empty:
-            if writer.is_alive():
-                continue
-            answer = None  # the writer died without a word
-        if loop.is_closed():
-            return
-        loop.call_soon_threadsafe(answers.answered, answer)
-        if answer is None:
-            return
+def link_to(answers: _Answers) -> FrameProtocol:
+    """The crawl's end of the writer's socket: each frame in is an answer; its end, the writer's end."""
+    return FrameProtocol(lambda payload: answers.answered(pickle.loads(payload)), lambda: answers.answered(None))
 
 
-def write_process(store_args: StoreArgs, source_id: int, inbox: Any, outbox: Any) -> None:
-    """The writer process: batches of items written in one transaction each; after each, an answer."""
+def write_process(store_args: StoreArgs, source_id: int, sock: socket.socket) -> None:
+    """The writer process: batches of items written in one transaction each; after each, an answer.
+    It ends at the end of the crawl's stream (the crawl finished, or its process died); closing its
+    socket, by exiting or dying, tells the crawl it has ended."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+    with sock:
         store = open_store(*store_args)
-        # what start-up made (modules, settings) stays: the collector no longer walks it again and again
-        gc.collect()
-        gc.freeze()
-        outbox.put(READY)
         try:
-            _write_loop(inbox, outbox, store, source_id)
+            # what start-up made (modules, settings) stays: the collector no longer walks it again and again
+            gc.collect()
+            gc.freeze()
+            send(sock, pickle.dumps(READY))
+            _write_loop(FrameReader(sock), sock, store, source_id)
         finally:
             store.close()
-    finally:
-        outbox.put(None)  # the end: the crawl's reader stops, and counts what was left as errors
-        outbox.close()
-        outbox.join_thread()
 
 
-def _next(inbox: Any, timeout: float | None) -> bytes | None:
-    """The next pickled item; None at the end (or when the crawl process is gone). queue.Empty on timeout."""
-    if timeout is not None:
-        return inbox.get(timeout=timeout)  # type: ignore[no-any-return]
-    while True:  # waiting for a first item: notice a crawl process that was killed
-        try:
-            return inbox.get(timeout=1.0)  # type: ignore[no-any-return]
-        except queue.Empty:
-            parent = multiprocessing.parent_process()
-            if parent is not None and not parent.is_alive():
-                return None
-
-
-def _write_loop(inbox: Any, outbox: Any, store: CrawlStore, source_id: int) -> None:
+def _write_loop(inbox: FrameReader, sock: socket.socket, store: CrawlStore, source_id: int) -> None:
     stats = CrawlStats("writer")  # what this process counted; sent as the change per batch
     stop = False
     while not stop:
-        first = _next(inbox, None)
+        first = inbox.next(None)
         if first is None:
             return
         batch = [first]
         deadline = time.monotonic() + LINGER_S
         while len(batch) < MAX_BATCH:  # what arrives meanwhile joins this transaction
             try:
-                nxt = _next(inbox, max(deadline - time.monotonic(), 0.0))
-            except queue.Empty:
+                nxt = inbox.next(max(deadline - time.monotonic(), 0.0))
+            except Timeout:
                 break
             if nxt is None:
                 stop = True
@@ -278,7 +243,7 @@ def _write_loop(inbox: Any, outbox: Any, store: CrawlStore, source_id: int) -> N
             stats.errors += len(items)
             log.exception("storing a batch of %d records failed", len(items))
         changed = {key: getattr(stats, key) - before[key] for key in WRITER_COUNTERS}
-        outbox.put((len(batch), {key: value for key, value in changed.items() if value}))
+        send(sock, pickle.dumps((len(batch), {key: value for key, value in changed.items() if value})))
 
 
 def _store_batch(store: CrawlStore, source_id: int, stats: CrawlStats, items: list[Any]) -> None:

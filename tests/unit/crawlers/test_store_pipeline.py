@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import queue
-import threading
+import pickle
 
-from crawlers.pipelines import MAX_UNANSWERED_BYTES, READY, _Answers, _read_answers
+from crawlers.framing import send, socket_pair
+from crawlers.pipelines import MAX_UNANSWERED_BYTES, READY, _Answers, link_to
 from crawlers.store import CrawlStats
 
 
@@ -28,21 +28,16 @@ def test_answers_resolve_items_in_order_and_add_the_writers_counts() -> None:
 def test_a_writer_that_dies_leaves_nothing_waiting() -> None:
     """Items it never answered, and items sent after it died, are counted as errors: the crawl never hangs."""
 
-    class DeadWriter:
-        def is_alive(self) -> bool:
-            return False
-
     async def run() -> None:
         stats = CrawlStats("s")
         answers = _Answers(stats)
-        waiting = [answers.expect(), answers.expect()]
-        reader = threading.Thread(
-            target=_read_answers, args=(queue.Queue(), DeadWriter(), asyncio.get_running_loop(), answers)
-        )
-        reader.start()
+        ours, theirs = socket_pair()
+        await asyncio.get_running_loop().create_unix_connection(lambda: link_to(answers), sock=ours)
+        waiting = [answers.expect(), answers.expect(), answers.expect()]
+        send(theirs, pickle.dumps((1, {"photos_new": 1})))  # one answered, then the writer is gone
+        theirs.close()
         await asyncio.wait_for(asyncio.gather(*waiting), timeout=30)
-        reader.join()
-        assert stats.errors == 2
+        assert (stats.photos_new, stats.errors) == (1, 2)
         late = answers.expect()
         assert late.done() and stats.errors == 3
 
