@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import multiprocessing
 import pickle
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crawlers.framing import FrameProtocol, FrameReader, Timeout, send, socket_pair
+from crawlers.heap import settle_heap
 from crawlers.items import ListingItem, PhotoItem, SeenItem
 from crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto, open_store
 
@@ -201,9 +201,7 @@ def write_process(store_args: StoreArgs, source_id: int, sock: socket.socket) ->
     with sock:
         store = open_store(*store_args)
         try:
-            # what start-up made (modules, settings) stays: the collector no longer walks it again and again
-            gc.collect()
-            gc.freeze()
+            settle_heap()
             send(sock, pickle.dumps(READY))
             _write_loop(FrameReader(sock), sock, store, source_id)
         finally:

@@ -8,7 +8,6 @@ child process.
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 
@@ -18,6 +17,7 @@ from scrapy.crawler import Crawler, CrawlerProcess
 # loads it at the first request, inside the crawl, where its deprecated-class shims walk the reactor's
 # deep stack reading source files (inspect.stack): 0.4 s or more of the crawl's first responses
 import crawlers.browser  # noqa: F401, I001
+from crawlers.heap import settle_heap
 from crawlers.settings import crawler_settings, process_settings
 from crawlers.sites import SiteConfig
 from crawlers.spiders.listing import ListingSpider
@@ -74,10 +74,7 @@ def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list
         runs.append((run_id, stats, crawler))
     try:
         if runs:
-            # what start-up made (Scrapy, Twisted, lxml, settings) stays: the collector's full passes,
-            # triggered by the many short-lived objects of each request, no longer walk it
-            gc.collect()
-            gc.freeze()
+            settle_heap()  # start-up's objects (Scrapy, Twisted, lxml, settings) frozen; fewer collections
             process.start()
     finally:
         for run_id, stats, crawler in runs:
