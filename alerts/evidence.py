@@ -27,7 +27,7 @@ from typing import Any
 
 from lootwatch.db import Database
 from lootwatch.errors import NotFoundError
-from lootwatch.storage import BlobStore
+from lootwatch.storage import BlobStore, file_of
 
 FORMAT = 1
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a ZIP can hold: fixed, so bytes repeat
@@ -160,7 +160,8 @@ def _add_blob(store: BlobStore, rel: str, stem: str, recorded_sha: str, files: d
         data = store.read(rel)  # gzipped pages come back as the body fetched
     except OSError as exc:
         return {"file": None, "missing": f"not in the store: {exc.strerror or exc}"}
-    suffixes = [s for s in PurePosixPath(rel).suffixes if s != ".gz"]
+    file = file_of(rel)  # a record of the crawl's WARC file is a fetched page
+    suffixes = [".html"] if file.endswith(".warc.gz") else [s for s in PurePosixPath(file).suffixes if s != ".gz"]
     name = stem + (suffixes[-1] if suffixes else "")
     files[name] = data
     return {"file": name, "sha256_matches": _sha(data) == recorded_sha}

@@ -1,5 +1,9 @@
 """Storing a crawl (spine step 3): sources, crawl runs, listings with history, page snapshots, photos.
 
+Pages: each fetch is a page_snapshots row; the page's bytes are a WARC record appended to the
+crawl's WARC file (:mod:`lootwatch.warc`), stored once per sha256 (a fetch of bytes stored before
+points at their record).
+
 Photos: vetted, stored once by content (sha256), linked to every listing that shows them. Only a
 photo never seen before is queued for matching, after its row is committed, so a relisted
 photo links the new listing and is never matched twice.
@@ -25,7 +29,8 @@ from lootwatch.db import Conn, Database, connect
 from lootwatch.errors import BadInputError, StateError
 from lootwatch.images import check_image
 from lootwatch.queueing import enqueue_photos, photo_queue
-from lootwatch.storage import BlobStore, sha256_bytes
+from lootwatch.storage import BlobStore, PackFile, sha256_bytes
+from lootwatch.warc import page_record
 
 if TYPE_CHECKING:
     from lootwatch.settings import Settings
@@ -183,6 +188,7 @@ class CrawlStore:
         # one thread at a time on the connection; re-entrant for savepoints inside a batch
         self._lock = threading.RLock()
         self._files: ThreadPoolExecutor | None = None  # a batch's blobs written side by side
+        self._pages = PackFile(blobs.root, "pages", ".warc.gz")  # this crawl's WARC file, made at its first page
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -241,6 +247,7 @@ class CrawlStore:
         return list(self._files.map(lambda j: self.blobs.put(j[0], j[1], j[2], compress=j[3], sha=j[4]), jobs))
 
     def close(self) -> None:
+        self._pages.close()
         if self._files is not None:
             self._files.shutdown()
             self._files = None
@@ -340,7 +347,7 @@ class CrawlStore:
         overwritten) and every fetch adds a page_snapshots row with the time it was fetched.
         """
         digest = content_hash(page)
-        sha, rel = self.blobs.put("pages", body, ".html", compress=True)
+        sha, rel = self._page_blobs([FetchedPage(page, body, http_status, fetched_at)])[0]
         values = _listing_values(page)
         with self._tx() as conn:
             old = conn.execute(
@@ -371,7 +378,7 @@ class CrawlStore:
         ids = [f.page.item_id for f in fetched]
         if len(set(ids)) != len(ids):  # one listing twice: one at a time keeps its history in order
             return [self.save_listing(source_id, f.page, f.body, f.http_status, f.fetched_at) for f in fetched]
-        blobs = self._put_blobs([("pages", f.body, ".html", True, None) for f in fetched])
+        blobs = self._page_blobs(fetched)
         prepared = [
             (f, _listing_values(f.page), content_hash(f.page), blob) for f, blob in zip(fetched, blobs, strict=True)
         ]
@@ -426,6 +433,28 @@ class CrawlStore:
                 cur.execute("UPDATE listings SET last_seen = now() WHERE id = ANY(%s)", (unchanged,))
             cur.executemany(_INSERT_SNAPSHOT, snapshots)
         return out
+
+    def _page_blobs(self, fetched: list[FetchedPage]) -> list[tuple[str, str]]:
+        """(sha256, stored path) of each fetched page: bytes stored before keep their record; the rest
+        are appended to this crawl's WARC file, in one write."""
+        shas = [sha256_bytes(f.body) for f in fetched]
+        with self._tx() as conn:
+            stored = {
+                r["sha256"]: r["stored_path"]
+                for r in conn.execute(
+                    """SELECT DISTINCT ON (sha256) sha256, stored_path FROM page_snapshots
+                       WHERE sha256 = ANY(%s) ORDER BY sha256, id""",
+                    (list(set(shas)),),
+                ).fetchall()
+            }
+        new: dict[str, FetchedPage] = {}
+        for sha, f in zip(shas, fetched, strict=True):
+            if sha not in stored:
+                new.setdefault(sha, f)
+        if new:
+            records = [page_record(f.page.url, f.body, f.fetched_at) for f in new.values()]
+            stored.update(zip(new, self._pages.append(records), strict=True))
+        return [(sha, stored[sha]) for sha in shas]
 
     # --- photos ---------------------------------------------------------------------------
     def save_photo(self, listing_id: int, url: str, data: bytes | None, position: int, error: str = "") -> str:

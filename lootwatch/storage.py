@@ -1,7 +1,10 @@
 """Content-addressed file store under the data dir: nothing is ever overwritten.
 
 A blob lives at ``<root>/<kind>/<sha[:2]>/<sha><suffix>``; storing the same bytes twice is a
-no-op, so evidence keeps the exact bytes first fetched.
+no-op, so evidence keeps the exact bytes first fetched. Records written many at a time (a crawl's
+pages) are appended to pack files instead (:class:`PackFile`, append-only, one per writer, never
+reopened): such a record's path is ``<file>@<offset>+<length>``, and :meth:`BlobStore.read` gives it
+back like any blob.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import gzip
 import hashlib
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 # evidence pages are written on the crawl's path: on recorded auction pages (665 KB of HTML on average)
@@ -102,5 +107,80 @@ class BlobStore:
         return self.root / rel
 
     def read(self, rel: str) -> bytes:
-        data = (self.root / rel).read_bytes()
-        return gzip.decompress(data) if rel.endswith(".gz") else data
+        """The bytes stored at ``rel`` (un-gzipped; a pack's WARC record gives its page). OSError when
+        the file or the record is missing, cut short or unreadable."""
+        file, span = _split_span(rel)
+        if span is None:
+            data = (self.root / rel).read_bytes()
+            return gzip.decompress(data) if rel.endswith(".gz") else data
+        offset, length = span
+        with open(self.root / file, "rb") as fh:
+            fh.seek(offset)
+            member = fh.read(length)
+        if len(member) != length:
+            raise OSError(f"{file} ends before the record at {offset} ({length} bytes)")
+        if not file.endswith(".warc.gz"):
+            return gzip.decompress(member)
+        from lootwatch.warc import record_payload
+
+        try:
+            return record_payload(member)
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged record raises: unreadable
+            raise OSError(f"the record at {offset} of {file} is unreadable: {exc}") from exc
+
+
+def file_of(rel: str) -> str:
+    """The file a stored path names (a pack record's path without its place in the pack)."""
+    return _split_span(rel)[0]
+
+
+def _split_span(rel: str) -> tuple[str, tuple[int, int] | None]:
+    file, sep, span = rel.rpartition("@")
+    if not sep:
+        return rel, None
+    offset, plus, length = span.partition("+")
+    if not (plus and offset.isdigit() and length.isdigit()):
+        return rel, None  # an "@" that is part of a file's name
+    return file, (int(offset), int(length))
+
+
+class PackFile:
+    """An append-only file of records under ``<root>/<kind>/packs/<YYYY-MM>/``, created (never reopened)
+    at the first append; a new one once it passes ``max_bytes``. One writer per pack: not thread-safe.
+
+    A crash may leave a partial record at the end: no row names it, so nothing reads it."""
+
+    def __init__(self, root: Path, kind: str, suffix: str, max_bytes: int = 1 << 30) -> None:
+        self.root, self.kind, self.suffix, self.max_bytes = root, kind, suffix, max_bytes
+        self._fd: int | None = None
+        self._rel = ""
+        self._size = 0
+
+    def append(self, records: list[bytes]) -> list[str]:
+        """Write ``records`` at the end of the pack in one go; their stored paths, in order."""
+        if self._fd is None or self._size >= self.max_bytes:
+            self._open_new()
+        assert self._fd is not None
+        rels, offset = [], self._size
+        for record in records:
+            rels.append(f"{self._rel}@{offset}+{len(record)}")
+            offset += len(record)
+        view = memoryview(b"".join(records))
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._size = offset
+        return rels
+
+    def _open_new(self) -> None:
+        self.close()
+        now = datetime.now(UTC)
+        rel = f"{self.kind}/packs/{now:%Y-%m}/{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}{self.suffix}"
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        self._rel, self._size = rel, 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -30,7 +30,7 @@ from lootwatch.db import Database
 from lootwatch.errors import BadInputError, NotFoundError, StateError, user_errors
 from lootwatch.images import vet_image
 from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.storage import BlobStore, file_of
 from workers.retrain import current_checkpoint, current_version
 
 PAGE_SIZE = 25
@@ -362,7 +362,7 @@ def create_app(
 def _stored(store: BlobStore, rel: str) -> bytes | None:
     """The blob at ``rel`` (un-gzipped), or None when it is missing or outside the store."""
     root = store.root.resolve()
-    if not rel or not (root / rel).resolve().is_relative_to(root):
+    if not rel or not (root / file_of(rel)).resolve().is_relative_to(root):
         return None
     try:
         return store.read(rel)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from PIL import Image
+from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.extract.result import ITEM, PageResult
 from crawlers.items import ListingItem
@@ -22,6 +22,7 @@ from lootwatch.db import Database
 from lootwatch.errors import StateError
 from lootwatch.queueing import enqueue_photos
 from lootwatch.settings import Settings
+from lootwatch.storage import file_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -58,7 +59,7 @@ def _jpeg(shade: int) -> bytes:
     return buf.getvalue()
 
 
-def test_every_fetch_is_kept_as_compressed_content_addressed_evidence(db: Database, store: CrawlStore) -> None:
+def test_every_fetch_is_kept_as_compressed_warc_evidence(db: Database, store: CrawlStore) -> None:
     sid = store.source_id("site")
     first, second = _body("price 100"), _body("price 150")
     t1 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
@@ -69,16 +70,33 @@ def test_every_fetch_is_kept_as_compressed_content_addressed_evidence(db: Databa
     snaps = db.fetchall("SELECT * FROM page_snapshots ORDER BY fetched_at")
     assert [s["listing_id"] for s in snaps] == [lid] * 3  # every fetch, linked to the listing
     assert [s["fetched_at"] for s in snaps] == [t1, t1 + timedelta(hours=6), t1 + timedelta(days=1)]
-    assert snaps[0]["stored_path"] == snaps[1]["stored_path"] != snaps[2]["stored_path"]  # by content
+    assert snaps[0]["stored_path"] == snaps[1]["stored_path"] != snaps[2]["stored_path"]  # stored once by content
     for snap, body in zip(snaps, (first, first, second), strict=True):
-        path = store.blobs.path(snap["stored_path"])
-        assert path.suffix == ".gz" and snap["sha256"] == hashlib.sha256(body).hexdigest()
-        assert gzip.decompress(path.read_bytes()) == body  # exactly the bytes fetched
-        assert snap["sha256"] in snap["stored_path"]
+        assert snap["sha256"] == hashlib.sha256(body).hexdigest()
+        assert store.blobs.read(snap["stored_path"]) == body  # exactly the bytes fetched
 
-    # nothing is overwritten: the first page's file keeps its bytes after the change, and the
+    # one gzipped WARC file of the crawl, which a standard reader takes: each page a resource record
+    # with its URL and fetch time
+    files = {file_of(s["stored_path"]) for s in snaps}
+    assert len(files) == 1 and next(iter(files)).endswith(".warc.gz")
+    with open(store.blobs.path(next(iter(files))), "rb") as fh:
+        records = [
+            (
+                r.rec_type,
+                r.rec_headers.get_header("WARC-Target-URI"),
+                r.rec_headers.get_header("WARC-Date"),
+                r.content_stream().read(),
+            )
+            for r in ArchiveIterator(fh)
+        ]
+    assert records == [
+        ("resource", "https://auction.example/lot/7", "2026-01-05T10:00:00.000000Z", first),
+        ("resource", "https://auction.example/lot/7", "2026-01-06T10:00:00.000000Z", second),
+    ]
+
+    # nothing is overwritten: the first page's record keeps its bytes after the change, and the
     # snapshot rows cannot be edited or deleted (append-only in the database)
-    assert gzip.decompress(store.blobs.path(snaps[0]["stored_path"]).read_bytes()) == first
+    assert store.blobs.read(snaps[0]["stored_path"]) == first
     for sql in ("UPDATE page_snapshots SET sha256 = 'x'", "DELETE FROM page_snapshots"):
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             db.execute(sql)

@@ -20,6 +20,8 @@ from alerts.rules import AlertRules
 from lootwatch.db import Database
 from lootwatch.errors import NotFoundError
 from lootwatch.settings import Settings
+from lootwatch.storage import PackFile
+from lootwatch.warc import page_record
 from tests.integration.test_rules import INDEX, MODEL, World, make_world
 from tests.unit.alerts.test_rules import jpeg, restage, textured
 
@@ -40,7 +42,11 @@ def _alert(world: World) -> dict:
     listing, (p1, p2) = world.listing("lot-1", [shown, jpeg(textured(5))])
     world.match(p1, "A1", 0.92, gallery)
     world.match(p2, "A1", 0.41, gallery, rank=3)
-    sha, rel = world.store.put("pages", PAGE, ".html", compress=True)
+    # as the crawler keeps pages: a record of its WARC file
+    pack = PackFile(world.store.root, "pages", ".warc.gz")
+    rel = pack.append([page_record("https://example.test/lot/lot-1", PAGE, None)])[0]
+    pack.close()
+    sha = hashlib.sha256(PAGE).hexdigest()
     world.db.execute(
         """INSERT INTO page_snapshots (listing_id, url, sha256, stored_path, http_status, fetched_at)
            VALUES (%s, 'https://example.test/lot/lot-1', %s, %s, 200, '2024-05-01T09:59:00Z')""",
