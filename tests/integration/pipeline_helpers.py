@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import multiprocessing as mp
 import uuid
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,35 @@ def _worker_main(settings_json: str) -> None:
     run_worker(Settings.model_validate_json(settings_json), burst=True)
 
 
+# What a worker process imports before it can load its model: about 5 s of a worker's start-up on a
+# small CPU, paid once by a fork server instead of by every worker a test starts (the kill test starts
+# 21). The server only imports (no torch op runs there, so no thread pool is forked); each worker is a
+# fresh child of it that builds its own context (model, index, connections) as a spawned one does.
+WORKER_PRELOAD = [
+    "torch",
+    "timm",
+    "faiss",
+    "rq",
+    "workers.process",
+    "workers.jobs",
+    "workers.matching",
+    "models.descriptor",
+    "matcher.index",
+    "matcher.store",
+    "alerts.outbox",
+    "tests.integration.pipeline_helpers",
+]
+
+
+def worker_context() -> mp.context.ForkServerContext:
+    """A multiprocessing context whose processes start from a fork server with WORKER_PRELOAD imported."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(WORKER_PRELOAD)  # takes effect when the (one, per session) server starts
+    forkserver.ensure_running()  # returns at once: the server imports while the caller goes on
+    return ctx
+
+
 def start_worker(settings: Settings) -> mp.process.BaseProcess:
-    proc = mp.get_context("spawn").Process(target=_worker_main, args=(settings.model_dump_json(),))
+    proc = worker_context().Process(target=_worker_main, args=(settings.model_dump_json(),))
     proc.start()
     return proc

@@ -11,7 +11,7 @@ import pytest
 
 from lootwatch.db import Database
 from lootwatch.queueing import photo_queue
-from tests.integration.pipeline_helpers import make_pipeline, start_worker
+from tests.integration.pipeline_helpers import make_pipeline, start_worker, worker_context
 from tests.integration.test_faults_support import add_photos, in_batch, outcome
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -27,6 +27,7 @@ def _matched(db: Database) -> int:
 def test_twenty_sigkills_mid_batch_lose_and_duplicate_nothing(
     db: Database, redis_url: str, tmp_path: Path, shared_dir: Path
 ) -> None:
+    worker_context()  # the workers' fork server imports torch while the gallery is indexed here
     settings = make_pipeline(db, redis_url, tmp_path, shared_dir, batch_size=2, requeue_after_s=0.3)
     # 96 photos: a life commits a batch or two before its kill (pipelined), so 20 kills need plenty
     total = add_photos(db, settings, shared_dir, (2, 9, 14, 17), range(5, 125, 5))
@@ -48,7 +49,9 @@ def test_twenty_sigkills_mid_batch_lose_and_duplicate_nothing(
             os.kill(worker.pid or 0, signal.SIGKILL)
             kills += 1
         worker.join()
-        time.sleep(0.35)  # past requeue_after_s: the next life's sweeper re-queues the killed job
+        # no wait before the next life: the sweep re-queues a photo still 'queued' fetched over
+        # requeue_after_s ago (all of these, long before the first kill) whose job's worker pid is
+        # gone (this one, joined), so the next life's start-up sweep re-queues the killed job
     killing_s = time.monotonic() - started
 
     final = start_worker(settings)  # an undisturbed worker drains what is left

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 import time
@@ -17,7 +16,7 @@ from lootwatch.indexing import build_and_publish
 from lootwatch.settings import Settings
 from lootwatch.storage import BlobStore
 from matcher.store import current_version
-from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged
+from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged, worker_context
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -49,7 +48,7 @@ def test_worker_uses_a_newly_published_index_on_its_next_batch(
 ) -> None:
     settings = make_pipeline(db, redis_url, tmp_path, shared_dir)
     v1 = current_version(settings.index_dir)
-    worker = mp.get_context("spawn").Process(target=_serve, args=(settings.model_dump_json(),))
+    worker = worker_context().Process(target=_serve, args=(settings.model_dump_json(),))
     worker.start()
     try:
         _, first = add_listing(db, settings, "before", [restaged(coil_view(shared_dir, 14, 45), seed=1)])
