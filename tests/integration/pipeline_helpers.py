@@ -100,8 +100,41 @@ def make_pipeline(db: Database, redis_url: str, tmp_path: Path, shared_dir: Path
     }
     settings = Settings(**{**values, **overrides})
     import_gallery(db, BlobStore(settings.store_dir), gallery, max_bytes=10**7, max_pixels=10**7)
-    build_and_publish(db, settings, progress=False)
+    publish_gallery_index(db, settings)
     return settings
+
+
+# Indexes built by publish_gallery_index in this session, by what they were built from.
+_BUILT: dict[tuple[object, ...], Any] = {}
+
+
+def publish_gallery_index(db: Database, settings: Settings) -> None:
+    """``build_and_publish`` of the gallery in ``db``; the same gallery (same photo ids, artefacts and
+    bytes) under the same index settings is embedded once a session and published again as a new version.
+
+    Embedding and calibrating the 12 PROTECTED photos takes about 5 s of each test that sets up a pipeline.
+    """
+    from matcher.store import publish
+
+    rows = db.fetchall(
+        """SELECT p.id, p.artefact_id, p.sha256 FROM artefact_photos p
+           JOIN artefacts a ON a.id = p.artefact_id WHERE a.removed_at IS NULL ORDER BY p.id"""
+    )
+    key = (
+        settings.descriptor,
+        settings.fine_tune_steps,
+        settings.score_contrast,
+        tuple(settings.gallery_scales),
+        settings.gallery_mirror,
+        settings.max_photo_bytes,
+        settings.max_photo_pixels,
+        tuple((r["id"], r["artefact_id"], r["sha256"]) for r in rows),
+    )
+    built = _BUILT.get(key)
+    if built is None or settings.fine_tune_steps:
+        _BUILT[key] = build_and_publish(db, settings, progress=False)
+    else:
+        publish(built, settings.index_dir)  # restamped: a version of its own, as a fresh build gets
 
 
 def _worker_main(settings_json: str) -> None:
