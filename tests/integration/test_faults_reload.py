@@ -53,6 +53,7 @@ def test_worker_uses_a_newly_published_index_on_its_next_batch(
     try:
         _, first = add_listing(db, settings, "before", [restaged(coil_view(shared_dir, 14, 45), seed=1)])
         _wait_matched(db, first)
+        checked_by = time.monotonic()  # the worker last looked for a new CURRENT before it scored that batch
         assert _versions_of(db, first) == {v1}
         assert not db.fetchall("SELECT id FROM review_items")  # object 14 is not protected yet
 
@@ -65,7 +66,9 @@ def test_worker_uses_a_newly_published_index_on_its_next_batch(
         build_and_publish(db, settings, progress=False)
         v2 = current_version(settings.index_dir)
         assert v2 != v1
-        time.sleep(5.5)  # the engine looks for a new CURRENT at most every 5 s
+        # the engine looks for a new CURRENT at most every 5 s, before scoring a batch (none since `first`):
+        # 5.5 s after that batch the next one looks (the import and build above took most of them)
+        time.sleep(max(0.0, checked_by + 5.5 - time.monotonic()))
 
         _, second = add_listing(db, settings, "after", [restaged(coil_view(shared_dir, 14, 50), seed=2)])
         _wait_matched(db, second)

@@ -140,6 +140,7 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     build_and_publish(db, settings, progress=False)
     _, during = add_listing(db, settings, "a4-early", [restaged(coil_view(shared_dir, 5, 45), seed=3)])
     _drain(queue)
+    checked_by = time.monotonic()  # the engine last looked for a new version before scoring that batch
     early = _matches(db, during)
     assert all(r["model_version"].endswith(f"+{v1}") for r in early)
     a4 = next(r for r in early if r["artefact_id"] == "A4")
@@ -150,7 +151,9 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     _drain(queue)
     v2 = current_version(settings)
     assert v2 is not None and v2 != v1
-    time.sleep(5.5)  # the engine looks for a new CURRENT at most every 5 s
+    # the engine looks for a new CURRENT at most every 5 s, before scoring a batch (none since `during`'s):
+    # 5.5 s after that one the next batch looks (the retraining above took most of them)
+    time.sleep(max(0.0, checked_by + 5.5 - time.monotonic()))
     _, after = add_listing(db, settings, "a4", [restaged(coil_view(shared_dir, 5, 50), seed=4)])
     _drain(queue)
     late = _matches(db, after)
