@@ -8,7 +8,7 @@ settings (concurrency, CONCURRENT_ITEMS), each in a fresh process, and fetch exa
 
 * plain Scrapy: follows the search pages, fetches every item page and every photo it links, nothing else;
 * lootwatch: the real ListingSpider + StorePipeline: extraction of every page, the listing row
-  upserted in a real PostgreSQL, the page kept gzipped in the blob store with a page_snapshots row,
+  upserted in a real PostgreSQL, the page kept as a WARC record (the crawl's WARC file) with a page_snapshots row,
   every photo vetted (header, pixel limit, and that it ends as its format ends; decoded only when it does
   not: the match worker decodes it and records its perceptual hash), stored, given its row and link, and
   queued on Redis, all by the pipeline's writer process.
@@ -331,7 +331,7 @@ def report(args: argparse.Namespace, plain: dict[str, Any], our: dict[str, Any])
             f"{label}: {run['fetches']} fetches in {run['elapsed_s']:.2f}s = {rate(run):.0f} fetches/s"
             f" ({rate(run) * share:.0f} pages/s)"
         )
-    print("  lootwatch: extraction, listing rows, gzipped page snapshots, photos vetted (header) + stored + queued")
+    print("  lootwatch: extraction, listing rows, WARC page records, photos vetted (header) + stored + queued")
     print(f"ratio lootwatch / plain scrapy: {rate(our) / rate(plain):.2f} (target >= 0.8)")
     print(f"absolute: {rate(our) * share:.0f} pages/s, {rate(our):.0f} fetches/s (target >= 100 pages/s)")
 
