@@ -35,10 +35,12 @@ def make_store(settings: Settings, database_url: str, redis_url: str) -> CrawlSt
 def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]) -> list[CrawlStats]:
     """Crawl ``sites`` in one CrawlerProcess (blocks until all are done). Once per process."""
     store = make_store(settings, database_url, redis_url)
-    process = CrawlerProcess(process_settings(settings), install_root_handler=False)
-    # Scrapy opens the root logger to every level when it does not install its own handler: keep
-    # the CLI's handler at INFO (LogStats progress lines), not one DEBUG line per scraped item
+    process = CrawlerProcess(process_settings(settings))
+    # Scrapy opens the root logger to every level when it does not install its own handler, and sets
+    # its own "scrapy" logger to DEBUG (so its records pass whatever the root's level): keep the CLI's
+    # handler at INFO (LogStats progress lines), not one DEBUG line per request
     logging.root.setLevel(logging.INFO)
+    logging.getLogger("scrapy").setLevel(logging.INFO)
     for noisy in (
         "scrapy.middleware",
         "scrapy.crawler",

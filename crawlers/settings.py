@@ -40,6 +40,8 @@ def process_settings(settings: Settings) -> dict[str, Any]:
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "INFO",  # LogStats lines are the progress of a long crawl
+        "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI's handler prints them
+        "LOG_VERSIONS": [],  # no dump of library versions at every crawl's start
         "STATS_DUMP": False,  # the CLI prints a per-site summary instead
     }
 
@@ -54,7 +56,7 @@ def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
         "ROBOTSTXT_OBEY": True,
         "ROBOTSTXT_USER_AGENT": settings.user_agent,
         "DOWNLOAD_DELAY": delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": delay > 0,
+        "DOWNLOAD_DELAY_JITTER": 0.5 if delay > 0 else 0.0,  # each delay 0.5-1.5x ours
         "CONCURRENT_REQUESTS": max(16, site.concurrency),
         "CONCURRENT_REQUESTS_PER_DOMAIN": site.concurrency,
         "CONCURRENT_ITEMS": CONCURRENT_ITEMS,

@@ -43,8 +43,6 @@ class ListingSpider(Spider):
         # the store pipeline's submit, set once it is open: items go straight to its writer, not
         # through Scrapy's item path (None: they are yielded to Scrapy)
         self.store_sink: Callable[[Any], object] | None = None
-        if site.download_delay is not None:
-            self.download_delay = site.download_delay
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.site.start_urls:
