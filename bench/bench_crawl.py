@@ -182,6 +182,7 @@ def _plain_child(start_url: str, concurrency: int, out: Any) -> None:
             "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
             "LOG_LEVEL": "WARNING",
             "TELNETCONSOLE_ENABLED": False,
+            "REMOTE_CONTROL_ENABLED": False,  # as lootwatch's crawl: no HTTP control server in either
             "ROBOTSTXT_OBEY": True,
             "COOKIES_ENABLED": False,
             "CONCURRENT_REQUESTS": max(16, concurrency),

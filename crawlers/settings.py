@@ -39,6 +39,9 @@ def process_settings(settings: Settings) -> dict[str, Any]:
     return {
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "TELNETCONSOLE_ENABLED": False,
+        # Scrapy 2.19's HTTP server that runs Python code sent to it (localhost, token in a job file):
+        # nothing of ours uses it, and a crawler for the police runs no such door
+        "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": "INFO",  # LogStats lines are the progress of a long crawl
         "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI's handler prints them
         "LOG_VERSIONS": [],  # no dump of library versions at every crawl's start
