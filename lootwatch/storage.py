@@ -9,6 +9,7 @@ back like any blob.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -166,8 +167,14 @@ class PackFile:
             rels.append(f"{self._rel}@{offset}+{len(record)}")
             offset += len(record)
         view = memoryview(b"".join(records))
-        while view:
-            view = view[os.write(self._fd, view) :]
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except BaseException:
+            # what reached the file is unknown: later records go to a new pack, at known offsets
+            with contextlib.suppress(OSError):
+                self.close()
+            raise
         self._size = offset
         return rels
 
@@ -181,6 +188,6 @@ class PackFile:
         self._rel, self._size = rel, 0
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,3 +58,16 @@ def test_file_of_keeps_an_at_sign_that_is_part_of_a_name() -> None:
     assert file_of("pages/packs/2026-03/x.warc.gz@120+64") == "pages/packs/2026-03/x.warc.gz"
     assert file_of("photos/ab/name@home.jpg") == "photos/ab/name@home.jpg"
     assert file_of("photos/ab/abc.jpg") == "photos/ab/abc.jpg"
+
+
+def test_a_failed_append_leaves_the_pack_for_a_new_one(tmp_path: Path) -> None:
+    pack = PackFile(tmp_path, "pages", ".warc.gz")
+    first = pack.append([page_record("https://a.example/1", b"one", None)])[0]
+    assert pack._fd is not None
+    os.close(pack._fd)  # the write fails (as on a full disk) with bytes of unknown length written
+    with pytest.raises(OSError):
+        pack.append([page_record("https://a.example/2", b"two", None)])
+    third = pack.append([page_record("https://a.example/3", b"three", None)])[0]
+    pack.close()
+    assert file_of(third) != file_of(first)
+    assert BlobStore(tmp_path).read(first) == b"one" and BlobStore(tmp_path).read(third) == b"three"
