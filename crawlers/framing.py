@@ -39,6 +39,19 @@ def header(size: int) -> bytes:
     return _HEADER.pack(size)
 
 
+def pop_frame(buf: bytearray) -> bytes | None:
+    """The first whole frame in ``buf``, taken out of it; None while it holds only part of one."""
+    if len(buf) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack_from(buf)
+    end = _HEADER.size + size
+    if len(buf) < end:
+        return None
+    payload = bytes(buf[_HEADER.size : end])
+    del buf[:end]
+    return payload
+
+
 def send(sock: socket.socket, payload: bytes) -> None:
     """One frame, blocking (the writer's side)."""
     sock.sendall(header(len(payload)) + payload)
@@ -52,21 +65,10 @@ class FrameReader:
         self.buf = bytearray()
         self.closed = False
 
-    def _frame(self) -> bytes | None:
-        if len(self.buf) < _HEADER.size:
-            return None
-        (size,) = _HEADER.unpack_from(self.buf)
-        end = _HEADER.size + size
-        if len(self.buf) < end:
-            return None
-        payload = bytes(self.buf[_HEADER.size : end])
-        del self.buf[:end]
-        return payload
-
     def next(self, timeout: float | None) -> bytes | None:
         """The next frame; None once the peer has closed its end (or died). Timeout when none came in time."""
         while True:
-            payload = self._frame()
+            payload = pop_frame(self.buf)
             if payload is not None:
                 return payload
             if self.closed:
@@ -94,13 +96,7 @@ class FrameProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        while len(self.buf) >= _HEADER.size:
-            (size,) = _HEADER.unpack_from(self.buf)
-            end = _HEADER.size + size
-            if len(self.buf) < end:
-                return
-            payload = bytes(self.buf[_HEADER.size : end])
-            del self.buf[:end]
+        while (payload := pop_frame(self.buf)) is not None:
             self.on_frame(payload)
 
     def eof_received(self) -> bool:
@@ -123,5 +119,4 @@ class FrameProtocol(asyncio.Protocol):
     def finish(self) -> None:
         """No more frames from us: the peer reads to the end, answers, and closes."""
         assert self.transport is not None
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
+        self.transport.write_eof()  # a Unix stream socket's transport always can

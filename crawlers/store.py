@@ -237,14 +237,19 @@ class CrawlStore:
         for action in actions:
             action()
 
-    def _put_blobs(self, jobs: list[tuple[str, bytes, str, bool, str | None]]) -> list[tuple[str, str]]:
-        """Store a batch's blobs, (kind, data, suffix, compress, sha) each, a few at once: creating a file
-        is kernel work (0.3-2 ms on a busy VM) that leaves the GIL free, so the files overlap each other."""
-        if len(jobs) < 2:
-            return [self.blobs.put(k, d, x, compress=c, sha=h) for k, d, x, c, h in jobs]
+    def _put_photo_files(self, files: list[tuple[bytes, str, str]]) -> list[str]:
+        """Store a batch's photos, (data, suffix, sha256) each, a few at once (their stored paths): creating
+        a file is kernel work (0.3-2 ms on a busy VM) that leaves the GIL free, so the files overlap."""
+
+        def put(file: tuple[bytes, str, str]) -> str:
+            data, suffix, sha = file
+            return self.blobs.put("photos", data, suffix, sha=sha)[1]
+
+        if len(files) < 2:
+            return [put(f) for f in files]
         if self._files is None:
             self._files = ThreadPoolExecutor(max_workers=FILE_THREADS, thread_name_prefix="lootwatch-blobs")
-        return list(self._files.map(lambda j: self.blobs.put(j[0], j[1], j[2], compress=j[3], sha=j[4]), jobs))
+        return list(self._files.map(put, files))
 
     def close(self) -> None:
         self._pages.close()
@@ -532,15 +537,15 @@ class CrawlStore:
         """Store each photo's file (before its row: a worker must find the file) and give its row values,
         by sha256; of equal photos the first is the one recorded."""
         rows: dict[str, tuple[Any, ...]] = {}
-        jobs: list[tuple[str, bytes, str, bool, str | None]] = []
+        files: list[tuple[bytes, str, str]] = []
         for v in vetted:
             photo = photos[v.at]
             if v.sha in rows or photo.data is None:
                 continue
             suffix = "." + v.format.lower().replace("jpeg", "jpg").replace("mpo", "jpg")
-            jobs.append(("photos", photo.data, suffix, False, v.sha))
+            files.append((photo.data, suffix, v.sha))
             rows[v.sha] = (v.sha, photo.url, "", len(photo.data), v.width, v.height)
-        for (sha, _), (_, rel) in zip(list(rows.items()), self._put_blobs(jobs), strict=True):
+        for (sha, _), rel in zip(list(rows.items()), self._put_photo_files(files), strict=True):
             rows[sha] = (sha, rows[sha][1], rel, *rows[sha][3:])
         return rows
 

@@ -17,8 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from lootwatch.errors import BadInputError
-
-GZIP_LEVEL = 1  # as lootwatch.storage: pages are compressed on the crawl's path
+from lootwatch.storage import GZIP_LEVEL  # pages are compressed on the crawl's path
 
 
 def page_record(url: str, body: bytes, fetched_at: datetime | None, content_type: str = "text/html") -> bytes:
