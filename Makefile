@@ -31,7 +31,10 @@ test-integration: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy lootwatch crawlers matcher models workers alerts tests
+	bash scripts/lint-imports.sh $(BIN)
+	# mypy reads the installed layout from the link tree lint-imports.sh leaves under build/
+	MYPYPATH=build/import-layout $(BIN)/mypy -p lootwatch
+	MYPYPATH=build/import-layout $(BIN)/mypy tests bench
 
 bench: install
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

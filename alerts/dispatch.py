@@ -23,10 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from alerts.recipients import enqueue_digests
-from alerts.senders import send_email, send_slack
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.alerts.recipients import enqueue_digests
+from lootwatch.alerts.senders import send_email, send_slack
+
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

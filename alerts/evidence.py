@@ -25,9 +25,9 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 
-from lootwatch.db import Database
-from lootwatch.errors import NotFoundError
-from lootwatch.storage import BlobStore, file_of
+from lootwatch.core.db import Database
+from lootwatch.core.errors import NotFoundError
+from lootwatch.core.storage import BlobStore, file_of
 
 FORMAT = 1
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a ZIP can hold: fixed, so bytes repeat

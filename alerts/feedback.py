@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError, NotFoundError, StateError
-from lootwatch.images import VettedImage, vet_image
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError, NotFoundError, StateError
+from lootwatch.core.images import VettedImage, vet_image
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 
 # one index update at a time: two confirmations publishing from the same version would lose one
 _INDEX_LOCK = 0x100770A7C5
@@ -106,7 +106,7 @@ def _index_new_photos(
     listing_photo_ids: list[int],
     descriptor: Any,
 ) -> tuple[list[int], str | None]:
-    from matcher.store import live_descriptor_spec, load_current, publish
+    from lootwatch.matcher.store import live_descriptor_spec, load_current, publish
 
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INDEX_LOCK,))
@@ -114,7 +114,7 @@ def _index_new_photos(
         spec = live_descriptor_spec(settings.index_dir, settings.descriptor)
         bundled = spec != settings.descriptor
         if descriptor is None:
-            from models.descriptor import load_descriptor
+            from lootwatch.models.descriptor import load_descriptor
 
             descriptor = load_descriptor(spec)
         index = load_current(settings.index_dir, expect_card=descriptor.card)

@@ -11,13 +11,13 @@ time, so the payload stays small.
 
 from __future__ import annotations
 
+from lootwatch.alerts.messages import item_link, render
+from lootwatch.alerts.recipients import immediate_recipients
 from psycopg.types.json import Jsonb
 
-from alerts.messages import item_link, render
-from alerts.recipients import immediate_recipients
-from lootwatch.db import Conn
-from lootwatch.errors import NotFoundError
-from lootwatch.settings import Settings
+from lootwatch.core.db import Conn
+from lootwatch.core.errors import NotFoundError
+from lootwatch.core.settings import Settings
 
 
 def channels(settings: Settings) -> list[str]:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lootwatch.alerts.messages import render_digest
 from psycopg.types.json import Jsonb
 
-from alerts.messages import render_digest
-from lootwatch.db import Conn, Database
-from lootwatch.errors import BadInputError
-from lootwatch.settings import Settings
+from lootwatch.core.db import Conn, Database
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.settings import Settings
 
 CHANNELS = ("email", "slack")
 MODES = ("immediate", "daily")

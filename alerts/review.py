@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from alerts.states import STATES, next_state
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError, NotFoundError, StateError
+from lootwatch.alerts.states import STATES, next_state
+
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError, NotFoundError, StateError
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,10 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from lootwatch.db import Conn
-from lootwatch.errors import ConfigError
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Conn
+from lootwatch.core.errors import ConfigError
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class AlertRules:
 
     @classmethod
     def from_settings(cls, settings: Settings, threshold: float) -> AlertRules:
-        # getattr: the fields below are declared in lootwatch.settings; defaults keep older
+        # getattr: the fields below are declared in lootwatch.core.settings; defaults keep older
         # settings objects (and their tests) working with the historical rule
         rules = cls(
             threshold=threshold,
@@ -208,7 +208,7 @@ def decide_alerts(
     ``threshold`` is the global one (settings or the index's calibration); ``rules`` overrides
     what is otherwise read from ``settings``.
     """
-    from alerts.outbox import enqueue_notices
+    from lootwatch.alerts.outbox import enqueue_notices
 
     rules = rules or AlertRules.from_settings(settings, threshold)
     store = store or BlobStore(settings.store_dir)

@@ -15,12 +15,12 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 import httpx
+from lootwatch.alerts.messages import photos_html, photos_text
 
-from alerts.messages import photos_html, photos_text
-from lootwatch.errors import ConfigError, LootwatchError
-from lootwatch.images import vet_image
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.errors import ConfigError, LootwatchError
+from lootwatch.core.images import vet_image
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 
 log = logging.getLogger(__name__)
 

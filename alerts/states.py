@@ -7,7 +7,7 @@ because the decisions table is the audit trail police and museums rely on.
 
 from __future__ import annotations
 
-from lootwatch.errors import StateError
+from lootwatch.core.errors import StateError
 
 STATES = ("new", "confirmed", "dismissed", "escalated")
 ACTIONS = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated"}

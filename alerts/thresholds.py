@@ -18,8 +18,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError
 
 ALL = "(all collections)"
 

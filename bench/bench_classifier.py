@@ -33,18 +33,18 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from matcher.benchmark import read_benchmark
-    from matcher.evaluate import BenchImages
-    from matcher.fusion import (
+    from lootwatch.matcher.benchmark import read_benchmark
+    from lootwatch.matcher.evaluate import BenchImages
+    from lootwatch.matcher.fusion import (
         RULES,
         classification_tables,
         classifier_runs,
         fuse,
         run_from_scores,
     )
-    from models.classifier import load_classifiers
-    from models.classifier_train import TrainConfig, train_classifier
-    from models.descriptor import load_descriptor
+    from lootwatch.models.classifier import load_classifiers
+    from lootwatch.models.classifier_train import TrainConfig, train_classifier
+    from lootwatch.models.descriptor import load_descriptor
 
     bench = read_benchmark(args.bench)
     train_s = 0.0
@@ -102,9 +102,9 @@ def main() -> None:
             f"P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f}"
         )
     if args.plots:
-        from models.classifier import LoadedClassifier
-        from models.classifier_plots import embedding_plots
-        from models.classifier_saliency import save_saliency
+        from lootwatch.models.classifier import LoadedClassifier
+        from lootwatch.models.classifier_plots import embedding_plots
+        from lootwatch.models.classifier_saliency import save_saliency
 
         assert isinstance(clf, LoadedClassifier)
         col = bench.collection_of

@@ -41,7 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawlers.settings import CONCURRENT_ITEMS  # noqa: E402 - after the path set-up above
+from lootwatch.crawlers.settings import CONCURRENT_ITEMS  # noqa: E402 - after the path set-up above
+
 from lootwatch.demo.site import PLAIN_SELECTORS  # noqa: E402
 
 PER_PAGE = 50
@@ -218,9 +219,10 @@ def plain_scrapy(start_url: str, concurrency: int) -> dict[str, Any]:
 def lootwatch_crawl(
     start_url: str, concurrency: int, urls: tuple[str, str], data_dir: Path, queue: str, name: str
 ) -> dict[str, Any]:
-    from crawlers.run import run_crawl_isolated
-    from crawlers.sites import SiteConfig
-    from lootwatch.settings import Settings
+    from lootwatch.crawlers.run import run_crawl_isolated
+    from lootwatch.crawlers.sites import SiteConfig
+
+    from lootwatch.core.settings import Settings
 
     settings = Settings.model_validate({"data_dir": data_dir, "download_delay_s": 0.0, "queue_name": queue})
     site = SiteConfig(
@@ -241,8 +243,8 @@ def lootwatch_crawl(
 def services(database_url: str | None, redis_url: str | None) -> Any:
     import psycopg
 
-    from lootwatch.db.migrate import migrate
-    from lootwatch.services import _embedded_postgres, _embedded_redis
+    from lootwatch.core.db.migrate import migrate
+    from lootwatch.core.services import _embedded_postgres, _embedded_redis
 
     services_dir = ROOT / "data" / "test-services"
     keep = None
@@ -264,8 +266,8 @@ def services(database_url: str | None, redis_url: str | None) -> Any:
 
 def stored_counts(db_url: str, redis_url: str, queue: str) -> dict[str, int]:
     """What the lootwatch crawls left: rows, and match jobs queued."""
-    from lootwatch.db import Database
-    from lootwatch.queueing import photo_queue
+    from lootwatch.core.db import Database
+    from lootwatch.core.queueing import photo_queue
 
     db = Database(db_url)
     counts = {
@@ -277,7 +279,7 @@ def stored_counts(db_url: str, redis_url: str, queue: str) -> dict[str, int]:
 
 
 def drop_queue(redis_url: str, queue: str) -> None:
-    from lootwatch.queueing import photo_queue
+    from lootwatch.core.queueing import photo_queue
 
     photo_queue(redis_url, queue).delete(delete_jobs=True)  # no worker ever sees the benchmark's photos
 

@@ -15,9 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from lootwatch.models.descriptor import load_descriptor
 from PIL import Image
-
-from models.descriptor import load_descriptor
 
 
 def best_rates(fns: dict[str, Callable[[], object]], n_images: int, rounds: int) -> dict[str, float]:

@@ -18,8 +18,7 @@ import time
 
 import faiss
 import numpy as np
-
-from matcher.index import GalleryIndex
+from lootwatch.matcher.index import GalleryIndex
 
 DIM = 512
 PER_ARTEFACT = 4

@@ -84,12 +84,13 @@ def main() -> None:
     ap.add_argument("--redis-url")
     args = ap.parse_args()
 
-    from crawlers.run import run_crawl_isolated
-    from crawlers.sites import SiteConfig
-    from lootwatch.db import Database
+    from lootwatch.crawlers.run import run_crawl_isolated
+    from lootwatch.crawlers.sites import SiteConfig
+
+    from lootwatch.core.db import Database
+    from lootwatch.core.settings import Settings
     from lootwatch.demo.pages import PER_PAGE
     from lootwatch.demo.site import serve
-    from lootwatch.settings import Settings
 
     mb = 1024 * 1024
     with (

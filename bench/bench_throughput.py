@@ -71,11 +71,11 @@ def coil(obj: int, angle: int) -> Path:
 
 def _bare_child(settings_json: str, photos: list[bytes], barrier, out) -> None:  # noqa: ANN001
     import torch
+    from lootwatch.workers.engine import MatchEngine
+    from lootwatch.workers.process import pick_device, tune_allocator
 
-    from lootwatch.images import vet_image
-    from lootwatch.settings import Settings
-    from workers.engine import MatchEngine
-    from workers.process import pick_device, tune_allocator
+    from lootwatch.core.images import vet_image
+    from lootwatch.core.settings import Settings
 
     settings = Settings.model_validate_json(settings_json)
     tune_allocator()  # the worker process's own settings: the bare forward runs as fast as it can there
@@ -122,8 +122,8 @@ def bare_rate(settings, photos: list[bytes], processes: int) -> tuple[float, str
 
 def store_photos(db, settings, photos: list[bytes]) -> list[tuple[int, str]]:  # noqa: ANN001
     """The photos as the crawler leaves them: blobs stored, rows committed as queued (not yet enqueued)."""
-    from lootwatch.images import check_image
-    from lootwatch.storage import BlobStore
+    from lootwatch.core.images import check_image
+    from lootwatch.core.storage import BlobStore
 
     store = BlobStore(settings.store_dir)
     with db.transaction() as conn:  # plain deletes in order: TRUNCATE ... CASCADE would reach the gallery
@@ -155,8 +155,9 @@ def store_photos(db, settings, photos: list[bytes]) -> list[tuple[int, str]]:  #
 
 
 def _pool_child(settings_json: str, processes: int) -> None:
-    from lootwatch.settings import Settings
-    from workers.process import run_pool
+    from lootwatch.workers.process import run_pool
+
+    from lootwatch.core.settings import Settings
 
     run_pool(Settings.model_validate_json(settings_json), processes)
 
@@ -164,7 +165,7 @@ def _pool_child(settings_json: str, processes: int) -> None:
 def end_to_end_rate(db, settings, photos: list[bytes], processes: int) -> float:  # noqa: ANN001
     from rq import Worker
 
-    from lootwatch.queueing import enqueue_photos, photo_queue
+    from lootwatch.core.queueing import enqueue_photos, photo_queue
 
     new = store_photos(db, settings, photos)
     queue = photo_queue(settings.redis_url, settings.queue_name)
@@ -231,12 +232,12 @@ def main() -> None:
     args = ap.parse_args()
     size = tuple(int(v) for v in args.photo_size.lower().split("x"))
 
-    from lootwatch.db import Database
+    from lootwatch.core.db import Database
+    from lootwatch.core.services import resolved, services
+    from lootwatch.core.settings import Settings
+    from lootwatch.core.storage import BlobStore
     from lootwatch.gallery import import_gallery
     from lootwatch.indexing import build_and_publish
-    from lootwatch.services import resolved, services
-    from lootwatch.settings import Settings
-    from lootwatch.storage import BlobStore
 
     tmp = Path(tempfile.mkdtemp(prefix="lwbench"))
     base = Settings(

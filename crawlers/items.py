@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from crawlers.extract.result import PageResult
+from lootwatch.crawlers.extract.result import PageResult
 
 
 @dataclass(repr=False)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from lootwatch.crawlers.safety import HostVerdicts, UnsafeURLError, check_url, polite_delay, robots_crawl_delay
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
-
-from crawlers.safety import HostVerdicts, UnsafeURLError, check_url, polite_delay, robots_crawl_delay
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 120.0

@@ -12,15 +12,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from crawlers.framing import FrameProtocol, FrameReader, Timeout, send, socket_pair
-from crawlers.heap import settle_heap
-from crawlers.items import ListingItem, PhotoItem, SeenItem
-from crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto, open_store
+from lootwatch.crawlers.framing import FrameProtocol, FrameReader, Timeout, send, socket_pair
+from lootwatch.crawlers.heap import settle_heap
+from lootwatch.crawlers.items import ListingItem, PhotoItem, SeenItem
+from lootwatch.crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto, open_store
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from lootwatch.settings import Settings
+    from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 200  # items written in one transaction at most

@@ -11,19 +11,19 @@ from __future__ import annotations
 import logging
 import multiprocessing
 
-from scrapy.crawler import Crawler, CrawlerProcess
-
 # the download handler's module, with Scrapy's HTTP/TLS modules it imports, loaded at start-up: Scrapy
 # loads it at the first request, inside the crawl, where its deprecated-class shims walk the reactor's
 # deep stack reading source files (inspect.stack): 0.4 s or more of the crawl's first responses
-import crawlers.browser  # noqa: F401, I001
-from crawlers.heap import settle_heap
-from crawlers.settings import crawler_settings, process_settings
-from crawlers.sites import SiteConfig
-from crawlers.spiders.listing import ListingSpider
-from crawlers.store import CrawlStats, CrawlStore, open_store
-from lootwatch.errors import StateError
-from lootwatch.settings import Settings
+import lootwatch.crawlers.browser  # noqa: F401, I001
+from lootwatch.crawlers.heap import settle_heap
+from lootwatch.crawlers.settings import crawler_settings, process_settings
+from lootwatch.crawlers.sites import SiteConfig
+from lootwatch.crawlers.spiders.listing import ListingSpider
+from lootwatch.crawlers.store import CrawlStats, CrawlStore, open_store
+from scrapy.crawler import Crawler, CrawlerProcess
+
+from lootwatch.core.errors import StateError
+from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

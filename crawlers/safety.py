@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from lootwatch.errors import BadInputError
+from lootwatch.core.errors import BadInputError
 
 
 class UnsafeURLError(BadInputError):

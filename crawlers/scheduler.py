@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from crawlers.run import run_crawl_isolated
-from crawlers.sites import SiteConfig
-from crawlers.store import CrawlStats
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.crawlers.run import run_crawl_isolated
+from lootwatch.crawlers.sites import SiteConfig
+from lootwatch.crawlers.store import CrawlStats
+
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

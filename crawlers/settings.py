@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+from lootwatch.crawlers.sites import SiteConfig
 from scrapy.settings import Settings as ScrapySettings
 
-from crawlers.sites import SiteConfig
-from lootwatch.settings import Settings
+from lootwatch.core.settings import Settings
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
 # (default 100), which cost more than extracting the page; a callback yields one listing and its
 # photo requests, or a search page's links, so a few at a time keep up.
 CONCURRENT_ITEMS = 8
-PLAYWRIGHT_HANDLER = "crawlers.browser.LazyPlaywrightHandler"  # Chromium started only when a page needs it
+PLAYWRIGHT_HANDLER = "lootwatch.crawlers.browser.LazyPlaywrightHandler"  # Chromium started only when a page needs it
 
 
 def chromium_path(settings: Settings) -> str:
@@ -74,7 +74,7 @@ def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
         "EXTENSIONS": {
             "scrapy.extensions.throttle.AutoThrottle": None,
-            "crawlers.middlewares.PoliteThrottle": 0,
+            "lootwatch.crawlers.middlewares.PoliteThrottle": 0,
         },
         "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,
@@ -84,10 +84,10 @@ def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
         "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],  # 429/503 back off in PoliteDelayMiddleware
         "COOKIES_ENABLED": False,
         "DOWNLOADER_MIDDLEWARES": {
-            "crawlers.middlewares.SafetyMiddleware": 50,
-            "crawlers.middlewares.PoliteDelayMiddleware": 580,
+            "lootwatch.crawlers.middlewares.SafetyMiddleware": 50,
+            "lootwatch.crawlers.middlewares.PoliteDelayMiddleware": 580,
         },
-        "ITEM_PIPELINES": {"crawlers.pipelines.StorePipeline": 300},
+        "ITEM_PIPELINES": {"lootwatch.crawlers.pipelines.StorePipeline": 300},
         "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": chromium_path(settings), "args": CHROMIUM_ARGS},

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawlers.extract import ADAPTERS
-from crawlers.extract.selectors import SELECTOR_KEYS
-from lootwatch.errors import ConfigError
+from lootwatch.crawlers.extract import ADAPTERS
+from lootwatch.crawlers.extract.selectors import SELECTOR_KEYS
+
+from lootwatch.core.errors import ConfigError
 
 BUNDLED_SITES = Path(__file__).with_name("sites.toml")
 _CADENCE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")

@@ -1,7 +1,7 @@
 """Storing a crawl (spine step 3): sources, crawl runs, listings with history, page snapshots, photos.
 
 Pages: each fetch is a page_snapshots row; the page's bytes are a WARC record appended to the
-crawl's WARC file (:mod:`lootwatch.warc`), stored once per sha256 (a fetch of bytes stored before
+crawl's WARC file (:mod:`lootwatch.core.warc`), stored once per sha256 (a fetch of bytes stored before
 points at their record).
 
 Photos: vetted, stored once by content (sha256), linked to every listing that shows them. Only a
@@ -22,18 +22,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
+from lootwatch.crawlers.extract.result import PageResult
 from rq import Queue
 
-from crawlers.extract.result import PageResult
-from lootwatch.db import Conn, Database, connect
-from lootwatch.errors import BadInputError, StateError
-from lootwatch.images import check_image
-from lootwatch.queueing import enqueue_photos, photo_queue
-from lootwatch.storage import BlobStore, PackFile, sha256_bytes
-from lootwatch.warc import page_record
+from lootwatch.core.db import Conn, Database, connect
+from lootwatch.core.errors import BadInputError, StateError
+from lootwatch.core.images import check_image
+from lootwatch.core.queueing import enqueue_photos, photo_queue
+from lootwatch.core.storage import BlobStore, PackFile, sha256_bytes
+from lootwatch.core.warc import page_record
 
 if TYPE_CHECKING:
-    from lootwatch.settings import Settings
+    from lootwatch.core.settings import Settings
 
 HISTORY_FIELDS = ("price_text", "status", "title")
 FILE_THREADS = 4  # blobs of a batch written at once by the store's writer

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError
-from lootwatch.images import vet_image
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.images import vet_image
+from lootwatch.core.storage import BlobStore
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 

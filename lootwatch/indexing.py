@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError
-from lootwatch.images import vet_image
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.images import vet_image
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
 
 def gallery_photos(db: Database, store: BlobStore, settings: Settings) -> Iterator:  # noqa: ANN401
-    from matcher.index import GalleryPhoto
+    from lootwatch.matcher.index import GalleryPhoto
 
     rows = db.fetchall(
         """SELECT p.id, p.artefact_id, p.stored_path FROM artefact_photos p
@@ -51,12 +51,12 @@ def build_and_publish(
     """
     from tqdm import tqdm
 
-    from matcher.index import GalleryIndex
-    from matcher.store import publish
-    from matcher.tuning import MIN_ARTEFACTS, tune_on_gallery
-    from matcher.views import GalleryViews
-    from models.descriptor import load_descriptor
-    from models.finetune import gallery_hash
+    from lootwatch.matcher.index import GalleryIndex
+    from lootwatch.matcher.store import publish
+    from lootwatch.matcher.tuning import MIN_ARTEFACTS, tune_on_gallery
+    from lootwatch.matcher.views import GalleryViews
+    from lootwatch.models.descriptor import load_descriptor
+    from lootwatch.models.finetune import gallery_hash
 
     spec = descriptor_spec or settings.descriptor
     views = GalleryViews(settings.gallery_scales, settings.gallery_mirror)

@@ -15,9 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from lootwatch.matcher.errors import BenchmarkError
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-from matcher.errors import BenchmarkError
 
 GALLERY_CSV = "gallery.csv"
 LISTINGS_CSV = "listings.csv"

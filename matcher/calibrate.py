@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from lootwatch.errors import BadInputError
+from lootwatch.core.errors import BadInputError
 
 IMPOSTOR_QUANTILE = 0.95
 GENUINE_CAP_QUANTILE = 0.5
@@ -100,7 +100,7 @@ def restage_queries(
 
     Seeded: the same gallery always gives the same queries (and so the same threshold).
     """
-    from models.augment import listing_style
+    from lootwatch.models.augment import listing_style
 
     sources = [i for i in range(len(images)) for _ in range(per_photo)]
     if len(sources) > max_queries:

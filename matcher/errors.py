@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lootwatch.errors import BadInputError, LootwatchError, NotFoundError
+from lootwatch.core.errors import BadInputError, LootwatchError, NotFoundError
 
 
 class IndexMismatchError(LootwatchError):

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lootwatch.matcher.benchmark import Benchmark, open_image
+from lootwatch.matcher.calibrate import Calibration
+from lootwatch.matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, card_dict, embed_images
+from lootwatch.matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
+from lootwatch.matcher.views import GalleryViews, embed_views
 from PIL import Image
 
-from lootwatch.errors import BadInputError
-from matcher.benchmark import Benchmark, open_image
-from matcher.calibrate import Calibration
-from matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, card_dict, embed_images
-from matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
-from matcher.views import GalleryViews, embed_views
+from lootwatch.core.errors import BadInputError
 
 Progress = Callable[[Iterable[Any], str], Iterable[Any]]
 K = 10  # artefacts kept per listing photo (top-10 is the widest metric)
@@ -206,7 +206,7 @@ def train_baselines(
     ``options``: further ``TrainConfig`` fields, e.g. those of the evaluated descriptor's own
     training (:func:`training_options`), so baselines differ from it by their head only.
     """
-    from models.train_descriptor import train_descriptor
+    from lootwatch.models.train_descriptor import train_descriptor
 
     if not Path(train_images).is_dir():
         raise BadInputError(f"training images folder {train_images} does not exist")

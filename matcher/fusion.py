@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from lootwatch.matcher.calibrate import leave_one_out_scores
+from lootwatch.matcher.evaluate import BenchImages, RunResult
+from lootwatch.matcher.index import EmbedsImages, GalleryIndex, card_dict, embed_images
+from lootwatch.matcher.metrics import ListingResult, compute_metrics, grouped_metrics, pr_curve
+from lootwatch.matcher.views import GalleryViews, embed_views
 from PIL import Image
-
-from matcher.calibrate import leave_one_out_scores
-from matcher.evaluate import BenchImages, RunResult
-from matcher.index import EmbedsImages, GalleryIndex, card_dict, embed_images
-from matcher.metrics import ListingResult, compute_metrics, grouped_metrics, pr_curve
-from matcher.views import GalleryViews, embed_views
 
 DEFAULT_WEIGHT = 0.5
 RULES = ("mean", "geometric", "logit")
@@ -254,7 +253,7 @@ def classifier_runs(
 
 def classification_tables(images: BenchImages, fs: FusedScores, fused: np.ndarray | None = None) -> dict[str, Any]:
     """P/R/F1 and top-1/3/5/10 per collection and per photos-per-artefact, for each model."""
-    from models.classifier_metrics import classification_report
+    from lootwatch.models.classifier_metrics import classification_report
 
     bench = images.bench
     truths = [r.artefact_id for r in bench.listings]
@@ -292,9 +291,9 @@ def train_for_benchmark(
 
     A checkpoint already at ``out`` trained the same way on the same gallery photos is reused.
     """
-    from models.classifier import load_classifier
-    from models.classifier_data import read_gallery, select_artefacts
-    from models.classifier_train import TrainConfig, benchmark_config, train_classifier
+    from lootwatch.models.classifier import load_classifier
+    from lootwatch.models.classifier_data import read_gallery, select_artefacts
+    from lootwatch.models.classifier_train import TrainConfig, benchmark_config, train_classifier
 
     gallery = images.bench.root / "gallery.csv"
     cfg = benchmark_config(backbone=backbone, negatives=negatives)

@@ -46,11 +46,11 @@ from typing import Any, Protocol
 
 import faiss
 import numpy as np
+from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
+from lootwatch.matcher.views import GalleryViews, embed_views
 from PIL import Image
 
-from lootwatch.errors import BadInputError
-from matcher.errors import IndexMismatchError, IndexNotFoundError
-from matcher.views import GalleryViews, embed_views
+from lootwatch.core.errors import BadInputError
 
 KINDS = ("flat", "hnsw", "ivfpq")
 INDEX_FILE = "index.faiss"
@@ -268,7 +268,7 @@ class GalleryIndex:
     ) -> None:
         """Set ``threshold`` from the gallery alone: re-staged copies of ``images`` when given
         with their ``descriptor``, else the gallery vectors themselves (leave-one-out)."""
-        from matcher.calibrate import calibrate_threshold, calibrate_with_descriptor
+        from lootwatch.matcher.calibrate import calibrate_threshold, calibrate_with_descriptor
 
         if descriptor is not None and images is not None:
             result = calibrate_with_descriptor(

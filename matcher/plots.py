@@ -10,8 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
-
-from matcher.evaluate import RunResult  # noqa: E402
+from lootwatch.matcher.evaluate import RunResult  # noqa: E402
 
 
 def plot_pr(runs: Sequence[RunResult], path: Path) -> Path:

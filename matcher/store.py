@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from matcher.errors import IndexNotFoundError
-from matcher.index import META_FILE, GalleryIndex
-from matcher.views import GalleryViews
+from lootwatch.matcher.errors import IndexNotFoundError
+from lootwatch.matcher.index import META_FILE, GalleryIndex
+from lootwatch.matcher.views import GalleryViews
 
 CURRENT = "CURRENT"
 DESCRIPTOR_FILE = "descriptor.pt"
@@ -50,7 +50,7 @@ def publish(index: GalleryIndex, index_dir: Path, descriptor: Any = None) -> Pat
     try:
         index.save(staging)
         if descriptor is not None:
-            from models.descriptor import save_checkpoint
+            from lootwatch.models.descriptor import save_checkpoint
 
             save_checkpoint(descriptor, staging / DESCRIPTOR_FILE, half=False)
         os.replace(staging, final)

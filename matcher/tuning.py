@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from lootwatch.matcher.calibrate import Calibration, ScoreStats, query_scores, restage_queries, threshold_from_scores
+from lootwatch.matcher.index import embed_images
+from lootwatch.matcher.views import GalleryViews, embed_views
 from PIL import Image
 
-from lootwatch.errors import BadInputError
-from matcher.calibrate import Calibration, ScoreStats, query_scores, restage_queries, threshold_from_scores
-from matcher.index import embed_images
-from matcher.views import GalleryViews, embed_views
+from lootwatch.core.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def tune_on_gallery(
 ) -> TunedDescriptor:
     """``load()`` gives a fresh copy of the starting descriptor; see the module doc. ``views``: how the
     index embeds gallery photos (:mod:`matcher.views`), so the threshold is fitted on the same vectors."""
-    from models.finetune import fine_tune
+    from lootwatch.models.finetune import fine_tune
 
     ids = [str(a) for a in artefact_ids]
     n_artefacts = len(set(ids))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from lootwatch.errors import BadInputError
+from lootwatch.core.errors import BadInputError
 
 STRIDE = 32  # CNN trunks downsample by 32: other input sizes would crop their last feature row/column
 MIN_SCALE, MAX_SCALE = 0.25, 4.0
@@ -80,15 +80,6 @@ class GalleryViews:
         return f"{self.count} views (scales {scales}{', mirrored' if self.mirror else ''})"
 
 
-def parse_scales(text: str) -> tuple[float, ...]:
-    """``"0.75,1,1.25"`` -> (0.75, 1.0, 1.25), as the setting and ``--gallery-scales`` are written."""
-    try:
-        scales = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise ViewsError(f"gallery scales: expected numbers separated by commas, got {text!r}") from None
-    if not scales:
-        raise ViewsError("gallery scales: give at least one scale (1: embed gallery photos once)")
-    return scales
 
 
 def embed_views(
@@ -104,7 +95,7 @@ def embed_views(
     ``descriptor.embed(images)`` embeds at the card's input size; other scales need
     ``descriptor.embed(images, input_size=(h, w))`` (as :class:`models.descriptor.Descriptor` has).
     """
-    from matcher.index import card_dict
+    from lootwatch.matcher.index import card_dict
 
     card = card_dict(descriptor.card)
     dim = int(card["dim"])
@@ -130,7 +121,7 @@ def _embed_at(descriptor: Any, images: list[Image.Image], size: tuple[int, ...],
     if size == card_size:
         return np.asarray(descriptor.embed(images), dtype=np.float64)
     if "input_size" not in inspect.signature(descriptor.embed).parameters:
-        from matcher.index import card_dict
+        from lootwatch.matcher.index import card_dict
 
         raise ViewsError(
             f"descriptor {card_dict(descriptor.card).get('name')} cannot embed at input size {size}: "

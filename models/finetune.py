@@ -24,14 +24,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
+from lootwatch.models.card import state_dict_sha256
+from lootwatch.models.cpu import native_bf16
+from lootwatch.models.descriptor import Descriptor
+from lootwatch.models.errors import ModelError
+from lootwatch.models.train_descriptor import TrainConfig, optimizer_for, sample_batch, train_step
+from lootwatch.models.triplet import MINERS
 from PIL import Image
-
-from models.card import state_dict_sha256
-from models.cpu import native_bf16
-from models.descriptor import Descriptor
-from models.errors import ModelError
-from models.train_descriptor import TrainConfig, optimizer_for, sample_batch, train_step
-from models.triplet import MINERS
 
 log = logging.getLogger(__name__)
 

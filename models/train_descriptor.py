@@ -31,15 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
-
-from models.augment import listing_style
-from models.cpu import native_bf16
-from models.descriptor import Descriptor, build_descriptor, new_card, preprocess, save_checkpoint
-from models.errors import ModelError
-from models.training_data import TrainingSet, read_training_set
-from models.triplet import MINERS
-from models.validation import (
+from lootwatch.models.augment import listing_style
+from lootwatch.models.cpu import native_bf16
+from lootwatch.models.descriptor import Descriptor, build_descriptor, new_card, preprocess, save_checkpoint
+from lootwatch.models.errors import ModelError
+from lootwatch.models.training_data import TrainingSet, read_training_set
+from lootwatch.models.triplet import MINERS
+from lootwatch.models.validation import (
     METRIC_KEYS,
     auto_val_objects,
     build_validation_set,
@@ -48,6 +46,7 @@ from models.validation import (
     selection_score,
     split_objects,
 )
+from PIL import Image
 
 log = logging.getLogger(__name__)
 

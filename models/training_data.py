@@ -7,9 +7,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lootwatch.models.errors import ModelError
 from PIL import Image
-
-from models.errors import ModelError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 

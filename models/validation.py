@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lootwatch.models.augment import listing_style
+from lootwatch.models.errors import ModelError
 from PIL import Image
-
-from models.augment import listing_style
-from models.errors import ModelError
 
 METRIC_KEYS = ("top1", "ap", "r_at_p95", "fp_at_r90")
 

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from lootwatch.db import Database
-from lootwatch.db.migrate import migrate
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.db.migrate import migrate
+from lootwatch.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -40,7 +40,7 @@ def _server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from lootwatch.services import _embedded_postgres
+    from lootwatch.core.services import _embedded_postgres
 
     yield _embedded_postgres(SERVICES_DIR / "postgres")
 
@@ -79,7 +79,7 @@ def _redis_server() -> Iterator[str]:
     if url:
         yield url
         return
-    from lootwatch.services import _embedded_redis
+    from lootwatch.core.services import _embedded_redis
 
     url, server = _embedded_redis(SERVICES_DIR / "redis")
     yield url

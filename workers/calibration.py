@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workers.engine import MatchEngine
+    from lootwatch.workers.engine import MatchEngine
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,8 @@ def _read(cache_file: Path | None) -> dict[str, str]:
 
 def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -> str:
     import torch
-
-    from models.cpu import native_bf16
-    from workers.engine import PRECISIONS
+    from lootwatch.models.cpu import native_bf16
+    from lootwatch.workers.engine import PRECISIONS
 
     key = (engine.model_version, batch)
     known = _cache.get(key) or _read(cache_file).get(_machine_key(engine, batch))

@@ -10,13 +10,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lootwatch.db import Database
-from lootwatch.errors import ConfigError
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.errors import ConfigError
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 
 if TYPE_CHECKING:
-    from workers.engine import MatchEngine
+    from lootwatch.workers.engine import MatchEngine
 
 
 @dataclass

@@ -46,15 +46,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from lootwatch.errors import ConfigError
+from lootwatch.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
+    from lootwatch.matcher.fusion import DescriptorCalibration
+    from lootwatch.matcher.index import GalleryIndex
+    from lootwatch.models.classifier import Ensemble, LoadedClassifier
 
-    from lootwatch.settings import Settings
-    from matcher.fusion import DescriptorCalibration
-    from matcher.index import GalleryIndex
-    from models.classifier import Ensemble, LoadedClassifier
+    from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class LiveClassifier:
 
 def fused_matrix(p: np.ndarray, q: np.ndarray, known: np.ndarray, rule: str, weight: float) -> np.ndarray:
     """Fused (n, C) scores; columns the classifier does not know (``known`` False) keep ``q``."""
-    from matcher.fusion import fuse
+    from lootwatch.matcher.fusion import fuse
 
     return np.where(known[None, :], fuse(p, q, weight, rule), q).astype(np.float32)
 
@@ -114,8 +114,8 @@ class MatchEngine:
         calibration_cache: Path | None = None,
         classifier_dir: Path | None = None,
     ) -> None:
-        from matcher.store import live_descriptor_spec
-        from models.descriptor import load_descriptor
+        from lootwatch.matcher.store import live_descriptor_spec
+        from lootwatch.models.descriptor import load_descriptor
 
         self.configured_descriptor = descriptor_spec
         self.descriptor_spec = live_descriptor_spec(index_dir, descriptor_spec)
@@ -137,7 +137,7 @@ class MatchEngine:
         if self.device.startswith("cuda"):
             return "cuda-autocast"
         if requested == "auto":
-            from workers.calibration import calibrate
+            from lootwatch.workers.calibration import calibrate
 
             return calibrate(self, batch, cache)
         if requested not in PRECISIONS:
@@ -194,9 +194,9 @@ class MatchEngine:
         return self._reload_classifier() or changed
 
     def _reload_index(self) -> bool:
-        from matcher.index import GalleryIndex
-        from matcher.store import current_version, descriptor_spec_for
-        from models.descriptor import load_descriptor
+        from lootwatch.matcher.index import GalleryIndex
+        from lootwatch.matcher.store import current_version, descriptor_spec_for
+        from lootwatch.models.descriptor import load_descriptor
 
         version = current_version(self.index_dir)
         if version is None or version == self._index_version:
@@ -237,7 +237,7 @@ class MatchEngine:
         return True
 
     def _load_classifier(self, version: str) -> LiveClassifier:
-        from workers.retrain import load_published
+        from lootwatch.workers.retrain import load_published
 
         folder = self.classifier_dir / version  # type: ignore[operator]
         fusion_path = folder / FUSION_FILE
@@ -269,7 +269,7 @@ class MatchEngine:
         photo larger than that at a reduced scale loses nothing they see (see ``vet_image``)."""
         sizes = [*self.descriptor.card.input_size]
         if self._classifier is not None:
-            from models.classifier import focuses, members_of
+            from lootwatch.models.classifier import focuses, members_of
 
             for member in members_of(self._classifier.model):
                 # a focusing classifier reads a crop of the photo: twice its side, so the crop is not upsampled
@@ -335,7 +335,7 @@ class MatchEngine:
     def descriptor_calibration(self) -> DescriptorCalibration:
         """cosine -> P(same artefact), fitted on this index's gallery vectors (leave-one-out)."""
         if self._descriptor_calibration is None:
-            from matcher.fusion import DescriptorCalibration, calibrate_descriptor
+            from lootwatch.matcher.fusion import DescriptorCalibration, calibrate_descriptor
 
             try:
                 ids, vectors = _gallery_vectors(self.index)
@@ -388,7 +388,7 @@ class MatchEngine:
 
 
 def _current_classifier(root: Path) -> str | None:
-    from workers.retrain import CHECKPOINT
+    from lootwatch.workers.retrain import CHECKPOINT
 
     try:
         name = (root / "CURRENT").read_text().strip()

@@ -6,14 +6,14 @@ import logging
 import time
 from collections.abc import Sequence
 
+from lootwatch.workers.context import current
+from lootwatch.workers.matching import OnCommit, match_batch
+from lootwatch.workers.resilience import retry_transient
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 from rq.job import Job
 
-from lootwatch.metrics import ERRORS, JOB_LATENCY, PHOTOS
-from workers.context import current
-from workers.matching import OnCommit, match_batch
-from workers.resilience import retry_transient
+from lootwatch.core.metrics import ERRORS, JOB_LATENCY, PHOTOS
 
 log = logging.getLogger(__name__)
 

@@ -25,14 +25,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from alerts.rules import decide_alerts
-from lootwatch.db import Conn, connect
-from lootwatch.errors import BadInputError
-from lootwatch.images import vet_image
-from lootwatch.metrics import BATCH_SIZE
-from workers.context import WorkerContext
-from workers.engine import Hit
-from workers.retrain import classifier_root
+from lootwatch.alerts.rules import decide_alerts
+from lootwatch.workers.context import WorkerContext
+from lootwatch.workers.engine import Hit
+from lootwatch.workers.retrain import classifier_root
+
+from lootwatch.core.db import Conn, connect
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.images import vet_image
+from lootwatch.core.metrics import BATCH_SIZE
 
 if TYPE_CHECKING:
     import torch

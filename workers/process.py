@@ -19,19 +19,19 @@ import threading
 import time
 from collections.abc import Sequence
 
+from lootwatch.workers.context import WorkerContext, install
+from lootwatch.workers.engine import MatchEngine
+from lootwatch.workers.resilience import Backoff, retry_transient, transient_reason
+from lootwatch.workers.sweeper import requeue_stale, worker_name
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from lootwatch.db import Database
-from lootwatch.images import vet_image
-from lootwatch.metrics import INDEX_INFO, refresh_state_gauges, start_metrics_server
-from lootwatch.queueing import photo_queue
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
-from workers.context import WorkerContext, install
-from workers.engine import MatchEngine
-from workers.resilience import Backoff, retry_transient, transient_reason
-from workers.sweeper import requeue_stale, worker_name
+from lootwatch.core.db import Database
+from lootwatch.core.images import vet_image
+from lootwatch.core.metrics import INDEX_INFO, refresh_state_gauges, start_metrics_server
+from lootwatch.core.queueing import photo_queue
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,8 @@ def _warm_up() -> None:
     and the alert outbox (about 1 s when scipy's DCT was behind the hash)."""
     import io
 
+    import lootwatch.alerts.outbox  # noqa: F401
     from PIL import Image
-
-    import alerts.outbox  # noqa: F401
 
     buf = io.BytesIO()
     Image.new("RGB", (64, 64)).save(buf, "JPEG")

@@ -15,7 +15,7 @@ from typing import TypeVar
 import psycopg
 import redis
 
-from lootwatch.errors import ConfigError
+from lootwatch.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,7 +26,7 @@ def transient_reason(exc: BaseException) -> str | None:
     if isinstance(exc, psycopg.OperationalError):
         return "postgres"
     if isinstance(exc, ConfigError) and isinstance(exc.__cause__, psycopg.OperationalError):
-        return "postgres"  # lootwatch.db.connect wraps a refused connection
+        return "postgres"  # lootwatch.core.db.connect wraps a refused connection
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         return "redis"
     return None
@@ -72,7 +72,7 @@ def retry_transient(fn: Callable[[], T], what: str, *, give_up_after_s: float = 
                     "error": str(exc)[:200],
                 },
             )
-            from lootwatch.metrics import ERRORS
+            from lootwatch.core.metrics import ERRORS
 
             ERRORS.labels(f"{reason}_unavailable").inc()
             time.sleep(delay)

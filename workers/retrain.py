@@ -45,19 +45,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from lootwatch.models.classifier_data import GalleryPhoto
 
-from lootwatch.db import Database
-from lootwatch.errors import LootwatchError
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
-from models.classifier_data import GalleryPhoto
+from lootwatch.core.db import Database
+from lootwatch.core.errors import LootwatchError
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 
 if TYPE_CHECKING:
-    from models.classifier import Ensemble, LoadedClassifier
+    from lootwatch.models.classifier import Ensemble, LoadedClassifier
 
 log = logging.getLogger(__name__)
 
-JOB = "workers.retrain.retrain_classifier"
+JOB = "lootwatch.workers.retrain.retrain_classifier"
 JOB_ID = "retrain-classifier"
 CHECKPOINT = "classifier.pt"
 CARD = "card.json"
@@ -119,7 +119,7 @@ def _member_name(n: int) -> str:
 
 def load_published(folder: Path, device: str = "cpu") -> LoadedClassifier | Ensemble:
     """The classifier a version folder holds: one checkpoint, or the ensemble of its members."""
-    from models.classifier import load_classifiers
+    from lootwatch.models.classifier import load_classifiers
 
     return load_classifiers(member_checkpoints(folder), device)
 
@@ -150,10 +150,10 @@ def retrain(
     """Train on the Postgres gallery and publish a new version, unless CURRENT already is that.
 
     One classifier per ``settings.classifier_backbones`` (several: an ensemble, published as one version)."""
-    from models.classifier import members_of
-    from models.classifier_data import select_artefacts
-    from models.classifier_train import TrainConfig, benchmark_config, train_classifier
-    from models.errors import ModelError
+    from lootwatch.models.classifier import members_of
+    from lootwatch.models.classifier_data import select_artefacts
+    from lootwatch.models.classifier_train import TrainConfig, benchmark_config, train_classifier
+    from lootwatch.models.errors import ModelError
 
     photos = gallery_photos(db, BlobStore(settings.store_dir))
     overrides: dict[str, Any] = {"pretrained": pretrained, "name": "classifier"}
@@ -228,14 +228,15 @@ def calibrate_fusion(
     weight: float = 0.5,
 ) -> dict[str, Any]:
     """The fused alert threshold for ``clf`` + the worker's descriptor, from gallery photos only."""
-    from lootwatch.images import vet_image
-    from matcher.calibrate import ScoreStats, restage_queries, threshold_from_scores
-    from matcher.fusion import calibrate_descriptor
-    from matcher.index import embed_images
-    from matcher.store import live_descriptor_spec, live_views
-    from matcher.views import embed_views
-    from models.descriptor import load_descriptor
-    from workers.engine import classifier_columns, fused_matrix
+    from lootwatch.matcher.calibrate import ScoreStats, restage_queries, threshold_from_scores
+    from lootwatch.matcher.fusion import calibrate_descriptor
+    from lootwatch.matcher.index import embed_images
+    from lootwatch.matcher.store import live_descriptor_spec, live_views
+    from lootwatch.matcher.views import embed_views
+    from lootwatch.models.descriptor import load_descriptor
+    from lootwatch.workers.engine import classifier_columns, fused_matrix
+
+    from lootwatch.core.images import vet_image
 
     # the live index's descriptor (its own when the index was built with a gallery fine-tune)
     descriptor = load_descriptor(live_descriptor_spec(settings.index_dir, settings.descriptor))
@@ -301,7 +302,7 @@ def retrain_classifier(
     reason: str, epochs: int | None = None, input_size: int | None = None, views: int | None = None
 ) -> dict[str, Any]:
     """RQ job: retrain the classifier from the Postgres gallery of this worker's settings."""
-    from workers.context import current
+    from lootwatch.workers.context import current
 
     ctx = current()
     return retrain(ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views).to_dict()

@@ -16,8 +16,8 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from lootwatch.db import Database
-from lootwatch.queueing import MATCH_JOB
+from lootwatch.core.db import Database
+from lootwatch.core.queueing import MATCH_JOB
 
 log = logging.getLogger(__name__)
 

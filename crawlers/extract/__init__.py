@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from lootwatch.crawlers.extract.catawiki import extract_catawiki
+from lootwatch.crawlers.extract.detect import challenge_reason, js_shell_reason, not_found_reason
+from lootwatch.crawlers.extract.ebay import extract_ebay, is_ebay
+from lootwatch.crawlers.extract.generic import extract_generic
+from lootwatch.crawlers.extract.liveauctioneers import extract_liveauctioneers
+from lootwatch.crawlers.extract.result import BLOCKED, NEEDS_JS, NOT_FOUND, UNKNOWN, PageResult, SearchResult
+from lootwatch.crawlers.extract.text import clean
 from parsel import Selector
-
-from crawlers.extract.catawiki import extract_catawiki
-from crawlers.extract.detect import challenge_reason, js_shell_reason, not_found_reason
-from crawlers.extract.ebay import extract_ebay, is_ebay
-from crawlers.extract.generic import extract_generic
-from crawlers.extract.liveauctioneers import extract_liveauctioneers
-from crawlers.extract.result import BLOCKED, NEEDS_JS, NOT_FOUND, UNKNOWN, PageResult, SearchResult
-from crawlers.extract.text import clean
 
 __all__ = ["ADAPTERS", "PageResult", "SearchResult", "extract_page", "guess_adapter"]
 

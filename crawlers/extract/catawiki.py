@@ -6,12 +6,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from lootwatch.crawlers.extract import photos
+from lootwatch.crawlers.extract.generic import extract_generic
+from lootwatch.crawlers.extract.result import ITEM, PageResult
+from lootwatch.crawlers.extract.text import clean, format_price, loads_lenient
 from parsel import Selector
-
-from crawlers.extract import photos
-from crawlers.extract.generic import extract_generic
-from crawlers.extract.result import ITEM, PageResult
-from crawlers.extract.text import clean, format_price, loads_lenient
 
 _LOT_ID = re.compile(r"/l/(\d+)")
 _SIZE_KEYS = ("original", "xl", "extraLarge", "large", "url", "l", "medium", "m")

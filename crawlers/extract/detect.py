@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 
+from lootwatch.crawlers.extract import xpath
+from lootwatch.crawlers.extract.text import clean, visible_text
 from parsel import Selector
-
-from crawlers.extract import xpath
-from crawlers.extract.text import clean, visible_text
 
 # Markers of interstitials from common bot-protection vendors; the page itself names them.
 _CHALLENGE_TITLE = re.compile(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
+from lootwatch.crawlers.extract import heuristics, photos, structured
+from lootwatch.crawlers.extract.generic import extract_generic
+from lootwatch.crawlers.extract.result import ITEM, SEARCH, PageResult, SearchResult
+from lootwatch.crawlers.extract.text import absolute, clean, join_text, parse_price
 from parsel import Selector, SelectorList
-
-from crawlers.extract import heuristics, photos, structured
-from crawlers.extract.generic import extract_generic
-from crawlers.extract.result import ITEM, SEARCH, PageResult, SearchResult
-from crawlers.extract.text import absolute, clean, join_text, parse_price
 
 _ITEM_ID = re.compile(r"/itm/(?:[^/?#]+/)?(\d{9,})")
 # text outside these is the title; they hold "Opens in a new window", "New listing" badges

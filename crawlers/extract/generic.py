@@ -6,12 +6,11 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from lootwatch.crawlers.extract import heuristics, photos, structured, xpath
+from lootwatch.crawlers.extract.result import ITEM, SEARCH, PageResult
+from lootwatch.crawlers.extract.selectors import select_text, select_urls
+from lootwatch.crawlers.extract.text import absolute, clean, format_price, parse_price, unique
 from parsel import Selector
-
-from crawlers.extract import heuristics, photos, structured, xpath
-from crawlers.extract.result import ITEM, SEARCH, PageResult
-from crawlers.extract.selectors import select_text, select_urls
-from crawlers.extract.text import absolute, clean, format_price, parse_price, unique
 
 _STATUS_TEXT = [
     (re.compile(r"\bsold\b|落札済|売り切れ|sold out|verkauft|vendu|zugeschlagen", re.I), "sold"),

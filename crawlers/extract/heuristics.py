@@ -7,12 +7,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from lootwatch.crawlers.extract import xpath
+from lootwatch.crawlers.extract.result import SearchResult
+from lootwatch.crawlers.extract.text import absolute, clean, join_text, parse_price
 from lxml import html as lxml_html
 from parsel import Selector
-
-from crawlers.extract import xpath
-from crawlers.extract.result import SearchResult
-from crawlers.extract.text import absolute, clean, join_text, parse_price
 
 _PRICE_CLASS = re.compile(
     r"(^|[-_ ])(price|amount|current-?bid|bid-?amount)([-_ ]?value|[-_ ]?amount|[-_ ]?primary)?([-_ ]|$)",

@@ -6,12 +6,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from lootwatch.crawlers.extract import photos
+from lootwatch.crawlers.extract.generic import extract_generic
+from lootwatch.crawlers.extract.result import ITEM, SEARCH, PageResult, SearchResult
+from lootwatch.crawlers.extract.text import clean, format_price, json_after
 from parsel import Selector
-
-from crawlers.extract import photos
-from crawlers.extract.generic import extract_generic
-from crawlers.extract.result import ITEM, SEARCH, PageResult, SearchResult
-from crawlers.extract.text import clean, format_price, json_after
 
 _ITEM_ID = re.compile(r"/item/(\d+)")
 _STATE_MARKERS = ("window.__data", "window.__INITIAL_STATE__", "window.__PRELOADED_STATE__")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from lootwatch.crawlers.extract.text import absolute, unique
 from parsel import Selector
-
-from crawlers.extract.text import absolute, unique
 
 _IMAGE_EXT = re.compile(r"\.(jpe?g|png|webp|gif|tiff?|bmp|avif)(\?|$)", re.I)
 # attributes galleries use for the large version of a shown <img>

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lootwatch.crawlers.extract import xpath
+from lootwatch.crawlers.extract.text import absolute, join_text, unique
 from parsel import Selector
-
-from crawlers.extract import xpath
-from crawlers.extract.text import absolute, join_text, unique
 
 SELECTOR_KEYS = frozenset(
     {

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lootwatch.crawlers.extract import xpath
+from lootwatch.crawlers.extract.text import absolute, as_float, clean, loads_lenient, unique
 from parsel import Selector
-
-from crawlers.extract import xpath
-from crawlers.extract.text import absolute, as_float, clean, loads_lenient, unique
 
 PRODUCT_TYPES = frozenset(
     {

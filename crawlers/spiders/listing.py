@@ -7,15 +7,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from lootwatch.crawlers.extract import extract_page
+from lootwatch.crawlers.extract.result import BLOCKED, ITEM, NEEDS_JS, NOT_FOUND, SEARCH, PageResult, SearchResult
+from lootwatch.crawlers.items import ListingItem, PhotoItem, SeenItem
+from lootwatch.crawlers.sites import SiteConfig
+from lootwatch.crawlers.store import CrawlStats, KnownPage, content_hash
 from scrapy import Request, Spider
 from scrapy.http import Response
 from twisted.python.failure import Failure
-
-from crawlers.extract import extract_page
-from crawlers.extract.result import BLOCKED, ITEM, NEEDS_JS, NOT_FOUND, SEARCH, PageResult, SearchResult
-from crawlers.items import ListingItem, PhotoItem, SeenItem
-from crawlers.sites import SiteConfig
-from crawlers.store import CrawlStats, KnownPage, content_hash
 
 log = logging.getLogger(__name__)
 MAX_CHALLENGE_RETRIES = 2
@@ -103,7 +102,7 @@ class ListingSpider(Spider):
         self.crawl_stats.note = f"blocked: {page.reason}"
 
     def _delay_mw(self) -> Any:
-        from crawlers.middlewares import PoliteDelayMiddleware
+        from lootwatch.crawlers.middlewares import PoliteDelayMiddleware
 
         for mw in self.crawler.engine.downloader.middleware.middlewares:  # type: ignore[union-attr]
             if isinstance(mw, PoliteDelayMiddleware):

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from lootwatch.errors import user_errors
+from lootwatch.core.errors import user_errors
 
 app = typer.Typer(
     name="lootwatch",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lootwatch.db import Database
-from lootwatch.services import ServiceUrls, services
-from lootwatch.settings import Settings, load_settings
+from lootwatch.core.db import Database
+from lootwatch.core.services import ServiceUrls, services
+from lootwatch.core.settings import Settings, load_settings
 
 _settings: Settings | None = None
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from lootwatch.errors import ConfigError
+from lootwatch.core.errors import ConfigError
 
 
 def _sites(sites_file: Path | None, default: Path | None, names: list[str] | None):  # type: ignore[no-untyped-def]
-    from crawlers.sites import load_sites
+    from lootwatch.crawlers.sites import load_sites
 
     available = load_sites(sites_file or default)
     if not names:
@@ -37,8 +37,8 @@ def crawl(
     sites_file: Path | None = typer.Option(None, "--sites-file", help="TOML sites file (default: settings / bundled)."),
 ) -> None:
     """Crawl sites once: listings, page snapshots and photos are stored; new photos are queued."""
-    from crawlers.run import run_crawl
     from lootwatch.cli.context import running
+    from lootwatch.crawlers.run import run_crawl
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)
@@ -56,7 +56,7 @@ def extract(
     ),
 ) -> None:
     """Print what the crawler reads from a saved page, as JSON."""
-    from crawlers.extract import extract_page
+    from lootwatch.crawlers.extract import extract_page
 
     try:
         result = extract_page(page.read_text(encoding="utf-8", errors="replace"), url, adapter=adapter)
@@ -72,8 +72,8 @@ def scheduler(
     once: bool = typer.Option(False, "--once", help="Run the due sites once and exit."),
 ) -> None:
     """Crawl each site on its cadence; two runs of one site never overlap."""
-    from crawlers.scheduler import run_scheduler
     from lootwatch.cli.context import running
+    from lootwatch.crawlers.scheduler import run_scheduler
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)

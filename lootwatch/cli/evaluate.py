@@ -15,8 +15,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from matcher.evaluate import RunResult
-    from matcher.metrics import Metrics
+    from lootwatch.matcher.evaluate import RunResult
+    from lootwatch.matcher.metrics import Metrics
 
 
 def eval_cmd(
@@ -107,13 +107,13 @@ def eval_cmd(
 ) -> None:
     """Index the benchmark's gallery photos, score every listing photo against them, print the metrics."""
     from lootwatch.cli.context import settings
-    from lootwatch.errors import BadInputError
-    from matcher.benchmark import read_benchmark
+    from lootwatch.core.errors import BadInputError
+    from lootwatch.matcher.benchmark import read_benchmark
 
     # cheap checks first: a usage mistake is reported before torch loads
     if compare and train_images is None:
         raise BadInputError("--compare trains the baselines: give --train-images DIR (e.g. coil100-train)")
-    from matcher.fusion import RULES
+    from lootwatch.matcher.fusion import RULES
 
     if fusion_rule not in RULES:
         raise BadInputError(f"--fusion-rule {fusion_rule!r} is not one of {', '.join(RULES)}")
@@ -122,7 +122,7 @@ def eval_cmd(
             raise BadInputError(f"--classifier {ckpt} does not exist")
     bench = read_benchmark(bench_dir)
     if train_classifier:  # a gallery too small to train on is refused before any model loads
-        from models.classifier_data import DEFAULT_MIN_IMAGES, read_gallery, select_artefacts
+        from lootwatch.models.classifier_data import DEFAULT_MIN_IMAGES, read_gallery, select_artefacts
 
         select_artefacts(read_gallery(bench.root / "gallery.csv"), DEFAULT_MIN_IMAGES)
 
@@ -130,17 +130,18 @@ def eval_cmd(
     from rich.console import Console
     from tqdm import tqdm
 
-    from matcher.evaluate import (
+    from lootwatch.matcher.evaluate import (
         UNTRAINED_BASELINE,
         BenchImages,
         evaluate_descriptor,
         train_baselines,
         training_options,
     )
-    from models.descriptor import load_descriptor
+    from lootwatch.models.descriptor import load_descriptor
 
     s = settings()
-    from matcher.views import GalleryViews, parse_scales
+    from lootwatch.core.values import parse_scales
+    from lootwatch.matcher.views import GalleryViews
 
     views = GalleryViews(
         parse_scales(gallery_scales) if gallery_scales is not None else s.gallery_scales,
@@ -194,14 +195,14 @@ def eval_cmd(
     extra_payload: dict[str, Any] = {}
     clf_paths = list(classifier or [])
     if train_classifier:
-        from matcher.fusion import train_for_benchmark
+        from lootwatch.matcher.fusion import train_for_benchmark
 
         out = (checkpoints or s.checkpoints_dir) / f"classifier-{bench.root.name}.pt"
         clf_paths.append(train_for_benchmark(images, out, negatives=train_images, retrain=retrain, say=console.print))
     clf_model = None
     if clf_paths:
-        from matcher.fusion import classification_tables, classifier_runs, fuse
-        from models.classifier import load_classifiers
+        from lootwatch.matcher.fusion import classification_tables, classifier_runs, fuse
+        from lootwatch.models.classifier import load_classifiers
 
         clf_model = load_classifiers(clf_paths, dev)
         extra, fs = classifier_runs(
@@ -250,12 +251,12 @@ def eval_cmd(
         json_path.write_text(json.dumps(payload, indent=1, allow_nan=False))
         console.print(f"wrote {json_path}")
     if plots is not None:
-        from matcher.plots import plot_pr, plot_scores, safe_name
+        from lootwatch.matcher.plots import plot_pr, plot_scores, safe_name
 
         written = [plot_pr(runs, plots / "pr_curve.png")]
         written += [plot_scores(r, plots / f"scores_{safe_name(r.name)}.png") for r in runs]
         if clf_model is not None:
-            from models.classifier_plots import classifier_figures
+            from lootwatch.models.classifier_plots import classifier_figures
 
             written += classifier_figures(clf_model, images.listings, _listing_labels(bench), plots, n_saliency=6)
         console.print(f"wrote {', '.join(str(p) for p in written)}")
@@ -266,8 +267,8 @@ def _fine_tuned(images: Any, spec: str, steps: int, folds: int, contrast: float,
     does it, with its cross-fitted calibration (:mod:`matcher.tuning`)."""
     from tqdm import tqdm
 
-    from matcher.tuning import tune_on_gallery
-    from models.descriptor import load_descriptor
+    from lootwatch.matcher.tuning import tune_on_gallery
+    from lootwatch.models.descriptor import load_descriptor
 
     return tune_on_gallery(
         lambda: load_descriptor(spec, "cpu"),  # training runs on the CPU (models.train_descriptor)

@@ -19,8 +19,8 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="ZIP to write (default: evidence-ALERT_ID.zip)."),
     ) -> None:
         """Page snapshots, photos, matched gallery photos, scores, versions and decisions, with hashes."""
-        from alerts.evidence import build_evidence_zip
-        from lootwatch.storage import BlobStore
+        from lootwatch.alerts.evidence import build_evidence_zip
+        from lootwatch.core.storage import BlobStore
 
         with running() as (s, db, _urls):
             data = build_evidence_zip(db, BlobStore(s.store_dir), alert_id)

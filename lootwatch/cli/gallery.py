@@ -10,8 +10,8 @@ from rich.table import Table
 from tqdm import tqdm
 
 from lootwatch.cli.context import running
+from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import ImportReport, import_gallery
-from lootwatch.storage import BlobStore
 
 gallery_app = typer.Typer(help="Register and list protected artefacts.", no_args_is_help=True)
 
@@ -45,8 +45,8 @@ def import_cmd(
 def _queue_retraining(redis_url: str, queue_name: str, report: ImportReport) -> None:
     """The classifier knows only the artefacts it was trained on: queue its retraining (the workers
     run it; matching keeps the live classifier version until the new one is published)."""
-    from lootwatch.queueing import photo_queue
-    from workers.retrain import JOB_ID, enqueue_retrain
+    from lootwatch.core.queueing import photo_queue
+    from lootwatch.workers.retrain import JOB_ID, enqueue_retrain
 
     reason = f"gallery import: {report.artefacts_added} artefacts and {report.photos_added} photos added"
     job = enqueue_retrain(photo_queue(redis_url, queue_name), reason)

@@ -37,7 +37,7 @@ def build(
 @index_app.command("show")
 def show() -> None:
     """The live index version, its descriptor card and calibration."""
-    from matcher.store import load_current
+    from lootwatch.matcher.store import load_current
 
     index = load_current(settings().index_dir)
     meta = index.meta()

@@ -10,7 +10,7 @@ import typer
 from lootwatch.cli.context import running
 
 if TYPE_CHECKING:
-    from alerts.dispatch import DeliveryStats
+    from lootwatch.alerts.dispatch import DeliveryStats
 
 
 def register(app: typer.Typer) -> None:
@@ -25,9 +25,9 @@ def register(app: typer.Typer) -> None:
         poll: float = typer.Option(2.0, min=0.1, help="Seconds between looks at the outbox."),
     ) -> None:
         """Deliver due notices (and daily digests, after midnight UTC), retrying failures with backoff."""
-        from alerts.dispatch import deliver_due, run_sender
-        from alerts.outbox import channels
-        from alerts.recipients import enqueue_digests, list_recipients
+        from lootwatch.alerts.dispatch import deliver_due, run_sender
+        from lootwatch.alerts.outbox import channels
+        from lootwatch.alerts.recipients import enqueue_digests, list_recipients
 
         with running() as (s, db, _urls):
             if not channels(s) and not list_recipients(db):

@@ -20,7 +20,7 @@ def add_cmd(
     collection: str | None = typer.Option(None, help="Only alerts on artefacts of this collection."),
 ) -> None:
     """Add a recipient of alert notices."""
-    from alerts.recipients import add_recipient
+    from lootwatch.alerts.recipients import add_recipient
 
     with running() as (s, db, _urls):
         rid = add_recipient(db, channel, address, mode, collection)
@@ -34,7 +34,7 @@ def list_cmd(
     all_: bool = typer.Option(False, "--all", help="Include removed recipients."),
 ) -> None:
     """Recipients, with the settings' email_to / slack_webhook_url (always immediate)."""
-    from alerts.recipients import list_recipients
+    from lootwatch.alerts.recipients import list_recipients
 
     with running() as (s, db, _urls):
         rows = list_recipients(db, include_removed=all_)
@@ -61,8 +61,8 @@ def list_cmd(
 @recipients_app.command("remove")
 def remove_cmd(recipient_id: int = typer.Argument(..., help="Id shown by `lootwatch recipients list`.")) -> None:
     """Stop notices to a recipient (queued ones are still delivered)."""
-    from alerts.recipients import remove_recipient
-    from lootwatch.errors import NotFoundError
+    from lootwatch.alerts.recipients import remove_recipient
+    from lootwatch.core.errors import NotFoundError
 
     with running() as (_s, db, _urls):
         if not remove_recipient(db, recipient_id):

@@ -41,7 +41,7 @@ def list_cmd(
     site: str | None = typer.Option(None, help="Only listings of this site."),
 ) -> None:
     """Review items, newest first."""
-    from alerts.review import count_items, list_items
+    from lootwatch.alerts.review import count_items, list_items
 
     with running() as (_, db, _urls):
         rows = list_items(db, state=state, limit=limit, site=site)
@@ -66,8 +66,8 @@ def list_cmd(
 @review_app.command("show")
 def show_cmd(item_id: int = typer.Argument(..., help="Review item id.")) -> None:
     """One item: listing, artefact, scores, photos, evidence and decisions."""
-    from alerts.review import show_item
-    from alerts.states import allowed_actions
+    from lootwatch.alerts.review import show_item
+    from lootwatch.alerts.states import allowed_actions
 
     with running() as (_, db, _urls):
         d = show_item(db, item_id)
@@ -134,7 +134,7 @@ def decide_cmd(
     actor: str = typer.Option(None, help="Who decides (default: the OS user)."),
 ) -> None:
     """Confirm, dismiss or escalate an item; the decision is appended to the audit log."""
-    from alerts.review import decide
+    from lootwatch.alerts.review import decide
 
     with running() as (_, db, _urls):
         d = decide(db, item_id, action.value, actor or _os_user(), comment)

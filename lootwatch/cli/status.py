@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 
 
 @dataclass
@@ -30,7 +30,7 @@ def _counts(db: Database, table: str, column: str) -> dict[str, int]:
 
 
 def collect(settings: Settings, db: Database, redis_url: str) -> Status:
-    from lootwatch.queueing import photo_queue
+    from lootwatch.core.queueing import photo_queue
 
     try:
         depth: int | None = photo_queue(redis_url, settings.queue_name).count

@@ -20,7 +20,7 @@ def suggest_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
 ) -> None:
     """Precision / recall per candidate threshold, overall and per collection, with suggestions."""
-    from alerts.thresholds import suggest, toml_snippet
+    from lootwatch.alerts.thresholds import suggest, toml_snippet
     from lootwatch.cli.context import running
 
     with running() as (_, db, _urls):

@@ -42,9 +42,9 @@ def descriptor_cmd(
     ),
 ) -> None:
     """Triplet-train a retrieval descriptor (PAN by default) and write checkpoint + card."""
-    from models.card import ModelCard
-    from models.descriptor import read_checkpoint
-    from models.train_descriptor import train_descriptor
+    from lootwatch.models.card import ModelCard
+    from lootwatch.models.descriptor import read_checkpoint
+    from lootwatch.models.train_descriptor import train_descriptor
 
     logging.getLogger("models").setLevel(logging.INFO)
     path = train_descriptor(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from models.classifier_data import GalleryPhoto
+    from lootwatch.models.classifier_data import GalleryPhoto
 
 
 def classifier_cmd(
@@ -56,15 +56,15 @@ def classifier_cmd(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train the instance classifier (paper head, weighted NLL) and write checkpoint + card."""
-    from models.focus import FOCUS_MODES  # numpy and PIL only: a typo is reported before torch loads
+    from lootwatch.models.focus import FOCUS_MODES  # numpy and PIL only: a typo is reported before torch loads
 
     if focus not in FOCUS_MODES:
-        from lootwatch.errors import BadInputError
+        from lootwatch.core.errors import BadInputError
 
         raise BadInputError(f"--focus {focus!r}: use {' or '.join(reversed(FOCUS_MODES))}")
     import torch
 
-    from models.classifier_train import TrainConfig, train_classifier
+    from lootwatch.models.classifier_train import TrainConfig, train_classifier
 
     torch.set_num_threads(threads)
     if out.exists() and not resume:
@@ -93,13 +93,13 @@ def classifier_cmd(
 
 
 def _photos(gallery: str) -> list[GalleryPhoto]:
-    from models.classifier_data import read_gallery
+    from lootwatch.models.classifier_data import read_gallery
 
     if gallery != "db":
         return read_gallery(gallery)
     from lootwatch.cli.context import running
-    from lootwatch.storage import BlobStore
-    from workers.retrain import gallery_photos
+    from lootwatch.core.storage import BlobStore
+    from lootwatch.workers.retrain import gallery_photos
 
     with running() as (s, db, _urls):
         photos = gallery_photos(db, BlobStore(s.store_dir))

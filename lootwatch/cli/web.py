@@ -27,7 +27,7 @@ def add_cmd(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ) -> None:
     """Create an account (the password is asked for, never taken as an argument)."""
-    from alerts.web.accounts import add_user
+    from lootwatch.web.accounts import add_user
 
     password = _password(password_stdin)
     with running() as (_, db, _urls):
@@ -41,7 +41,7 @@ def password_cmd(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ) -> None:
     """Set a new password."""
-    from alerts.web.accounts import set_password
+    from lootwatch.web.accounts import set_password
 
     password = _password(password_stdin)
     with running() as (_, db, _urls):
@@ -52,7 +52,7 @@ def password_cmd(
 @users_app.command("list")
 def list_cmd() -> None:
     """Accounts and their last login."""
-    from alerts.web.accounts import list_users
+    from lootwatch.web.accounts import list_users
 
     with running() as (_, db, _urls):
         rows = list_users(db)
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         """Serve the review app: queue, evidence, decisions with audit log."""
         import uvicorn
 
-        from alerts.web.app import create_app
+        from lootwatch.web.app import create_app
 
         with running() as (s, db, _urls):
             if not db.fetchone("SELECT 1 AS x FROM users WHERE disabled_at IS NULL LIMIT 1"):

@@ -7,7 +7,7 @@ import os
 import typer
 
 from lootwatch.cli.context import running
-from lootwatch.services import resolved
+from lootwatch.core.services import resolved
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         burst: bool = typer.Option(False, help="Exit when the queue is empty."),
     ) -> None:
         """Run RQ workers (model and index loaded once per process, photos matched in batches)."""
-        from workers.process import run_pool, run_worker
+        from lootwatch.workers.process import run_pool, run_worker
 
         with running() as (s, _db, urls):
             child_settings = resolved(s, urls)

@@ -25,12 +25,12 @@ from pathlib import Path
 import psycopg
 from psycopg import conninfo
 
-from lootwatch.db import Database
-from lootwatch.db.migrate import migrate
+from lootwatch.core.db import Database
+from lootwatch.core.db.migrate import migrate
+from lootwatch.core.errors import LootwatchError
+from lootwatch.core.services import ServiceUrls
+from lootwatch.core.settings import Settings
 from lootwatch.demo.sinks import LocalSinks
-from lootwatch.errors import LootwatchError
-from lootwatch.services import ServiceUrls
-from lootwatch.settings import Settings
 
 DEMO_DB = "lootwatch_demo"
 
@@ -120,11 +120,11 @@ def prepare(
     base: Settings, urls: ServiceUrls, say: Callable[[str], None] = print, *, classifier: bool = False
 ) -> DemoRun:
     """Stages 1-3: synthetic gallery and site, gallery import, index build (and classifier training)."""
+    from lootwatch.core.queueing import photo_queue
+    from lootwatch.core.storage import BlobStore
     from lootwatch.demo.synth import generate
     from lootwatch.gallery import import_gallery
     from lootwatch.indexing import build_and_publish
-    from lootwatch.queueing import photo_queue
-    from lootwatch.storage import BlobStore
 
     data_dir = base.data_dir / "demo"
     for sub in ("store", "index", "synth"):
@@ -161,7 +161,7 @@ def prepare(
     how = index.calibration.get("queries", "the gallery")
     say(f"     index {index.version}, alert threshold {index.threshold:.3f} (calibrated on {how})")
     if classifier:
-        from workers.retrain import retrain
+        from lootwatch.workers.retrain import retrain
 
         say("     training the instance classifier on the gallery (workers fuse it with the descriptor)")
         trained = retrain(settings, db, "demo gallery")
@@ -171,8 +171,8 @@ def prepare(
 
 def crawl(run: DemoRun, say: Callable[[str], None] = print) -> int:
     """Stage 4: serve the demo site and crawl its three styles in a `lootwatch crawl` process."""
+    from lootwatch.core.queueing import photo_queue
     from lootwatch.demo.site import serve
-    from lootwatch.queueing import photo_queue
 
     with serve(run.site_dir) as site:
         say(f"4/7 crawling the demo auction site at {site.url} (three page styles, one needs Chromium)")
@@ -281,7 +281,7 @@ def demo_sites_toml(base_url: str) -> str:
 
 def deliver_all(db: Database, settings: Settings, timeout_s: float = 60.0) -> int:
     """Deliver the outbox until nothing is pending (retries included); return notices sent."""
-    from alerts.dispatch import deliver_due
+    from lootwatch.alerts.dispatch import deliver_due
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -24,8 +24,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from lootwatch.core.errors import BadInputError
 from lootwatch.demo import pages
-from lootwatch.errors import BadInputError
 
 # The markup contract of the demo site's plain-HTML and JavaScript styles, as CSS selectors for the
 # crawler's generic adapter (the JSON-LD style needs none). `lootwatch demo` writes them into its sites

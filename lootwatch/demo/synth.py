@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from lootwatch.core.errors import BadInputError
 from lootwatch.demo import catalogue
 from lootwatch.demo.staging import gallery_photo, listing_photo, thumbnail
 from lootwatch.demo.vessel import Light, Vessel, make_vessel, render
-from lootwatch.errors import BadInputError
 
 STYLES = ("plain", "jsonld", "js")
 MIN_GAP_DEG = 20.0  # a listing view is at least this far from every gallery view

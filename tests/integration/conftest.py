@@ -10,8 +10,7 @@ import pytest
 def descriptor() -> Iterator[Any]:
     """Untrained ImageNet Lite0 + GeM on one torch thread: real weights, no training needed."""
     import torch
-
-    from models.descriptor import load_descriptor
+    from lootwatch.models.descriptor import load_descriptor
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -11,13 +11,13 @@ from typing import Any
 
 from PIL import Image, ImageEnhance
 
-from lootwatch.db import Database
+from lootwatch.core.db import Database
+from lootwatch.core.images import vet_image
+from lootwatch.core.queueing import enqueue_photo, photo_queue
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import import_gallery
-from lootwatch.images import vet_image
 from lootwatch.indexing import build_and_publish
-from lootwatch.queueing import enqueue_photo, photo_queue
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
 
 
 def coil_view(shared: Path, obj: int, angle: int) -> Path:
@@ -114,7 +114,7 @@ def publish_gallery_index(db: Database, settings: Settings) -> None:
 
     Embedding and calibrating the 12 PROTECTED photos takes about 5 s of each test that sets up a pipeline.
     """
-    from matcher.store import publish
+    from lootwatch.matcher.store import publish
 
     rows = db.fetchall(
         """SELECT p.id, p.artefact_id, p.sha256 FROM artefact_photos p
@@ -138,7 +138,7 @@ def publish_gallery_index(db: Database, settings: Settings) -> None:
 
 
 def _worker_main(settings_json: str) -> None:
-    from workers.process import run_worker
+    from lootwatch.workers.process import run_worker
 
     run_worker(Settings.model_validate_json(settings_json), burst=True)
 
@@ -152,13 +152,13 @@ WORKER_PRELOAD = [
     "timm",
     "faiss",
     "rq",
-    "workers.process",
-    "workers.jobs",
-    "workers.matching",
-    "models.descriptor",
-    "matcher.index",
-    "matcher.store",
-    "alerts.outbox",
+    "lootwatch.workers.process",
+    "lootwatch.workers.jobs",
+    "lootwatch.workers.matching",
+    "lootwatch.models.descriptor",
+    "lootwatch.matcher.index",
+    "lootwatch.matcher.store",
+    "lootwatch.alerts.outbox",
     "tests.integration.pipeline_helpers",
 ]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lootwatch.db import Database
+from lootwatch.core.db import Database
 from tests.integration.test_alerts_seed import seed_item
 from tests.integration.test_notify_delivery import Webhook
 
@@ -70,8 +70,9 @@ def test_review_list_show_decide(db: Database, tmp_path: Path) -> None:
 
 
 def test_notify_once_delivers_and_prints_counts(db: Database, tmp_path: Path) -> None:
-    from alerts.outbox import enqueue_notices
-    from lootwatch.settings import Settings
+    from lootwatch.alerts.outbox import enqueue_notices
+
+    from lootwatch.core.settings import Settings
 
     hook = Webhook()
     try:

@@ -7,10 +7,10 @@ import time
 
 import psycopg
 import pytest
+from lootwatch.alerts.review import count_items, decide, list_items, show_item
 
-from alerts.review import count_items, decide, list_items, show_item
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError, NotFoundError, StateError
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError, NotFoundError, StateError
 from tests.integration.test_alerts_seed import seed_item
 
 pytestmark = pytest.mark.postgres

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from lootwatch.db import Conn, Database
+from lootwatch.core.db import Conn, Database
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def seed_item(
 
 @pytest.mark.postgres
 def test_seeded_item_is_shown_with_its_evidence(db: Database) -> None:
-    from alerts.review import show_item
+    from lootwatch.alerts.review import show_item
 
     s = seed_item(db, 3, title="Vase <script>x</script>")
     shown = show_item(db, s.item_id)

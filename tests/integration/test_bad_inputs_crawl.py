@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lootwatch.crawlers.run import run_crawl_isolated
+from lootwatch.crawlers.sites import SiteConfig
 
-from crawlers.run import run_crawl_isolated
-from crawlers.sites import SiteConfig
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 from tests.fixtures.bad_inputs.corpus import BAD_IMAGES, BAD_REASONS, LATE_BAD_IMAGES
 from tests.fixtures.bad_inputs.hostile_site import GIANT_PAGE_BYTES, PUBLIC_BASE, SELECTORS, serve_proxy
 

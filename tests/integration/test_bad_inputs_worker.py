@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lootwatch.db import Database
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.storage import BlobStore
 from tests.fixtures.bad_inputs.corpus import BAD_IMAGES, BAD_REASONS, LATE_BAD_IMAGES, LATE_BAD_REASONS, ODD_IMAGES
 from tests.integration.pipeline_helpers import make_pipeline
 from tests.integration.test_faults_support import insert_raw_photo
@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 def test_worker_matches_odd_images_and_rejects_bad_bytes(
     db: Database, redis_url: str, tmp_path: Path, shared_dir: Path
 ) -> None:
-    from workers.context import WorkerContext
-    from workers.engine import MatchEngine
-    from workers.matching import match_batch
+    from lootwatch.workers.context import WorkerContext
+    from lootwatch.workers.engine import MatchEngine
+    from lootwatch.workers.matching import match_batch
 
     torch.set_num_threads(1)
     settings = make_pipeline(db, redis_url, tmp_path, shared_dir, batch_size=32)

@@ -6,15 +6,15 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from lootwatch.crawlers.run import run_crawl_isolated
+from lootwatch.crawlers.sites import SiteConfig
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from crawlers.run import run_crawl_isolated
-from crawlers.sites import SiteConfig
-from lootwatch.db import Database
+from lootwatch.core.db import Database
+from lootwatch.core.queueing import redis_connection
+from lootwatch.core.settings import Settings
 from lootwatch.demo.site import PLAIN_SELECTORS
-from lootwatch.queueing import redis_connection
-from lootwatch.settings import Settings
 
 _spec = importlib.util.spec_from_file_location(
     "crawl_site_server", Path(__file__).resolve().parents[1] / "fixtures" / "crawlers" / "site_server.py"

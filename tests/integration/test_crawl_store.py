@@ -10,19 +10,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from lootwatch.crawlers.extract.result import ITEM, PageResult
+from lootwatch.crawlers.items import ListingItem
+from lootwatch.crawlers.pipelines import _store_listings
+from lootwatch.crawlers.run import make_store
+from lootwatch.crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto
 from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.extract.result import ITEM, PageResult
-from crawlers.items import ListingItem
-from crawlers.pipelines import _store_listings
-from crawlers.run import make_store
-from crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto
-from lootwatch.db import Database
-from lootwatch.errors import StateError
-from lootwatch.queueing import enqueue_photos
-from lootwatch.settings import Settings
-from lootwatch.storage import file_of
+from lootwatch.core.db import Database
+from lootwatch.core.errors import StateError
+from lootwatch.core.queueing import enqueue_photos
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import file_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

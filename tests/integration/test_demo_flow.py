@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from lootwatch.core.queueing import MATCH_JOB, photo_queue
+from lootwatch.core.services import ServiceUrls
+from lootwatch.core.settings import Settings
 from lootwatch.demo import run as demo
 from lootwatch.demo.sinks import LocalSinks
-from lootwatch.queueing import MATCH_JOB, photo_queue
-from lootwatch.services import ServiceUrls
-from lootwatch.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser, pytest.mark.slow]
 

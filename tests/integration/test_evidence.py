@@ -13,15 +13,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from lootwatch.alerts.evidence import build_evidence_zip
+from lootwatch.alerts.review import decide
+from lootwatch.alerts.rules import AlertRules
 
-from alerts.evidence import build_evidence_zip
-from alerts.review import decide
-from alerts.rules import AlertRules
-from lootwatch.db import Database
-from lootwatch.errors import NotFoundError
-from lootwatch.settings import Settings
-from lootwatch.storage import PackFile
-from lootwatch.warc import page_record
+from lootwatch.core.db import Database
+from lootwatch.core.errors import NotFoundError
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import PackFile
+from lootwatch.core.warc import page_record
 from tests.integration.test_rules import INDEX, MODEL, World, make_world
 from tests.unit.alerts.test_rules import jpeg, restage, textured
 

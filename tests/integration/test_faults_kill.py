@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lootwatch.db import Database
-from lootwatch.queueing import photo_queue
+from lootwatch.core.db import Database
+from lootwatch.core.queueing import photo_queue
 from tests.integration.pipeline_helpers import make_pipeline, start_worker, worker_context
 from tests.integration.test_faults_support import add_photos, in_batch, outcome
 

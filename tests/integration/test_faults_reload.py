@@ -8,21 +8,21 @@ import time
 from pathlib import Path
 
 import pytest
+from lootwatch.matcher.store import current_version
 
 from lootwatch.cli.status import collect, render
-from lootwatch.db import Database
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import import_gallery
 from lootwatch.indexing import build_and_publish
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
-from matcher.store import current_version
 from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged, worker_context
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 def _serve(settings_json: str) -> None:
-    from workers.process import run_worker
+    from lootwatch.workers.process import run_worker
 
     run_worker(Settings.model_validate_json(settings_json), burst=False)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lootwatch.db import Database
-from lootwatch.db.migrate import migrate
+from lootwatch.core.db import Database
+from lootwatch.core.db.migrate import migrate
 from tests.integration.pipeline_helpers import make_pipeline, start_worker
 from tests.integration.test_faults_support import add_photos, outcome
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from lootwatch.db import Database
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 from tests.integration.pipeline_helpers import coil_view
 
 

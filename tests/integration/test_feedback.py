@@ -7,18 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lootwatch.alerts.feedback import add_listing_photos_to_gallery, hard_negatives
+from lootwatch.alerts.review import decide
+from lootwatch.alerts.rules import AlertRules
+from lootwatch.matcher.errors import IndexNotFoundError
+from lootwatch.matcher.index import GalleryIndex, GalleryPhoto, embed_images
+from lootwatch.matcher.store import CURRENT, current_version, load_current, publish
+from lootwatch.matcher.views import GalleryViews, embed_views
 
-from alerts.feedback import add_listing_photos_to_gallery, hard_negatives
-from alerts.review import decide
-from alerts.rules import AlertRules
-from lootwatch.db import Database
-from lootwatch.errors import StateError
-from lootwatch.images import vet_image
-from lootwatch.settings import Settings
-from matcher.errors import IndexNotFoundError
-from matcher.index import GalleryIndex, GalleryPhoto, embed_images
-from matcher.store import CURRENT, current_version, load_current, publish
-from matcher.views import GalleryViews, embed_views
+from lootwatch.core.db import Database
+from lootwatch.core.errors import StateError
+from lootwatch.core.images import vet_image
+from lootwatch.core.settings import Settings
 from tests.integration.test_rules import World, make_world
 from tests.unit.alerts.test_rules import jpeg, restage, textured
 

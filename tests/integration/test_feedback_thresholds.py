@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from lootwatch.alerts.review import decide
+from lootwatch.alerts.rules import AlertRules
+from lootwatch.alerts.thresholds import ALL, suggest
 
-from alerts.review import decide
-from alerts.rules import AlertRules
-from alerts.thresholds import ALL, suggest
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 from tests.integration.test_rules import World, make_world
 from tests.unit.alerts.test_rules import jpeg, textured
 

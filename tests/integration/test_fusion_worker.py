@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from lootwatch.db import Database
+from lootwatch.core.db import Database
+from lootwatch.core.queueing import photo_queue
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import import_gallery
 from lootwatch.indexing import build_and_publish
-from lootwatch.queueing import photo_queue
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
 from tests.integration.pipeline_helpers import add_listing, coil_view, restaged
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -73,9 +73,9 @@ def _cli_import(settings: Settings, folder: Path) -> str:
 def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     db: Database, redis_url: str, tmp_path: Path, shared_dir: Path
 ) -> None:
-    from workers.context import WorkerContext, install
-    from workers.engine import MatchEngine
-    from workers.retrain import JOB_ID, classifier_root, current_version, enqueue_retrain
+    from lootwatch.workers.context import WorkerContext, install
+    from lootwatch.workers.engine import MatchEngine
+    from lootwatch.workers.retrain import JOB_ID, classifier_root, current_version, enqueue_retrain
 
     torch.set_num_threads(1)
     settings = Settings(

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import import_gallery
-from lootwatch.storage import BlobStore
 
 pytestmark = pytest.mark.postgres
 

@@ -7,15 +7,15 @@ import io
 from pathlib import Path
 
 import pytest
+from lootwatch.matcher.index import card_version
+from lootwatch.matcher.store import DESCRIPTOR_FILE, live_descriptor_spec, live_views
+from lootwatch.matcher.views import GalleryViews
+from lootwatch.workers.engine import MatchEngine
 from PIL import Image
 
-from lootwatch.db import Database
+from lootwatch.core.db import Database
 from lootwatch.indexing import build_and_publish
-from matcher.index import card_version
-from matcher.store import DESCRIPTOR_FILE, live_descriptor_spec, live_views
-from matcher.views import GalleryViews
 from tests.integration.pipeline_helpers import coil_view, make_pipeline, restaged
-from workers.engine import MatchEngine
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

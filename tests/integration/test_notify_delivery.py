@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from lootwatch.alerts.dispatch import deliver_due, run_sender
+from lootwatch.alerts.outbox import enqueue_notices
 
-from alerts.dispatch import deliver_due, run_sender
-from alerts.outbox import enqueue_notices
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 from tests.integration.test_alerts_seed import seed_item
 
 pytestmark = pytest.mark.postgres

@@ -7,12 +7,12 @@ import json
 from email import message_from_bytes, policy
 
 import pytest
+from lootwatch.alerts.dispatch import deliver_due
+from lootwatch.alerts.outbox import enqueue_notices
 from PIL import Image
 
-from alerts.dispatch import deliver_due
-from alerts.outbox import enqueue_notices
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 from tests.integration.test_alerts_seed import seed_item
 from tests.integration.test_notify_delivery import _Inbox
 from tests.integration.test_notify_delivery import smtp as smtp  # the fixture

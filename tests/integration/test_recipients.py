@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from lootwatch.alerts.dispatch import deliver_due
+from lootwatch.alerts.outbox import enqueue_notices
+from lootwatch.alerts.recipients import add_recipient, enqueue_digests, list_recipients, remove_recipient
 
-from alerts.dispatch import deliver_due
-from alerts.outbox import enqueue_notices
-from alerts.recipients import add_recipient, enqueue_digests, list_recipients, remove_recipient
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.settings import Settings
 from tests.integration.test_alerts_cli import ROOT
 from tests.integration.test_alerts_seed import seed_item
 from tests.integration.test_notify_delivery import Webhook

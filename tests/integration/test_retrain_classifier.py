@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import torch
 
-from lootwatch.db import Database
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import import_gallery
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -36,8 +36,8 @@ def _import(db: Database, settings: Settings, folder: Path) -> None:
 def test_retrain_publishes_versions_and_keeps_the_last_good_one(
     db: Database, database_url: str, redis_url: str, settings: Settings, shared_dir: Path, tmp_path: Path
 ) -> None:
-    from models.classifier import load_classifier
-    from workers.retrain import classifier_root, current_checkpoint, current_version, enqueue_retrain, retrain
+    from lootwatch.models.classifier import load_classifier
+    from lootwatch.workers.retrain import classifier_root, current_checkpoint, current_version, enqueue_retrain, retrain
 
     torch.set_num_threads(1)
     settings = settings.model_copy(update={"database_url": database_url, "redis_url": redis_url})
@@ -60,10 +60,10 @@ def test_retrain_publishes_versions_and_keeps_the_last_good_one(
 
     # a new artefact: the RQ job (run by a real worker on Redis) publishes a 4-class version
     _import(db, settings, _gallery(tmp_path / "g2", coil, {"A4": "obj005"}))
+    from lootwatch.workers.context import WorkerContext, install
     from rq import SimpleWorker
 
-    from lootwatch.queueing import photo_queue
-    from workers.context import WorkerContext, install
+    from lootwatch.core.queueing import photo_queue
 
     queue = photo_queue(redis_url, "retrain-test")
     job = enqueue_retrain(queue, "artefact A4 added", **TINY)
@@ -93,8 +93,8 @@ def test_retrain_publishes_versions_and_keeps_the_last_good_one(
 def test_several_backbones_publish_one_ensemble_version(
     db: Database, database_url: str, settings: Settings, shared_dir: Path, tmp_path: Path
 ) -> None:
-    from models.classifier import Ensemble
-    from workers.retrain import classifier_root, load_published, member_checkpoints, retrain
+    from lootwatch.models.classifier import Ensemble
+    from lootwatch.workers.retrain import classifier_root, load_published, member_checkpoints, retrain
 
     torch.set_num_threads(1)
     backbones = ("tf_efficientnet_lite0", "tf_efficientnet_lite1")

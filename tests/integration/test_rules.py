@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from lootwatch.alerts.rules import AlertRules, decide_alerts
 
-from alerts.rules import AlertRules, decide_alerts
-from lootwatch.db import Database
-from lootwatch.images import vet_image
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.images import vet_image
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 from tests.unit.alerts.test_rules import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from lootwatch.alerts.rules import AlertRules, decide_alerts
 
-from alerts.rules import AlertRules, decide_alerts
-from lootwatch.db import Database
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.storage import BlobStore
 from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -19,15 +19,15 @@ PROTECTED = (2, 5, 9)  # coil100-train objects registered as protected
 
 
 def test_rule_on_real_matches(db: Database, redis_url: str, tmp_path: Path, shared_dir: Path) -> None:
-    from workers.context import WorkerContext, install
-    from workers.engine import MatchEngine
-    from workers.matching import match_batch
+    from lootwatch.workers.context import WorkerContext, install
+    from lootwatch.workers.engine import MatchEngine
+    from lootwatch.workers.matching import match_batch
 
     torch.set_num_threads(1)
     # the worker's own rule opens nothing (threshold 2.0): decide_alerts below decides
     settings = make_pipeline(db, redis_url, tmp_path, shared_dir, alert_threshold=2.0, email_to=[], smtp_host=None)
     store = BlobStore(settings.store_dir)
-    from matcher.store import load_current
+    from lootwatch.matcher.store import load_current
 
     index = load_current(settings.index_dir)
     assert index.threshold is not None

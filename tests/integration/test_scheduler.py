@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from lootwatch.crawlers.scheduler import due_sites, fail_stale_runs, run_scheduler
+from lootwatch.crawlers.sites import SiteConfig
+from lootwatch.crawlers.store import CrawlStats
 
-from crawlers.scheduler import due_sites, fail_stale_runs, run_scheduler
-from crawlers.sites import SiteConfig
-from crawlers.store import CrawlStats
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 
 _spec = importlib.util.spec_from_file_location(
     "crawl_site_server", Path(__file__).resolve().parents[1] / "fixtures" / "crawlers" / "site_server.py"

@@ -10,14 +10,14 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
+from lootwatch.crawlers.extract.result import ITEM, PageResult
+from lootwatch.crawlers.framing import FrameReader, send, socket_pair
+from lootwatch.crawlers.items import ListingItem
+from lootwatch.crawlers.pipelines import READY, write_process
+from lootwatch.crawlers.run import make_store
 
-from crawlers.extract.result import ITEM, PageResult
-from crawlers.framing import FrameReader, send, socket_pair
-from crawlers.items import ListingItem
-from crawlers.pipelines import READY, write_process
-from crawlers.run import make_store
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

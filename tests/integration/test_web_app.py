@@ -13,12 +13,12 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from alerts.web.accounts import add_user, authenticate
-from alerts.web.app import create_app
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
+from lootwatch.web.accounts import add_user, authenticate
+from lootwatch.web.app import create_app
 from tests.fixtures.models.tiny_classifier import publish_tiny_classifier
 from tests.integration.test_alerts_seed import seed_item
 from tests.integration.test_rules import make_world
@@ -272,10 +272,11 @@ def test_saliency_overlay_needs_a_classifier_and_is_cached(
 
 
 def test_confirm_can_add_the_listing_photos_to_the_gallery(db: Database, settings: Settings, descriptor: Any) -> None:
-    from alerts.rules import AlertRules
-    from lootwatch.images import vet_image
-    from matcher.index import GalleryIndex, GalleryPhoto
-    from matcher.store import load_current, publish
+    from lootwatch.alerts.rules import AlertRules
+    from lootwatch.matcher.index import GalleryIndex, GalleryPhoto
+    from lootwatch.matcher.store import load_current, publish
+
+    from lootwatch.core.images import vet_image
 
     world = make_world(db, settings)
     g1 = world.artefact("A1", jpeg(textured(1)))

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import pytest
 import uvicorn
 
-from alerts.web.accounts import add_user
-from alerts.web.app import create_app
-from lootwatch.db import Database
-from lootwatch.settings import Settings
+from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
+from lootwatch.web.accounts import add_user
+from lootwatch.web.app import create_app
 from tests.integration.test_alerts_seed import seed_item
 
 if TYPE_CHECKING:

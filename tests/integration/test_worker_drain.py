@@ -9,9 +9,9 @@ import pytest
 import torch
 from rq.registry import FinishedJobRegistry
 
-from lootwatch.db import Database
-from lootwatch.queueing import photo_queue
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.queueing import photo_queue
+from lootwatch.core.storage import BlobStore
 from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged, start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -44,9 +44,9 @@ def test_a_relisting_link_to_a_photo_the_next_batch_holds_does_not_block_the_pip
     db: Database, redis_url: str, tmp_path: Path, shared_dir: Path
 ) -> None:
     """Batch k's alert writes reference (foreign key) a photo that batch k+1 has already claimed."""
-    from workers.context import WorkerContext
-    from workers.engine import MatchEngine
-    from workers.matching import match_batch
+    from lootwatch.workers.context import WorkerContext
+    from lootwatch.workers.engine import MatchEngine
+    from lootwatch.workers.matching import match_batch
 
     torch.set_num_threads(1)
     settings = make_pipeline(db, redis_url, tmp_path, shared_dir, batch_size=1)

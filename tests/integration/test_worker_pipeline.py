@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lootwatch.db import Database
-from lootwatch.queueing import photo_queue
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore
+from lootwatch.core.db import Database
+from lootwatch.core.queueing import photo_queue
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 from tests.integration.pipeline_helpers import add_listing, coil_view, make_pipeline, restaged, start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -60,9 +60,9 @@ def test_photos_are_matched_once_and_protected_listings_alerted(
     assert sorted(n["channel"] for n in notices) == sorted(["email", "slack"] * len(items))
 
     # running the same jobs again changes nothing (idempotent)
-    from workers.context import WorkerContext, install
-    from workers.engine import MatchEngine
-    from workers.matching import match_batch
+    from lootwatch.workers.context import WorkerContext, install
+    from lootwatch.workers.engine import MatchEngine
+    from lootwatch.workers.matching import match_batch
 
     ctx = WorkerContext(
         pipeline, db, BlobStore(pipeline.store_dir), MatchEngine(pipeline.descriptor, pipeline.index_dir)

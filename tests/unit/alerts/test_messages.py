@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
-from alerts.messages import item_link, one_line, render, slack_escape
-from alerts.senders import build_email, message_id
-from lootwatch.settings import Settings
+from lootwatch.alerts.messages import item_link, one_line, render, slack_escape
+from lootwatch.alerts.senders import build_email, message_id
+
+from lootwatch.core.settings import Settings
 
 HOSTILE = {
     "review_item_id": 7,

@@ -6,11 +6,11 @@ import io
 import random
 
 import pytest
+from lootwatch.alerts.rules import AlertRules, geometric_check
 from PIL import Image, ImageDraw
 
-from alerts.rules import AlertRules, geometric_check
-from lootwatch.errors import ConfigError
-from lootwatch.settings import Settings
+from lootwatch.core.errors import ConfigError
+from lootwatch.core.settings import Settings
 
 
 def textured(seed: int, size: int = 160) -> Image.Image:

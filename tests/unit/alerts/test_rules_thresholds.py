@@ -5,8 +5,7 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-
-from alerts.thresholds import ALL, CollectionReport, Point, curve, suggest_for, toml_snippet
+from lootwatch.alerts.thresholds import ALL, CollectionReport, Point, curve, suggest_for, toml_snippet
 
 # confirmed at 0.82..0.97, false alarms mostly low, one high
 VERDICTS = [(0.82, True), (0.86, True), (0.9, True), (0.93, True), (0.97, True)] + [

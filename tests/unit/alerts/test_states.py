@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from lootwatch.alerts.states import ACTIONS, STATES, allowed_actions, next_state
 
-from alerts.states import ACTIONS, STATES, allowed_actions, next_state
-from lootwatch.errors import StateError
+from lootwatch.core.errors import StateError
 
 
 @pytest.mark.parametrize(

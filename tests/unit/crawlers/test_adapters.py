@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawlers.extract import extract_page, guess_adapter
+from lootwatch.crawlers.extract import extract_page, guess_adapter
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "crawlers" / "adapters"
 LA_ITEM = "https://www.liveauctioneers.com/item/187654321_roman-bronze-figure-of-mercury"

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from crawlers.extract import extract_page
+from lootwatch.crawlers.extract import extract_page
 
 PAGES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "auction-pages"
 CASES = sorted(PAGES.glob("**/*.html")) if PAGES.exists() else []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lootwatch.storage import BlobStore
+from lootwatch.core.storage import BlobStore
 
 
 @pytest.mark.parametrize("anonymous", [True, False])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawlers.settings import crawler_settings
-from crawlers.sites import SiteConfig
-from lootwatch.settings import Settings
+from lootwatch.crawlers.settings import crawler_settings
+from lootwatch.crawlers.sites import SiteConfig
+
+from lootwatch.core.settings import Settings
 
 
 def test_a_crawl_opens_no_control_server_and_logs_no_versions(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawlers.framing import FrameProtocol, FrameReader, header, pop_frame, send, socket_pair
+from lootwatch.crawlers.framing import FrameProtocol, FrameReader, header, pop_frame, send, socket_pair
 
 
 def test_frames_come_out_whole_when_their_bytes_arrive_in_pieces() -> None:

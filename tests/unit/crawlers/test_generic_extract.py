@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from lootwatch.crawlers.extract import extract_page
+from lootwatch.crawlers.extract.detect import _CHALLENGE_MARKUP, MARKUP_HINTS
+from lootwatch.crawlers.extract.photos import upgrade
+from lootwatch.crawlers.extract.selectors import select_text, select_urls
+from lootwatch.crawlers.extract.text import parse_price
 from parsel import Selector
-
-from crawlers.extract import extract_page
-from crawlers.extract.detect import _CHALLENGE_MARKUP, MARKUP_HINTS
-from crawlers.extract.photos import upgrade
-from crawlers.extract.selectors import select_text, select_urls
-from crawlers.extract.text import parse_price
 
 JSONLD_ITEM = """<html><head><script type="application/ld+json">
 {"@context":"https://schema.org","@graph":[{"@type":"VisualArtwork","name":"Votive stele","sku":"L-42",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from crawlers.heap import YOUNG_THRESHOLD, settle_heap
+from lootwatch.crawlers.heap import YOUNG_THRESHOLD, settle_heap
 
 
 def test_settle_heap_freezes_start_up_and_collects_young_objects_less_often() -> None:

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from lootwatch.crawlers.safety import HostVerdicts, UnsafeURLError, check_url, polite_delay, robots_crawl_delay
+from lootwatch.crawlers.sites import load_sites, parse_cadence
 
-from crawlers.safety import HostVerdicts, UnsafeURLError, check_url, polite_delay, robots_crawl_delay
-from crawlers.sites import load_sites, parse_cadence
-from lootwatch.errors import ConfigError, LootwatchError
+from lootwatch.core.errors import ConfigError, LootwatchError
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -122,9 +122,8 @@ def test_crawl_delay_is_the_larger_of_ours_and_theirs() -> None:
 def test_spider_callbacks_return_no_values() -> None:
     """Scrapy's own check (reading the source of every generator callback) is off in the crawler's
     settings: this test makes it once instead."""
+    from lootwatch.crawlers.spiders.listing import ListingSpider
     from scrapy.utils.misc import is_generator_with_return_value
-
-    from crawlers.spiders.listing import ListingSpider
 
     callbacks = [getattr(ListingSpider, name) for name in dir(ListingSpider) if not name.startswith("__")]
     generators = [c for c in callbacks if callable(c) and inspect.isgeneratorfunction(c)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import pickle
 
-from crawlers.framing import send, socket_pair
-from crawlers.pipelines import MAX_UNANSWERED_BYTES, READY, _Answers, link_to
-from crawlers.store import CrawlStats
+from lootwatch.crawlers.framing import send, socket_pair
+from lootwatch.crawlers.pipelines import MAX_UNANSWERED_BYTES, READY, _Answers, link_to
+from lootwatch.crawlers.store import CrawlStats
 
 
 def test_answers_resolve_items_in_order_and_add_the_writers_counts() -> None:
@@ -93,9 +93,9 @@ def test_a_writer_that_ends_resumes_a_paused_crawl_and_ends_its_wait() -> None:
 
 
 def test_items_go_to_the_store_sink_once_it_is_set_and_to_scrapy_before() -> None:
-    from crawlers.items import SeenItem
-    from crawlers.sites import SiteConfig
-    from crawlers.spiders.listing import ListingSpider
+    from lootwatch.crawlers.items import SeenItem
+    from lootwatch.crawlers.sites import SiteConfig
+    from lootwatch.crawlers.spiders.listing import ListingSpider
 
     spider = ListingSpider(SiteConfig("s", ["http://example.com/"]), CrawlStats("s"))
     item = SeenItem(["1"])

@@ -15,8 +15,8 @@ import pytest
 from parsel import Selector
 from PIL import Image
 
+from lootwatch.core.errors import BadInputError
 from lootwatch.demo.site import DemoSite, serve
-from lootwatch.errors import BadInputError
 
 EVIL = 'Vase <script>alert(1)</script> & "friends"'
 

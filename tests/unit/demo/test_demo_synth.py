@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.images import vet_image
 from lootwatch.demo.catalogue import SCRIPT_TITLE
 from lootwatch.demo.site import serve
 from lootwatch.demo.synth import MIN_GAP_DEG, DemoData, angle_gap, generate
-from lootwatch.errors import BadInputError
-from lootwatch.images import vet_image
 
 SMALL = {
     "seed": 3,

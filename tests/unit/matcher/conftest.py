@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lootwatch.models.card import ModelCard
 from PIL import Image
-
-from models.card import ModelCard
 
 COIL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "coil100-train"
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lootwatch.matcher.benchmark import open_image, read_benchmark
+from lootwatch.matcher.errors import BenchmarkError
 
-from lootwatch.errors import BadInputError
-from matcher.benchmark import open_image, read_benchmark
-from matcher.errors import BenchmarkError
+from lootwatch.core.errors import BadInputError
 
 
 def rewrite(path: Path, text: str) -> None:

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from matcher.calibrate import calibrate_threshold, leave_one_out_scores, query_scores
+from lootwatch.matcher.calibrate import calibrate_threshold, leave_one_out_scores, query_scores
 
 
 def clusters(n_artefacts: int, per: int, noise: float, dim: int = 32, seed: int = 0) -> tuple[np.ndarray, list[str]]:

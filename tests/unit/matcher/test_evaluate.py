@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from matcher.benchmark import read_benchmark
-from matcher.evaluate import BenchImages, baseline_checkpoint, evaluate_descriptor
+from lootwatch.matcher.benchmark import read_benchmark
+from lootwatch.matcher.evaluate import BenchImages, baseline_checkpoint, evaluate_descriptor
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -96,7 +95,7 @@ def test_baseline_checkpoints_are_named_by_how_they_were_trained(tmp_path: Path)
 
 
 def test_baselines_reuse_the_descriptors_training_recipe() -> None:
-    from matcher.evaluate import training_options
+    from lootwatch.matcher.evaluate import training_options
 
     training = {"arch": "pan", "backbone": "lite0", "epochs": 9, "margin": 0.2, "dim": 256, "bf16": True}
     # bf16 is the recording machine's choice, not the recipe: this CPU picks its own (auto)

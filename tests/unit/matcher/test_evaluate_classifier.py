@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lootwatch.matcher.benchmark import read_benchmark
+from lootwatch.matcher.evaluate import BenchImages
+from lootwatch.matcher.fusion import RULES, classification_tables, classifier_runs, fuse
+from lootwatch.models.classifier import load_classifiers
 
-from matcher.benchmark import read_benchmark
-from matcher.evaluate import BenchImages
-from matcher.fusion import RULES, classification_tables, classifier_runs, fuse
-from models.classifier import load_classifiers
 from tests.unit.matcher.test_evaluate import run_cli
 
 
 def _tiny_classifier(bench: Path, out: Path) -> Path:
     """2 epochs at 64 px on the tiny benchmark's GALLERY photos: a real, if weak, checkpoint."""
-    from models.classifier_train import TrainConfig, train_classifier
+    from lootwatch.models.classifier_train import TrainConfig, train_classifier
 
     torch.set_num_threads(1)
     cfg = TrainConfig(

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
+from lootwatch.matcher.index import GalleryIndex, GalleryPhoto, card_version
 
-from lootwatch.errors import BadInputError, LootwatchError
-from matcher.errors import IndexMismatchError, IndexNotFoundError
-from matcher.index import GalleryIndex, GalleryPhoto, card_version
+from lootwatch.core.errors import BadInputError, LootwatchError
 
 
 def unit(rng: np.random.Generator, n: int, dim: int = 64) -> np.ndarray:

@@ -3,8 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from matcher.metrics import (
+from lootwatch.matcher.metrics import (
     ListingResult,
     average_precision,
     compute_metrics,

@@ -4,10 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from matcher.errors import IndexMismatchError, IndexNotFoundError
-from matcher.index import GalleryIndex
-from matcher.store import IndexWatcher, current_version, load_current, prune, publish
+from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
+from lootwatch.matcher.index import GalleryIndex
+from lootwatch.matcher.store import IndexWatcher, current_version, load_current, prune, publish
 
 
 def small_index(card, n: int, seed: int = 0) -> GalleryIndex:

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lootwatch.matcher.tuning import fold_of, open_set_scores, tune_on_gallery
+from lootwatch.models.descriptor import load_descriptor
+from lootwatch.models.train_descriptor import train_descriptor
 from PIL import Image
 
-from lootwatch.errors import BadInputError
-from matcher.tuning import fold_of, open_set_scores, tune_on_gallery
-from models.descriptor import load_descriptor
-from models.train_descriptor import train_descriptor
+from lootwatch.core.errors import BadInputError
 
 from ..models.test_train import TINY, coil_subset
 

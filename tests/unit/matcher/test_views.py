@@ -4,18 +4,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lootwatch.matcher.index import GalleryIndex, GalleryPhoto
+from lootwatch.matcher.store import live_views, publish
+from lootwatch.matcher.views import GalleryViews, ViewsError, embed_views
 from PIL import Image, ImageOps
 
-from lootwatch.errors import BadInputError
-from lootwatch.settings import Settings
-from matcher.index import GalleryIndex, GalleryPhoto
-from matcher.store import live_views, publish
-from matcher.views import GalleryViews, ViewsError, embed_views, parse_scales
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.settings import Settings
+from lootwatch.core.values import parse_scales
 
 
 @pytest.fixture(scope="module")
 def lite0():  # noqa: ANN201 - models.descriptor.Descriptor
-    from models.descriptor import DEFAULT_BUILTIN, load_descriptor
+    from lootwatch.models.descriptor import DEFAULT_BUILTIN, load_descriptor
 
     return load_descriptor(DEFAULT_BUILTIN)
 

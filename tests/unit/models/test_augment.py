@@ -3,9 +3,8 @@ from __future__ import annotations
 import random
 
 import numpy as np
+from lootwatch.models.augment import listing_style, object_mask
 from PIL import Image
-
-from models.augment import listing_style, object_mask
 
 
 def studio_photo() -> Image.Image:

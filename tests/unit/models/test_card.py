@@ -4,10 +4,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from models.card import ModelCard, state_dict_sha256
-from models.descriptor import build_descriptor, load_descriptor, new_card, read_checkpoint, save_checkpoint
-from models.errors import ModelError
+from lootwatch.models.card import ModelCard, state_dict_sha256
+from lootwatch.models.descriptor import build_descriptor, load_descriptor, new_card, read_checkpoint, save_checkpoint
+from lootwatch.models.errors import ModelError
 
 
 def tiny_card(arch: str = "pan") -> ModelCard:

@@ -9,18 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-from models.classifier import (
+from lootwatch.models.classifier import (
     ClassifierHead,
     class_weights,
     classifier_loss,
     default_input_size,
     load_classifier,
 )
-from models.classifier_data import GalleryPhoto, read_gallery, select_artefacts, split_per_artefact
-from models.classifier_metrics import classification_report
-from models.errors import ModelError
+from lootwatch.models.classifier_data import GalleryPhoto, read_gallery, select_artefacts, split_per_artefact
+from lootwatch.models.classifier_metrics import classification_report
+from lootwatch.models.errors import ModelError
+from PIL import Image
 
 
 def test_head_is_the_papers_and_gives_one_logit_per_artefact() -> None:
@@ -106,7 +105,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shared = Path(__file__).resolve().parents[4] / "shared" / "data" / "coil100-train"
     if not shared.is_dir():
         pytest.skip("../shared/data/coil100-train is not beside the project")
-    from models.classifier_train import TrainConfig, train_classifier
+    from lootwatch.models.classifier_train import TrainConfig, train_classifier
 
     root = tmp_path_factory.mktemp("tiny")
     for obj in ("obj002", "obj003", "obj004"):
@@ -144,7 +143,7 @@ def test_tiny_training_writes_a_loadable_checkpoint(tiny_checkpoint: Path) -> No
 
 
 def test_saliency_png_is_written(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from models.classifier_saliency import save_saliency
+    from lootwatch.models.classifier_saliency import save_saliency
 
     clf = load_classifier(tiny_checkpoint)
     photo = Image.open(tiny_checkpoint.parent / "gallery" / "obj002" / "000.png")
@@ -156,7 +155,7 @@ def test_saliency_png_is_written(tiny_checkpoint: Path, tmp_path: Path) -> None:
 
 
 def test_ensemble_refuses_members_over_other_artefacts(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from models.classifier import Ensemble, load_ensemble
+    from lootwatch.models.classifier import Ensemble, load_ensemble
 
     ens = load_ensemble([tiny_checkpoint, tiny_checkpoint])
     photo = Image.open(tiny_checkpoint.parent / "gallery" / "obj002" / "000.png")
@@ -178,7 +177,7 @@ def test_loading_a_non_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_recorded_config_survives_the_card_round_trip(tiny_checkpoint: Path) -> None:
-    from models.classifier_train import TrainConfig, benchmark_config
+    from lootwatch.models.classifier_train import TrainConfig, benchmark_config
 
     cfg = benchmark_config(negatives=Path("/x/coil"), epochs=7)
     assert cfg.input_size == (160, 160) and cfg.epochs == 7
@@ -191,7 +190,7 @@ def test_recorded_config_survives_the_card_round_trip(tiny_checkpoint: Path) -> 
 
 def test_training_accepts_listed_photos(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """The Postgres gallery arrives as a list of photos, not a folder: same training."""
-    from models.classifier_train import TrainConfig, train_classifier
+    from lootwatch.models.classifier_train import TrainConfig, train_classifier
 
     photos = read_gallery(tiny_checkpoint.parent / "gallery")
     cfg = TrainConfig(pretrained=False, input_size=(64, 64), views_per_photo=1, val_views_per_photo=1, epochs=1)
@@ -212,9 +211,9 @@ def _on_backdrop(photo: Image.Image) -> Image.Image:
 
 
 def test_the_card_says_how_photos_are_framed(tiny_checkpoint: Path) -> None:
-    from models.classifier import model_view, to_tensor
-    from models.descriptor import preprocess
-    from models.focus import focus_object
+    from lootwatch.models.classifier import model_view, to_tensor
+    from lootwatch.models.descriptor import preprocess
+    from lootwatch.models.focus import focus_object
 
     clf = load_classifier(tiny_checkpoint)
     assert clf.card.extra["focus"] == "object"  # the training default, recorded for matching
@@ -229,7 +228,7 @@ def test_the_card_says_how_photos_are_framed(tiny_checkpoint: Path) -> None:
 
 
 def test_an_unknown_focus_is_refused(tmp_path: Path) -> None:
-    from models.classifier_train import TrainConfig, train_classifier
+    from lootwatch.models.classifier_train import TrainConfig, train_classifier
 
     with pytest.raises(ModelError, match="focus must be one of none, object"):
         train_classifier([], tmp_path / "x.pt", TrainConfig(focus="centre"), progress=False)

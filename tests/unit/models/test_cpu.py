@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.cpu import native_bf16
+from lootwatch.models.cpu import native_bf16
 
 
 def _cpuinfo(tmp_path: Path, flags: str) -> Path:

@@ -3,11 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from lootwatch.models.backbones import build_trunk, load_by_position, package_weights_file
+from lootwatch.models.descriptor import DEFAULT_BUILTIN, TRAINABLE_ARCHS, build_descriptor, load_descriptor, new_card
+from lootwatch.models.errors import ModelError
 from PIL import Image
-
-from models.backbones import build_trunk, load_by_position, package_weights_file
-from models.descriptor import DEFAULT_BUILTIN, TRAINABLE_ARCHS, build_descriptor, load_descriptor, new_card
-from models.errors import ModelError
 
 
 def test_lite0_package_weights_map_onto_timm_by_position() -> None:

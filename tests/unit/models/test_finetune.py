@@ -4,12 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lootwatch.models.descriptor import load_descriptor
+from lootwatch.models.errors import ModelError
+from lootwatch.models.finetune import fine_tune, gallery_hash
+from lootwatch.models.train_descriptor import train_descriptor
 from PIL import Image
-
-from models.descriptor import load_descriptor
-from models.errors import ModelError
-from models.finetune import fine_tune, gallery_hash
-from models.train_descriptor import train_descriptor
 
 from .test_train import TINY, coil_subset
 

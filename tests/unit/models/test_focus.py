@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from lootwatch.models.focus import focus_object, object_box
 from PIL import Image
-
-from models.focus import focus_object, object_box
 
 OBJECT = (150, 110, 230, 200)  # left, top, right, bottom of the painted object in a 400x300 photo
 

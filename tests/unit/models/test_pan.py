@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from models.pan import PyramidAttention, attend, pyramid_regions, pyramid_windows
+from lootwatch.models.pan import PyramidAttention, attend, pyramid_regions, pyramid_windows
 
 
 def test_window_math_on_a_7x7_map() -> None:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import torch
-
-from models.pooling import MAC, RMAC, GeM, NetVLAD, SPoC, grid_bounds
-from models.triplet import batch_hard_triplet_loss, semi_hard_triplet_loss
+from lootwatch.models.pooling import MAC, RMAC, GeM, NetVLAD, SPoC, grid_bounds
+from lootwatch.models.triplet import batch_hard_triplet_loss, semi_hard_triplet_loss
 
 
 def test_gem_between_mean_and_max() -> None:

@@ -5,11 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from models.descriptor import load_descriptor, read_checkpoint
-from models.errors import ModelError
-from models.train_descriptor import train_descriptor
-from models.training_data import read_training_set
+from lootwatch.models.descriptor import load_descriptor, read_checkpoint
+from lootwatch.models.errors import ModelError
+from lootwatch.models.train_descriptor import train_descriptor
+from lootwatch.models.training_data import read_training_set
 
 # small and single-threaded: bf16/channels_last only pay off on full-size batches
 TINY: dict[str, Any] = dict(

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lootwatch.models.descriptor import load_descriptor, read_checkpoint
+from lootwatch.models.errors import ModelError
+from lootwatch.models.train_descriptor import train_descriptor
 
-from models.descriptor import load_descriptor, read_checkpoint
-from models.errors import ModelError
-from models.train_descriptor import train_descriptor
 from tests.unit.models.test_train import TINY, coil_subset
 
 

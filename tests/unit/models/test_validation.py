@@ -5,10 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from models.errors import ModelError
-from models.validation import (
+from lootwatch.models.errors import ModelError
+from lootwatch.models.validation import (
     build_validation_set,
     evaluate_embeddings,
     gallery_and_query_views,
@@ -16,6 +14,7 @@ from models.validation import (
     selection_score,
     split_objects,
 )
+from PIL import Image
 
 
 def unit(rows: list[list[float]]) -> np.ndarray:

@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from lootwatch.errors import BadInputError
-from lootwatch.images import vet_image
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.images import vet_image
 
 
 def _photo(w: int, h: int, fmt: str = "JPEG", orientation: int | None = None) -> bytes:

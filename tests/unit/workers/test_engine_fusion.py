@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from lootwatch.matcher.index import GalleryIndex
+from lootwatch.matcher.store import publish
+from lootwatch.workers.engine import Hit, MatchEngine, fused_matrix
 from PIL import Image
 
-from lootwatch.settings import Settings
-from matcher.index import GalleryIndex
-from matcher.store import publish
+from lootwatch.core.settings import Settings
 from tests.fixtures.models.tiny_classifier import publish_tiny_classifier
-from workers.engine import Hit, MatchEngine, fused_matrix
 
 DESCRIPTOR = "imagenet-lite0-gem"
 OBJECTS = {"A1": 2, "A2": 3, "A3": 4}
@@ -36,7 +36,7 @@ def _publish_classifier(root: Path, version: str, classes: list[str], descriptor
 
 @pytest.fixture(scope="module")
 def engine_dirs(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[MatchEngine, Path]:
-    from models.descriptor import load_descriptor
+    from lootwatch.models.descriptor import load_descriptor
 
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("engine")
@@ -130,8 +130,8 @@ def test_an_ensemble_version_is_followed_as_one_classifier(
     engine_dirs: tuple[MatchEngine, Path], shared_dir: Path
 ) -> None:
     """classifier.pt + classifier-2.pt in one version folder: their calibrated softmax averaged."""
-    from models.classifier import Ensemble, load_classifier
-    from workers.retrain import load_published, member_checkpoints
+    from lootwatch.models.classifier import Ensemble, load_classifier
+    from lootwatch.workers.retrain import load_published, member_checkpoints
 
     engine, _ = engine_dirs
     root = engine_dirs[1].parent / "ensemble-classifiers"

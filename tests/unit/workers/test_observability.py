@@ -8,21 +8,21 @@ import logging
 
 import psycopg
 import redis
+from lootwatch.workers.resilience import Backoff, retry_transient, transient_reason
 from prometheus_client import generate_latest
 
 from lootwatch.cli.status import Status, render
-from lootwatch.errors import BadInputError, ConfigError
-from lootwatch.logging import JsonFormatter
-from lootwatch.metrics import ERRORS, JOB_LATENCY, PHOTOS
-from workers.resilience import Backoff, retry_transient, transient_reason
+from lootwatch.core.errors import BadInputError, ConfigError
+from lootwatch.core.logging import JsonFormatter
+from lootwatch.core.metrics import ERRORS, JOB_LATENCY, PHOTOS
 
 
 def test_json_log_line_has_stable_keys_and_extras() -> None:
-    record = logging.LogRecord("workers.matching", logging.INFO, __file__, 1, "batch %s", ("ok",), None)
+    record = logging.LogRecord("lootwatch.workers.matching", logging.INFO, __file__, 1, "batch %s", ("ok",), None)
     record.action, record.photos = "match.batch", 16
     out = json.loads(JsonFormatter().format(record))
     assert out["action"] == "match.batch" and out["message"] == "batch ok" and out["photos"] == 16
-    assert out["level"] == "INFO" and out["logger"] == "workers.matching" and "time" in out
+    assert out["level"] == "INFO" and out["logger"] == "lootwatch.workers.matching" and "time" in out
     plain = json.loads(JsonFormatter().format(logging.LogRecord("x", logging.WARNING, "", 1, "m", None, None)))
     assert plain["action"] == "log"
 

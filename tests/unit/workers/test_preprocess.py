@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from lootwatch.models.descriptor import new_card, preprocess
 from PIL import Image
-
-from models.descriptor import new_card, preprocess
 
 
 def _reference(images: list[Image.Image], mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:

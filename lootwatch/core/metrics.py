@@ -15,7 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 if TYPE_CHECKING:
     from rq import Queue
 
-    from lootwatch.db import Database
+    from lootwatch.core.db import Database
 
 log = logging.getLogger(__name__)
 

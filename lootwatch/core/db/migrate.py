@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from importlib import resources
 
-from lootwatch.db.connection import connect
+from lootwatch.core.db.connection import connect
 
 _LOCK_KEY = 0x100770A7C4  # arbitrary, constant: lootwatch's migration lock
 
 
 def migration_files() -> list[tuple[str, str]]:
-    folder = resources.files("lootwatch.db") / "migrations"
+    folder = resources.files("lootwatch.core.db") / "migrations"
     files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.split("_", 1)[0], p.read_text()) for p in files]
 

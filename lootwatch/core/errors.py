@@ -2,8 +2,9 @@
 
 Every component raises a subclass of :class:`LootwatchError` for conditions a user can fix
 (bad input, missing configuration); the CLI prints those as one clear line and exits 2.
-``models`` imports nothing of ours, so it has its own ``models.errors.ModelError``; the CLI
-treats it the same way (see :data:`USER_ERRORS`).
+A component's own errors (``lootwatch.models.errors.ModelError``, ...) subclass one of these.
+:class:`ServiceUnavailable` is a server (PostgreSQL, Redis) that does not answer, distinct from a
+:class:`ConfigError`: retrying later can fix the first, only a changed setting the second.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ class StateError(LootwatchError):
     """An operation is not allowed in the record's current state."""
 
 
-def user_errors() -> tuple[type[Exception], ...]:
-    """Exception types the CLI reports as a clear one-line message instead of a traceback."""
-    from models.errors import ModelError
+class ServiceUnavailable(LootwatchError):
+    """A server lootwatch needs (PostgreSQL, Redis) does not answer; the message names it and its URL."""
 
-    return (LootwatchError, ModelError)
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Exception types the CLI and the web app report as a clear message instead of a traceback."""
+    return (LootwatchError,)

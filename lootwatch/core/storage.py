@@ -127,7 +127,7 @@ class BlobStore:
             raise OSError(f"{file} ends before the record at {offset} ({length} bytes)")
         if not file.endswith(".warc.gz"):
             return gzip.decompress(member)
-        from lootwatch.warc import record_payload
+        from lootwatch.core.warc import record_payload
 
         try:
             return record_payload(member)

@@ -22,16 +22,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from alerts.evidence import build_evidence_zip
-from alerts.review import count_items, decide, list_items, show_item
-from alerts.states import STATES, allowed_actions
-from alerts.web.accounts import authenticate, get_user
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError, NotFoundError, StateError, user_errors
-from lootwatch.images import vet_image
-from lootwatch.settings import Settings
-from lootwatch.storage import BlobStore, file_of
-from workers.retrain import current_checkpoint, current_version
+from lootwatch.alerts.evidence import build_evidence_zip
+from lootwatch.alerts.review import count_items, decide, list_items, show_item
+from lootwatch.alerts.states import STATES, allowed_actions
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError, NotFoundError, StateError, user_errors
+from lootwatch.core.images import vet_image
+from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore, file_of
+from lootwatch.web.accounts import authenticate, get_user
+from lootwatch.workers.retrain import current_checkpoint, current_version
 
 PAGE_SIZE = 25
 SESSION_HOURS = 8
@@ -80,7 +80,7 @@ def create_app(
     )
     templates = Jinja2Templates(directory=str(TEMPLATES))
     store = BlobStore(settings.store_dir)
-    from matcher.store import live_descriptor_spec
+    from lootwatch.matcher.store import live_descriptor_spec
 
     # loaded once, on first use; a given descriptor stands for the live index's
     models: dict[str, Any] = {
@@ -261,12 +261,12 @@ def create_app(
 
     def add_to_gallery_outcome(item_id: int) -> str:
         # after the decision committed: a failure here leaves the confirmation standing
-        from alerts.feedback import add_listing_photos_to_gallery
+        from lootwatch.alerts.feedback import add_listing_photos_to_gallery
 
         try:
             spec = live_descriptor_spec(settings.index_dir, settings.descriptor)
             if models["descriptor"] is None or models.get("descriptor_spec") != spec:
-                from models.descriptor import load_descriptor
+                from lootwatch.models.descriptor import load_descriptor
 
                 # the live index version's descriptor: a new version may bring its own (gallery fine-tune)
                 models["descriptor"], models["descriptor_spec"] = load_descriptor(spec), spec
@@ -386,7 +386,7 @@ def _best_photo(db: Database, item_id: int) -> dict | None:
 
 
 def _load_classifier(checkpoint: Path) -> Any:
-    from models.classifier import load_classifier
+    from lootwatch.models.classifier import load_classifier
 
     return load_classifier(checkpoint)
 
@@ -394,7 +394,7 @@ def _load_classifier(checkpoint: Path) -> Any:
 def _saliency_png(clf: Any, image: Any) -> bytes:
     import io
 
-    from models.classifier_saliency import saliency_overlay
+    from lootwatch.models.classifier_saliency import saliency_overlay
 
     buf = io.BytesIO()
     saliency_overlay(clf, image).save(buf, "PNG")

@@ -20,7 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from lootwatch.errors import BadInputError
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.values import parse_scales
 
 
 class Settings(BaseSettings):
@@ -167,8 +168,6 @@ class Settings(BaseSettings):
     def _scales_list(cls, value: Any) -> Any:
         # the environment gives "0.75,1,1.25" (or "1"); TOML and Python give lists
         if isinstance(value, str):
-            from matcher.views import parse_scales
-
             try:
                 return parse_scales(value)
             except BadInputError as exc:

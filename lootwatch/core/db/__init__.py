@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lootwatch.db.connection import Conn, Database, connect
+from lootwatch.core.db.connection import Conn, Database, connect
 
 __all__ = ["Conn", "Database", "connect"]

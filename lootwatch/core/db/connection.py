@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
-from lootwatch.errors import ConfigError
+from lootwatch.core.errors import ConfigError
 
 Conn: TypeAlias = psycopg.Connection[DictRow]
 Params: TypeAlias = Any  # a sequence or mapping of query parameters

@@ -8,8 +8,8 @@ import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from lootwatch.db import Database
-from lootwatch.errors import BadInputError
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError
 
 ROLES = ("analyst", "admin")
 MIN_PASSWORD = 10

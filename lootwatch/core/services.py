@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lootwatch.db.migrate import migrate
-from lootwatch.errors import ConfigError
-from lootwatch.settings import Settings
+from lootwatch.core.db.migrate import migrate
+from lootwatch.core.errors import ConfigError
+from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Fetched pages as WARC records (ISO 28500, written by warcio), one gzip member each.
 
-A crawl's pages are appended to one WARC file (see :class:`lootwatch.storage.PackFile`) instead of a
+A crawl's pages are appended to one WARC file (see :class:`lootwatch.core.storage.PackFile`) instead of a
 file each: creating a file cost the crawl's writer 0.05-0.9 ms of kernel time a page on this
 project's machines, more than the page's other writes together. A record is a ``resource`` record:
 the page's exact bytes (what its sha256 is taken of), its URL and the time it was fetched; standard
@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from lootwatch.errors import BadInputError
-from lootwatch.storage import GZIP_LEVEL  # pages are compressed on the crawl's path
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.storage import GZIP_LEVEL  # pages are compressed on the crawl's path
 
 
 def page_record(url: str, body: bytes, fetched_at: datetime | None, content_type: str = "text/html") -> bytes:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lootwatch.errors import BadInputError
-from lootwatch.images import check_image, vet_image
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.images import check_image, vet_image
 
 
 def _encode(img: Image.Image, fmt: str, **kw: object) -> bytes:
@@ -139,7 +139,7 @@ def test_check_image_decodes_a_file_that_does_not_look_whole() -> None:
 
 
 def test_check_image_reads_whole_files_without_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lootwatch.images as images
+    import lootwatch.core.images as images
 
     def no_decode(*args: object, **kwargs: object) -> None:
         raise AssertionError("decoded a file that looks whole")
@@ -173,7 +173,7 @@ def test_a_truncated_file_with_an_intact_end_passes_the_header_check_but_not_dec
 def test_perceptual_hash_is_imagehash_phash_of_the_reduced_copy() -> None:
     import imagehash
 
-    from lootwatch.images import perceptual_hash
+    from lootwatch.core.images import perceptual_hash
 
     rng = np.random.default_rng(3)
     smooth = Image.linear_gradient("L").resize((300, 225)).convert("RGB")

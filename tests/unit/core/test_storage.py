@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lootwatch.storage import BlobStore, PackFile, file_of
-from lootwatch.warc import page_record
+from lootwatch.core.storage import BlobStore, PackFile, file_of
+from lootwatch.core.warc import page_record
 
 
 def test_pack_records_read_back_as_the_bytes_stored(tmp_path: Path) -> None:

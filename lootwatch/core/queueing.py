@@ -15,7 +15,7 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-MATCH_JOB = "workers.jobs.match_photo"
+MATCH_JOB = "lootwatch.workers.jobs.match_photo"
 JOB_TIMEOUT_S = 600
 ACTIVE = ("queued", "started", "deferred", "scheduled")  # a job in these states still gets done
 
