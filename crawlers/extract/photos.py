@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from lootwatch.crawlers.extract import variants
 from lootwatch.crawlers.extract.text import absolute, unique
 from parsel import Selector
 
@@ -27,7 +28,7 @@ _EBAY_SIZE = re.compile(r"/s-l\d+(\.\w+)$")
 
 
 def upgrade(url: str) -> str:
-    """The largest variant where a host's URL scheme encodes the size."""
+    """The largest variant where a host's URL scheme is known to serve it (others keep the largest seen)."""
     parts = urlsplit(url)
     host = parts.netloc.lower()
     if host.endswith("ebayimg.com"):
@@ -41,8 +42,8 @@ def upgrade(url: str) -> str:
 
 
 def photo_key(url: str) -> str:
-    """Two URLs with one key are sizes of one photo."""
-    return upgrade(url)
+    """Two URLs with one key are sizes of one photo (see :mod:`crawlers.extract.variants`)."""
+    return variants.photo_key(upgrade(url))
 
 
 def looks_like_image(url: str) -> bool:
@@ -78,16 +79,8 @@ def full_size_of_img(img: Selector, base: str) -> str:
 
 
 def dedupe(urls: list[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for u in urls:
-        if not u:
-            continue
-        k = photo_key(u)
-        if k not in seen:
-            seen.add(k)
-            out.append(upgrade(u))
-    return out
+    """Each photo once, at the largest variant among ``urls`` (upgraded where the host allows)."""
+    return unique(upgrade(u) for u in variants.largest_of_each([u for u in urls if u]))
 
 
 _GALLERY = (

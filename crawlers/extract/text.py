@@ -52,6 +52,23 @@ def unique(items: Iterable[str]) -> list[str]:
     return out
 
 
+_STATUS_LINE = re.compile(r"^\s*HTTP/\d(?:\.\d)?\s+\d{3}[^\r\n]*")
+
+
+def strip_http_headers(page: str) -> tuple[str, str]:
+    """A saved page that begins with the raw HTTP response (status line and headers) before the HTML:
+    (the HTML, the status line); pages without them come back unchanged with ''."""
+    m = _STATUS_LINE.match(page[:200])
+    if not m:
+        return page, ""
+    cut = len(page)
+    for sep in ("\r\n\r\n", "\n\n"):
+        i = page.find(sep, m.end())
+        if i >= 0:
+            cut = min(cut, i + len(sep))
+    return page[cut:], m.group(0).strip()
+
+
 def loads_lenient(text: str) -> Any:
     """JSON as sites embed it: sometimes wrapped in comments/CDATA, with stray control characters."""
     text = text.strip()
