@@ -20,7 +20,11 @@ from lootwatch.crawlers.extract.variants import largest_of_each
 
 MIN_CARDS = 3
 _SKIP = ("header", "footer", "nav", "aside")
-_NOT_RESULTS = re.compile(r"recently|recommend|sponsor|footer|header|(^|[-_ ])nav|menu|breadcrumb|pagination", re.I)
+# blocks of other lists: carousels of recommendations, recently viewed, menus
+_NOT_RESULTS = re.compile(
+    r"recently|recommend|sponsor|footer|header|(^|[-_ ])nav|menu|breadcrumb|pagination|carousel|slider|swiper",
+    re.I,
+)
 
 
 @dataclass
@@ -31,8 +35,9 @@ class CardGrid:
 
 
 def _signature(node: Any) -> str:
-    cls = " ".join(sorted((node.get("class") or "").split()))
-    return f"{node.tag}.{cls}"
+    """Tag and first class: cards of one list share them, while modifier classes (s-card--sold) vary."""
+    classes = (node.get("class") or "").split()
+    return f"{node.tag}.{classes[0]}" if classes else node.tag
 
 
 def _card_link(card: Any, base: str) -> tuple[str, Any]:
@@ -84,7 +89,7 @@ def find_cards(root: Any, base: str) -> CardGrid | None:
     for img in root.iter("img"):
         # walk up from each thumbnail: every ancestor that has siblings of its own structure is a card candidate
         node = img
-        for _ in range(8):
+        for _ in range(14):
             parent = node.getparent()
             if parent is None or parent.tag in ("body", "html"):
                 break
