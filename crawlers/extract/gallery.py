@@ -148,10 +148,10 @@ class _Candidate:
     gallery_word: bool
 
 
-def _dom_candidates(root: Any, base: str) -> tuple[list[_Candidate], set[str]]:
-    """Photos shown in the page's markup, and the keys of those shown inside links to other listings."""
+def _dom_candidates(root: Any, base: str) -> tuple[list[_Candidate], list[list[str]]]:
+    """Photos shown in the page's markup, and (the variants of) those shown inside links to other listings."""
     cands: list[_Candidate] = []
-    foreign: set[str] = set()
+    foreign: list[list[str]] = []
     body = root.find("body") if root.tag == "html" else root
     if body is None:
         body = root
@@ -168,7 +168,7 @@ def _dom_candidates(root: Any, base: str) -> tuple[list[_Candidate], set[str]]:
         if a is not None:
             href = absolute(base, a.get("href"))
             if href and not _IMAGE_EXT.search(href) and not same_page(href, base) and not _sub_page(href, base):
-                foreign.update(variants.photo_key(u) for u in urls)
+                foreign.append(urls)
                 continue
         skip, group, word = False, None, False
         node = img.getparent()
@@ -318,7 +318,8 @@ def listing_photos(
     og_images: list[str],
 ) -> Photos:
     """The listing's own photos: structured data, JSON state and the markup gallery, checked against each other."""
-    cands, foreign = _dom_candidates(root, base)
+    cands, foreign_groups = _dom_candidates(root, base)
+    foreign = {variants.photo_key(u) for urls in foreign_groups for u in urls}
     anchors = {variants.photo_key(u) for u in structured + og_images}
     anchor_stems = {variants.stem_key(u) for u in structured + og_images} - {""}
     state = state_photos(root, html, base, title) if title else []
@@ -357,7 +358,8 @@ def listing_photos(
         return bool(keys & foreign) and not keys & own
 
     kept = [g for g in out if not is_foreign(g)]
-    left_out = len(out) - len(kept)
+    own |= {variants.photo_key(u) for g in kept for u in g}
+    left_out = len(variants.merge_photos([g for g in foreign_groups if not {variants.photo_key(u) for u in g} & own]))
     photos = variants.merge_photos(kept)
     if not photos and og_images:
         photos = variants.largest_of_each(og_images)
