@@ -63,4 +63,8 @@ def extract_page(
             return PageResult(
                 url=url, page_type=page_type, adapter=name, reason=why, canonical_url=result.canonical_url
             )
+    result.review(
+        "no listing data and no repeated result cards (each with a link, a title and an image) found: "
+        "give this site selectors (result_links, title, price, photos)"
+    )
     return result

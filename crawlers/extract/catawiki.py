@@ -125,7 +125,7 @@ def _from_next_data(props: dict[str, Any], url: str, out: PageResult) -> bool:
         ]
         out.sources["results"] = "Catawiki __NEXT_DATA__ searchLots"
         page, per_page, total = props.get("currentPage"), props.get("lotsPerPage"), found.get("total")
-        if all(isinstance(v, int) for v in (page, per_page, total)) and page * per_page < total:
+        if isinstance(page, int) and isinstance(per_page, int) and isinstance(total, int) and page * per_page < total:
             # the page data gives the count, not the link: Catawiki pages its search with ?page=N
             parts = urlsplit(url)
             query = [(k, v) for k, v in parse_qsl(parts.query) if k != "page"] + [("page", str(page + 1))]

@@ -337,7 +337,7 @@ def listing_photos(
     anchored = False
     for members in groups.values():
         hits = sum(1 for c in members if matches(c, anchors | state_keys, anchor_stems))
-        score = hits * 100 + (20 if members[0].gallery_word else 0) + min(len(members), 20)
+        score = float(hits * 100 + (20 if members[0].gallery_word else 0) + min(len(members), 20))
         if h1_order is not None:
             score -= min(abs(members[0].order - h1_order), 50) * 0.5
         if score > best_score:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from lootwatch.crawlers.extract import xpath
 from lootwatch.crawlers.extract.gallery import img_variants
-from lootwatch.crawlers.extract.result import SEARCH, PageResult
+from lootwatch.crawlers.extract.result import SEARCH, UNKNOWN, PageResult
 from lootwatch.crawlers.extract.text import absolute, clean
 from lootwatch.crawlers.extract.variants import photo_key
 
@@ -86,6 +86,10 @@ def suggest_selectors(root: Any, page: PageResult) -> dict[str, str]:
         pattern = _item_url_pattern([r.url for r in page.results])
         if pattern:
             out["item_url_pattern"] = pattern
+    if page.page_type == UNKNOWN:
+        guess = _repeated_link_class(root, base)
+        if guess:
+            out["result_links"] = guess
     if page.next_page:
         for a in root.iter("a"):
             if absolute(base, a.get("href")) == page.next_page:
@@ -108,6 +112,24 @@ def suggest_selectors(root: Any, page: PageResult) -> dict[str, str]:
         if holder is not None:
             out["photos"] = f"{_path_css(holder)} img"
     return out
+
+
+def _repeated_link_class(root: Any, base: str) -> str:
+    """On a page the rules could not read: the link class most used for distinct pages of the site, as a
+    guess at its result links (``a.lot-link``), for the analyst to confirm."""
+    host = urlsplit(base).netloc
+    targets: dict[str, set[str]] = {}
+    for a in root.iter("a"):
+        href = absolute(base, a.get("href"))
+        if not href or urlsplit(href).netloc != host or _link_key(href) == _link_key(base):
+            continue
+        for cls in (a.get("class") or "").split():
+            if _stable(cls) and not re.search(r"nav|menu|logo|footer|header|next|prev|page", cls, re.I):
+                targets.setdefault(cls, set()).add(_link_key(href))
+    if not targets:
+        return ""
+    cls, hrefs = max(targets.items(), key=lambda kv: len(kv[1]))
+    return f"a.{cls}::attr(href)" if len(hrefs) >= 2 else ""
 
 
 def _link_key(url: str) -> str:

@@ -11,6 +11,7 @@ from urllib.robotparser import RobotFileParser
 import typer
 
 from lootwatch.core.errors import BadInputError, ConfigError
+from lootwatch.crawlers.extract.result import PageResult
 
 sites_app = typer.Typer(
     help="Try the crawler's extraction on a site before adding it to sites.toml.", no_args_is_help=True
@@ -81,7 +82,7 @@ def try_page(
     typer.echo(report(page, selectors, site_entry(page, selectors)))
 
 
-def report(page, selectors: dict[str, str], entry: str) -> str:  # type: ignore[no-untyped-def]
+def report(page: PageResult, selectors: dict[str, str], entry: str) -> str:
     """The page's extraction as an analyst reads it."""
     from lootwatch.crawlers.extract.variants import declared_size
 
