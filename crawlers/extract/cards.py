@@ -22,7 +22,8 @@ MIN_CARDS = 3
 _SKIP = ("header", "footer", "nav", "aside")
 # blocks of other lists: carousels of recommendations, recently viewed, menus
 _NOT_RESULTS = re.compile(
-    r"recently|recommend|sponsor|footer|header|(^|[-_ ])nav|menu|breadcrumb|pagination|carousel|slider|swiper",
+    r"recently|recommend|sponsor|footer|header|(^|[-_ ])nav|menu|breadcrumb|pagination|carousel|slider|swiper|"
+    r"related|similar|also-?(like|viewed|bought)|more-?from|you-?may|other-?(lots|items)",
     re.I,
 )
 
@@ -49,6 +50,8 @@ def _card_link(card: Any, base: str) -> tuple[str, Any]:
         href = absolute(base, a.get("href"))
         if not href or same_page(href, base) or href.startswith(("mailto:", "tel:")):
             continue
+        if urlsplit(href).netloc != urlsplit(base).netloc:  # share buttons, the seller's own site
+            continue
         if urlsplit(href).scheme not in ("http", "https"):
             continue
         key = href.split("#")[0]
@@ -61,7 +64,10 @@ def _card_link(card: Any, base: str) -> tuple[str, Any]:
 
 
 def _card_title(card: Any, link: Any) -> str:
-    for q in (".//*[self::h2 or self::h3 or self::h4 or self::h5]//text()", ".//*[contains(@class,'title')]//text()"):
+    for q in (
+        "(.//*[self::h2 or self::h3 or self::h4 or self::h5])[1]//text()",
+        "(.//*[contains(@class,'title')])[1]//text()",
+    ):
         t = clean(" ".join(xpath.strings(card, q)))
         if len(t) >= 3:
             return t
@@ -86,7 +92,7 @@ def _usable(node: Any) -> bool:
 def find_cards(root: Any, base: str) -> CardGrid | None:
     """The page's result cards, or None where no set of at least MIN_CARDS repeated cards is found."""
     parents: dict[Any, dict[str, list[Any]]] = {}
-    for img in root.iter("img"):
+    for img in _thumbnails(root):
         # walk up from each thumbnail: every ancestor that has siblings of its own structure is a card candidate
         node = img
         for _ in range(14):
@@ -118,6 +124,32 @@ def find_cards(root: Any, base: str) -> CardGrid | None:
     return None
 
 
+_BG_URL = re.compile(r"background(?:-image)?\s*:[^;]*url\(\s*['\"]?([^'\")]+)", re.I)
+_BG_ATTRS = ("data-bg", "data-background", "data-background-image", "data-bg-src")
+
+
+def _thumbnails(root: Any) -> list[Any]:
+    """Elements showing a thumbnail: <img>, and elements with a (lazy) CSS background image."""
+    found = list(root.iter("img"))
+    found += [
+        n
+        for n in xpath.run(root, "//*[@data-bg or @data-background or @data-background-image or @data-bg-src]")
+        if n.tag != "img"
+    ]
+    found += [n for n in xpath.run(root, "//*[contains(@style,'url(')]") if n.tag != "img"]
+    return found
+
+
+def _thumb_of(node: Any, base: str) -> list[str]:
+    if node.tag == "img":
+        return img_variants(node, base)
+    for attr in _BG_ATTRS:
+        if node.get(attr):
+            return [absolute(base, node.get(attr))]
+    m = _BG_URL.search(node.get("style") or "")
+    return [absolute(base, m.group(1))] if m else []
+
+
 def _unique(results: list[SearchResult]) -> list[SearchResult]:
     seen: set[str] = set()
     out = []
@@ -134,14 +166,16 @@ def _read_cards(nodes: list[Any], base: str) -> list[SearchResult]:
         url, link = _card_link(card, base)
         if not url:
             continue
-        imgs = list(card.iter("img"))
-        if not imgs:
+        shown = [n for n in _thumbnails(card) if _thumb_of(n, base)] or ([card] if _thumb_of(card, base) else [])
+        if not shown:
             continue
         title = _card_title(card, link)
         if not title:
             continue
-        thumb_variants = img_variants(imgs[0], base)
-        thumb = absolute(base, imgs[0].get("data-src") or imgs[0].get("src")) or (thumb_variants or [""])[0]
+        thumb_variants = _thumb_of(shown[0], base)
+        first = shown[0]
+        shown_src = first.get("data-src") or first.get("src") if first.tag == "img" else ""
+        thumb = absolute(base, shown_src) or thumb_variants[0]
         prices = heuristics.price_texts_of(card)
         out.append(
             SearchResult(

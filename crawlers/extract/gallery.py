@@ -31,7 +31,7 @@ _GALLERY_WORDS = re.compile(
 _NOT_LISTING = re.compile(
     r"related|similar|recommend|recently|other-?lots|more-?from|you-?may|also-?(like|viewed|bought)|sponsor|"
     r"upsell|cross-?sell|footer|header|navbar|(^|[-_ ])nav([-_ ]|$)|logo|avatar|seller-?(card|info|photo)|"
-    r"banner|(^|[-_ ])ads?([-_ ]|$)|advert|promo|breadcrumb|review|profile|social|share|store-?info|shop-?info",
+    r"banner|(^|[-_ ])ads?([-_ ]|$)|advert|promo|breadcrumb|(^|[-_ ])(customer-?)?reviews?([-_ ]|$)|profile|social|share|store-?info|shop-?info",
     re.I,
 )
 _NOT_PHOTO = re.compile(
@@ -348,6 +348,10 @@ def listing_photos(
     gallery: list[list[str]] = []
     if best and (anchored or not (structured or state)):
         gallery = [c.variants for c in best]
+        # the same photos shown again elsewhere (a thumbnail strip beside the main view) add their variants
+        keys = {variants.photo_key(u) for g in gallery for u in g}
+        stems = {variants.stem_key(u) for g in gallery for u in g} - {""}
+        gallery += [c.variants for c in cands if c not in best and matches(c, keys, stems)]
         out += gallery
         source = f"{source}+markup gallery" if source else "markup gallery"
     out += [[u] for u in data_attr_photos(root, base)]

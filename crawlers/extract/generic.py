@@ -24,6 +24,9 @@ def item_id_from_url(url: str) -> str:
     for seg in reversed(segments):
         if any(c.isdigit() for c in seg):
             m = re.match(r"^(\d+)[_-][A-Za-z]", seg)  # "12345_bronze-figure": the number is the id
+            if m:
+                return m.group(1)
+            m = re.search(r"[A-Za-z][_-](\d{4,})$", seg)  # "bronze-figure-18482281": so is this one
             return m.group(1) if m else seg
     return segments[-1] if segments else ""
 
@@ -44,8 +47,12 @@ def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, 
         _card_results(sel, url, selectors, grid, out)
         return out
     # no markup names a listing and no result grid: a heading beside a photo gallery still is one
-    if sel.css("h1") and photos.gallery_photos(sel, url):
-        _item_part(sel, html, url, selectors, ld, out, force=True)
+    heading = gallery.title_text(sel.root)
+    if heading:
+        seen = gallery.listing_photos(sel.root, html, url, title=heading, structured=[], og_images=[])
+        if seen.photos:
+            _item_part(sel, html, url, selectors, ld, out, force=True)
+            out.review("read as a listing from its heading and photo gallery alone (no structured data names it)")
     return out
 
 

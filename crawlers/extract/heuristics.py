@@ -98,7 +98,7 @@ def next_page_info(root: Any, base: str) -> tuple[str, str]:
             if rule == "aria-label / title" and _NOT_PAGING.search(a.get("aria-label") or a.get("title") or ""):
                 continue
             url = absolute(base, a.get("href"))
-            if url and url.split("#")[0] != base.split("#")[0]:
+            if url and url.split("#")[0] != base.split("#")[0] and _plausible_next(url, base):
                 return url, rule
     for a in xpath.run(root, "//a"):
         if _NEXT_TEXT.match(clean(a.text_content())):
@@ -119,6 +119,18 @@ def next_page_info(root: Any, base: str) -> tuple[str, str]:
         if re.search(r"load more|show more|mehr laden|voir plus|charger plus|もっと見る|ver más", label, re.I):
             return "", "javascript"
     return "", ""
+
+
+def _plausible_next(url: str, base: str) -> bool:
+    """A next page stays on the site and near the page: same path, a path beside it, or a page number
+    (sites put rel=next on menu and home links too)."""
+    a, b = urlsplit(url), urlsplit(base)
+    if a.netloc != b.netloc:
+        return False
+    if a.path.rstrip("/") == b.path.rstrip("/") or _page_number(url) is not None:
+        return True
+    first_a = a.path.strip("/").split("/")[0]
+    return bool(first_a) and first_a == b.path.strip("/").split("/")[0]
 
 
 def _page_number(url: str) -> int | None:

@@ -82,10 +82,11 @@ def suggest_selectors(root: Any, page: PageResult) -> dict[str, str]:
             child = anchors[0]
             while child.getparent() is not None and child.getparent() is not card:
                 child = child.getparent()
-            out["result_links"] = f"{_path_css(card)} > {css_of(child)} a::attr(href)"
-        pattern = _item_url_pattern([r.url for r in page.results])
-        if pattern:
-            out["item_url_pattern"] = pattern
+            pattern = _item_url_pattern([r.url for r in page.results])
+            only = f"[href*='{pattern}']" if pattern else ""
+            out["result_links"] = f"{_path_css(card)} > {css_of(child)} a{only}::attr(href)"
+            if pattern:
+                out["item_url_pattern"] = re.escape(pattern)
     if page.page_type == UNKNOWN:
         guess = _repeated_link_class(root, base)
         if guess:
@@ -142,7 +143,7 @@ def _item_url_pattern(urls: list[str]) -> str:
     paths = [urlsplit(u).path for u in urls]
     first = [p.split("/")[1] if p.count("/") > 1 else "" for p in paths]
     if first and all(f == first[0] and f for f in first) and all(re.search(r"\d", p) for p in paths):
-        return f"/{re.escape(first[0])}/"
+        return f"/{first[0]}/"
     return ""
 
 
