@@ -31,7 +31,8 @@ _GALLERY_WORDS = re.compile(
 _NOT_LISTING = re.compile(
     r"related|similar|recommend|recently|other-?lots|more-?from|you-?may|also-?(like|viewed|bought)|sponsor|"
     r"upsell|cross-?sell|footer|header|navbar|(^|[-_ ])nav([-_ ]|$)|logo|avatar|seller-?(card|info|photo)|"
-    r"banner|(^|[-_ ])ads?([-_ ]|$)|advert|promo|breadcrumb|(^|[-_ ])(customer-?)?reviews?([-_ ]|$)|profile|social|share|store-?info|shop-?info",
+    r"banner|(^|[-_ ])ads?([-_ ]|$)|advert|promo|breadcrumb|(^|[-_ ])(customer-?)?reviews?([-_ ]|$)|"
+    r"profile|social|share|store-?info|shop-?info",
     re.I,
 )
 _NOT_PHOTO = re.compile(
