@@ -69,7 +69,7 @@ _STATE_MARKERS = (
 # keys of a listing's JSON that hold someone else's pictures or other listings
 _NOT_LISTING_KEY = re.compile(
     r"seller|user|owner|shop|store|author|avatar|profile|brand|logo|icon|related|similar|recommend|"
-    r"other|more|^ads?$|sponsor|banner|categor|breadcrumb|badge|bidder|buyer|auctioneer|house",
+    r"other|more|^ads?$|sponsor|banner|categor|breadcrumb|badge|bidder|buyer|auctioneer|house|expert|flag",
     re.I,
 )
 _NAME_KEYS = ("title", "name", "headline", "lotTitle", "itemTitle", "productName")
@@ -278,6 +278,42 @@ def state_photos(root: Any, html: str, base: str, title: str) -> list[str]:
             if found:
                 return found
     return []
+
+
+_ID_KEYS = ("id", "lotId", "itemId", "productId", "listingId", "lot_id", "item_id", "sku")
+
+
+def _find_by_id(value: Any, item_id: str, depth: int = 0) -> dict | None:
+    """The object of a page state that carries the listing's id (from its URL) and a name."""
+    if depth > 12:
+        return None
+    if isinstance(value, dict):
+        if _named(value) and any(str(value.get(k, "")) == item_id for k in _ID_KEYS):
+            return value
+        children = list(value.values())
+    elif isinstance(value, list):
+        children = value[:500]
+    else:
+        return None
+    for v in children:
+        if isinstance(v, dict | list):
+            hit = _find_by_id(v, item_id, depth + 1)
+            if hit is not None:
+                return hit
+    return None
+
+
+def state_listing(root: Any, html: str, base: str, item_id: str) -> tuple[str, list[str]]:
+    """(title, photos) of the listing in a page's JSON state, found by the id in its URL, for pages whose
+    markup names nothing (the page is rendered from that state by JavaScript)."""
+    if not item_id or not any(c.isdigit() for c in item_id):
+        return "", []
+    for blob in _state_blobs(root, html):
+        hit = _find_by_id(blob, item_id)
+        if hit is not None:
+            name = clean(_named(hit))
+            return name, list(_image_strings(hit, base, _norm(name)))
+    return "", []
 
 
 def data_attr_photos(root: Any, base: str) -> list[str]:

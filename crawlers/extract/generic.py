@@ -46,6 +46,8 @@ def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, 
     if grid is not None:
         _card_results(sel, url, selectors, grid, out)
         return out
+    if _state_item(sel, html, url, out):
+        return out
     # no markup names a listing and no result grid: a heading beside a photo gallery still is one
     heading = gallery.title_text(sel.root)
     if heading:
@@ -54,6 +56,21 @@ def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, 
             _item_part(sel, html, url, selectors, ld, out, force=True)
             out.review("read as a listing from its heading and photo gallery alone (no structured data names it)")
     return out
+
+
+def _state_item(sel: Selector, html: str, url: str, out: PageResult) -> bool:
+    """A page whose markup names nothing but whose JSON state holds the listing of the URL's id."""
+    title, found = gallery.state_listing(sel.root, html, url, item_id_from_url(url))
+    if not title:
+        return False
+    out.page_type = ITEM
+    out.title = title
+    out.item_id = item_id_from_url(url)
+    out.photos = photos.dedupe(found)
+    out.sources.update({"title": "page state JSON (object with the URL's id)", "photos": "page state JSON"})
+    out.confidence = 0.7
+    out.review("read from the page's JSON state alone (object with the URL's id); price and status not read")
+    return True
 
 
 def _card_results(sel: Selector, url: str, selectors: Mapping[str, str], grid: cards.CardGrid, out: PageResult) -> None:

@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parents[3]
 SHARED = ROOT.parent / "shared" / "data" / "auction-pages"
 FIXTURES = ROOT / "tests" / "fixtures" / "crawlers" / "pages"
 PAGES = answer_keyed_pages(SHARED, FIXTURES)
-# the shared search pages carry their results in markup too; the captured Catawiki data has no markup
-SEARCH_PAGES = [
+# pages read again by the generic rules alone, with no adapter and no JSON-LD: the shared search pages (their
+# results are in their markup too) and the captured Catawiki lots (their JSON page state, found by the URL's id)
+GENERIC_ONLY = [
     p
     for p in answer_keyed_pages(SHARED)
     if json.loads(p.with_name(p.name + ".expected.json").read_text())["page_type"] == "search"
-]
+] + sorted((FIXTURES / "catawiki").glob("lot_*.html"))
 _JSONLD = re.compile(r'<script type="application/ld\+json">.*?</script>', re.S)
 
 
@@ -44,16 +45,16 @@ def test_page_is_right(page: Path) -> None:
     assert score.other_listing_photos == 0
 
 
-@pytest.mark.skipif(not SEARCH_PAGES, reason="no answer-keyed search pages present")
-@pytest.mark.parametrize("page", SEARCH_PAGES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_search_page_is_right_with_generic_rules_alone(page: Path) -> None:
+@pytest.mark.skipif(not GENERIC_ONLY, reason="no answer-keyed pages present")
+@pytest.mark.parametrize("page", GENERIC_ONLY, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_page_is_right_with_generic_rules_alone(page: Path) -> None:
     score = _generic_only(page)
     assert score.right, score.problems
 
 
 @pytest.mark.skipif(not PAGES, reason="no answer-keyed pages present")
 def test_score_over_all_pages(capsys: pytest.CaptureFixture[str]) -> None:
-    scores = [score_page(p) for p in PAGES] + [_generic_only(p) for p in SEARCH_PAGES]
+    scores = [score_page(p) for p in PAGES] + [_generic_only(p) for p in GENERIC_ONLY]
     right = sum(s.right for s in scores)
     with capsys.disabled():
         print(
