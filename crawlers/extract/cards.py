@@ -133,10 +133,10 @@ def _thumbnails(root: Any) -> list[Any]:
     found = list(root.iter("img"))
     found += [
         n
-        for n in xpath.run(root, "//*[@data-bg or @data-background or @data-background-image or @data-bg-src]")
+        for n in xpath.run(root, ".//*[@data-bg or @data-background or @data-background-image or @data-bg-src]")
         if n.tag != "img"
     ]
-    found += [n for n in xpath.run(root, "//*[contains(@style,'url(')]") if n.tag != "img"]
+    found += [n for n in xpath.run(root, ".//*[contains(@style,'url(')]") if n.tag != "img"]
     return found
 
 

@@ -36,7 +36,10 @@ def site_names(root: Any, url: str) -> list[str]:
     labels = [x for x in host.split(".") if x not in _HOST_SKIP and len(x) > 2]
     if labels:
         names.append(labels[0])
-        names.append(".".join(host.split(".")[-2:]))  # "ebay.de" as a name
+        parts = host.split(".")
+        # the registrable name: "ebay.de", "yahoo.co.jp" (not "co.jp")
+        keep = 3 if len(parts) > 2 and parts[-2] in ("co", "com", "ne", "or", "ac", "go", "org", "net") else 2
+        names.append(".".join(parts[-keep:]))
     learned = _learned_from_title(root)
     if learned:
         names.append(learned)
