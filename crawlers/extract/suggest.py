@@ -83,7 +83,13 @@ def suggest_selectors(root: Any, page: PageResult) -> dict[str, str]:
             while child.getparent() is not None and child.getparent() is not card:
                 child = child.getparent()
             pattern = _item_url_pattern([r.url for r in page.results])
-            only = f"[href*='{pattern}']" if pattern else ""
+            only = ""
+            if pattern:
+                # written as the page writes its links, anchored at their start: a share link that
+                # carries the listing's address in its query must not match
+                raw = (anchors[0].get("href") or "").strip()
+                origin = "" if raw.startswith("/") else "{0.scheme}://{0.netloc}".format(urlsplit(page.results[0].url))
+                only = f"[href^='{origin}{pattern}']"
             out["result_links"] = f"{_path_css(card)} > {css_of(child)} a{only}::attr(href)"
             if pattern:
                 out["item_url_pattern"] = re.escape(pattern)
