@@ -184,6 +184,9 @@ def test_repeated_cards_are_search_results() -> None:
         ('<a href="/c/antiquities/p/2">weiter</a>', "/c/antiquities/p/2"),
         ('<a href="/c/antiquities?pg=2">次へ</a>', "/c/antiquities?pg=2"),
         ('<link rel="next" href="/c/antiquities?page=2">', "/c/antiquities?page=2"),
+        ('<div class="pager"><a href="/c/antiquities?p=2">Siguiente</a></div>', "/c/antiquities?p=2"),
+        ('<a href="/c/antiquities?p=2" title="suivant">»</a>', "/c/antiquities?p=2"),
+        ('<a rel="next" href="/">Home</a><a class="nextLink" href="/c/antiquities?o=20"></a>', "/c/antiquities?o=20"),
     ],
 )
 def test_next_page_found(link: str, want: str) -> None:
