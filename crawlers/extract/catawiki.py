@@ -24,7 +24,7 @@ def _props(sel: Selector) -> Iterator[Any]:
     for raw in sel.xpath("//@data-props").getall():
         try:
             yield loads_lenient(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
 
 
@@ -68,7 +68,7 @@ def page_props(sel: Selector) -> dict[str, Any]:
         return {}
     try:
         data = loads_lenient(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     props = data.get("props", {}).get("pageProps", {}) if isinstance(data, dict) else {}
     return props if isinstance(props, dict) else {}

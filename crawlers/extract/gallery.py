@@ -90,11 +90,14 @@ def looks_like_image(url: str) -> bool:
     return bool(url) and bool(_IMAGE_PATH.search(url)) and not url.startswith("data:")
 
 
+_DESCRIPTOR = re.compile(r"\d+(\.\d+)?[wx]")
+
+
 def _largest_srcset(srcset: str) -> list[tuple[str, float]]:
     out = []
     for part in srcset.split(","):
         bits = part.strip().split()
-        if not bits:
+        if not bits or _DESCRIPTOR.fullmatch(bits[0]):  # "12x" alone: a descriptor, no URL
             continue
         w = 1.0
         if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
@@ -203,7 +206,7 @@ def _state_blobs(root: Any, html: str) -> Iterator[Any]:
         if len(raw) > 20:
             try:
                 yield loads_lenient(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # nested past what the parser follows: not a listing
                 continue
     for marker in _STATE_MARKERS:
         if marker in html:
@@ -331,7 +334,7 @@ def data_attr_photos(root: Any, base: str) -> list[str]:
                 continue
             try:
                 value: Any = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 value = [p.strip() for p in raw.split(",")]
             out.extend(_image_strings(value, base, ""))
     return out

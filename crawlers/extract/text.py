@@ -91,7 +91,7 @@ def json_after(html: str, marker: str) -> Any:
     try:
         value, _ = json.JSONDecoder(strict=False).raw_decode(html, start)
         return value
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser follows
         return None
 
 

@@ -205,3 +205,25 @@ def test_raw_http_response_headers_before_the_page() -> None:
     html, status = strip_http_headers(page)
     assert html.startswith("<!DOCTYPE html>") and status == "HTTP/2 200"
     assert strip_http_headers("<html></html>") == ("<html></html>", "")
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<html><body><h1>Deep</h1><script type="application/json">{deep}</script></body></html>',
+        '<html><head><script type="application/ld+json">{deep}</script></head><body><h1>Deep</h1></body></html>',
+        "<html><body><h1>Deep</h1><script>window.__data = {deep};</script></body></html>",
+        '<html><body><script id="__NEXT_DATA__" type="application/json">{deep}</script></body></html>',
+    ],
+)
+@pytest.mark.parametrize("url", ["https://x.example/lot/1234", "https://www.catawiki.com/en/l/1234"])
+def test_json_nested_past_the_parsers_depth_is_no_listing_and_no_crash(html: str, url: str) -> None:
+    deep = '{"a":' * 3000 + "1" + "}" * 3000
+    r = extract_page(html.replace("{deep}", deep), url)
+    assert r.page_type in ("needs_js", "unknown") and not r.photos
+
+
+def test_srcset_descriptor_without_url_is_not_a_photo() -> None:
+    html = '<html><body><h1>T</h1><div class="gallery"><img srcset=" 12x, /b.jpg 2x" src="/a.jpg"></div></body></html>'
+    r = extract_page(html, "https://x.example/lot/1234")
+    assert r.photos == ["https://x.example/b.jpg"]
