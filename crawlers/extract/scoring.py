@@ -15,7 +15,7 @@ from typing import Any
 
 from lootwatch.crawlers.extract import extract_page
 from lootwatch.crawlers.extract.result import PageResult
-from lootwatch.crawlers.extract.text import same_page
+from lootwatch.crawlers.extract.text import decode_page, same_page
 from lootwatch.crawlers.extract.variants import photo_key, stem_key
 
 TYPE_NAMES = {"blocked_challenge": "blocked", "item_not_found": "not_found"}
@@ -77,7 +77,7 @@ def expected_url(expected: dict[str, Any]) -> str:
 def score_page(page: Path) -> Score:
     """One saved page against the answer key beside it."""
     expected = json.loads(page.with_name(page.name + ".expected.json").read_text(encoding="utf-8"))
-    got = extract_page(page.read_text(encoding="utf-8", errors="replace"), expected_url(expected))
+    got = extract_page(decode_page(page.read_bytes()), expected_url(expected))  # as `lootwatch extract` reads it
     return score_result(f"{page.parent.name}/{page.name}", got, expected)
 
 

@@ -52,6 +52,37 @@ def unique(items: Iterable[str]) -> list[str]:
     return out
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HEADER_CHARSET = re.compile(rb"^content-type:[^\r\n]*charset\s*=\s*\"?([A-Za-z0-9_.:-]+)", re.I | re.M)
+
+
+def decode_page(raw: bytes) -> str:
+    """A saved page's text in the encoding it declares: byte-order mark, then the charset of raw HTTP
+    headers saved before it, then <meta charset>, then UTF-8 (windows-1252 where the bytes are not UTF-8).
+    A Shift_JIS or windows-1252 page read as UTF-8 would lose its title's characters."""
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if raw.startswith(bom):
+            return raw.decode(codec, errors="replace")
+    head = raw[:4096]
+    declared = None
+    if _STATUS_LINE.match(head[:200].decode("latin-1")):
+        end = head.find(b"\r\n\r\n") if b"\r\n\r\n" in head else head.find(b"\n\n")
+        m = _HEADER_CHARSET.search(head[: end if end > 0 else len(head)])
+        declared = m.group(1).decode("ascii") if m else None
+    if declared is None:
+        m = _META_CHARSET.search(head)
+        declared = m.group(1).decode("ascii") if m else None
+    if declared:
+        try:
+            return raw.decode(declared, errors="replace")
+        except LookupError:
+            pass  # an unknown charset name: guess as below
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
 _STATUS_LINE = re.compile(r"^\s*HTTP/\d(?:\.\d)?\s+\d{3}[^\r\n]*")
 
 

@@ -12,6 +12,7 @@ import typer
 
 from lootwatch.core.errors import BadInputError, ConfigError
 from lootwatch.crawlers.extract.result import PageResult
+from lootwatch.crawlers.extract.text import decode_page
 
 sites_app = typer.Typer(
     help="Try the crawler's extraction on a site before adding it to sites.toml.", no_args_is_help=True
@@ -34,12 +35,17 @@ def _fetch(url: str, user_agent: str, timeout: float) -> str:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked by caller
             body = response.read(_MAX_PAGE_BYTES + 1)
-            charset = response.headers.get_content_charset() or "utf-8"
+            charset = response.headers.get_content_charset()
     except OSError as exc:
         raise BadInputError(f"could not fetch {url}: {exc}") from exc
     if len(body) > _MAX_PAGE_BYTES:
         raise BadInputError(f"{url} is larger than {_MAX_PAGE_BYTES} bytes")
-    return body.decode(charset, errors="replace")
+    if charset:
+        try:
+            return body.decode(charset, errors="replace")
+        except LookupError:
+            pass  # an unknown charset name: the page's own declaration decides
+    return decode_page(body)
 
 
 def try_page(
@@ -69,7 +75,7 @@ def try_page(
         if not url:
             raise BadInputError("a saved page needs --url URL (the address it was fetched from)")
         page_url = url
-        html = path.read_text(encoding="utf-8", errors="replace")
+        html = decode_page(path.read_bytes())
     try:
         page = extract_page(html, page_url, adapter=adapter)
     except ValueError as exc:

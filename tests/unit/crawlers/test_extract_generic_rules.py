@@ -7,7 +7,7 @@ import json
 
 import pytest
 from lootwatch.crawlers.extract import extract_page
-from lootwatch.crawlers.extract.text import strip_http_headers
+from lootwatch.crawlers.extract.text import decode_page, strip_http_headers
 from lootwatch.crawlers.extract.titles import clean_title
 from lootwatch.crawlers.extract.variants import largest_of_each, photo_key, size_rank
 
@@ -227,3 +227,15 @@ def test_srcset_descriptor_without_url_is_not_a_photo() -> None:
     html = '<html><body><h1>T</h1><div class="gallery"><img srcset=" 12x, /b.jpg 2x" src="/a.jpg"></div></body></html>'
     r = extract_page(html, "https://x.example/lot/1234")
     assert r.photos == ["https://x.example/b.jpg"]
+
+
+def test_saved_pages_are_read_in_the_encoding_they_declare() -> None:
+    page = '<html><head><meta charset="shift_jis"><title>壺</title></head><body><h1>古伊万里 壺</h1></body></html>'
+    assert decode_page(page.encode("shift_jis")) == page
+    legacy = '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252"></head>é</html>'
+    assert decode_page(legacy.encode("cp1252")) == legacy
+    saved = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=EUC-JP\r\n\r\n<html><h1>落札</h1></html>"
+    assert decode_page(saved.encode("euc-jp")) == saved
+    assert decode_page("<html>ünïcode</html>".encode()) == "<html>ünïcode</html>"
+    assert decode_page(b"\xef\xbb\xbf<html>x</html>") == "<html>x</html>"
+    assert decode_page(b"<html>caf\xe9</html>") == "<html>café</html>"  # not UTF-8, nothing declared
