@@ -249,6 +249,25 @@ def _find_listing(value: Any, title: str, depth: int = 0) -> dict | None:
     return None
 
 
+_LINK_KEYS = ("url", "href", "link", "slug", "path", "permalink")
+_PRICE_KEYS = ("price", "currentBid", "current_bid", "estimate", "lowEstimate", "startPrice", "amount")
+
+
+def _other_listing(d: dict, own_name: str) -> bool:
+    """A nested object naming another listing (a related item): its own name, and a link to a page or a
+    price; an image object with a caption ({"title": "Front", "url": "...jpg"}) is not one."""
+    name = _named(d)
+    if not name or _norm(name) == own_name:
+        return False
+    if any(k in d for k in _PRICE_KEYS):
+        return True
+    for k in _LINK_KEYS:
+        v = d.get(k)
+        if isinstance(v, str) and v and not looks_like_image(v):
+            return True
+    return False
+
+
 def _image_strings(value: Any, base: str, own_name: str, depth: int = 0) -> Iterator[str]:
     """Image URLs inside one listing's object, not inside a nested object that names another listing."""
     if depth > 8:
@@ -257,15 +276,14 @@ def _image_strings(value: Any, base: str, own_name: str, depth: int = 0) -> Iter
         if value.startswith(("http", "//", "/")) and looks_like_image(value) and not _NOT_PHOTO.search(value):
             yield absolute(base, value)
     elif isinstance(value, dict):
-        name = _named(value)
-        if depth and name and _norm(name) != own_name:
-            return  # another listing (a related item) nested in this one
+        if depth and _other_listing(value, own_name):
+            return
         for k, v in value.items():
             if isinstance(k, str) and _NOT_LISTING_KEY.search(k):
                 continue
             yield from _image_strings(v, base, own_name, depth + 1)
     elif isinstance(value, list):
-        for v in value[:200]:
+        for v in value[:1000]:  # galleries of collector-car sales run to hundreds of photos
             yield from _image_strings(v, base, own_name, depth + 1)
 
 
@@ -319,23 +337,34 @@ def state_listing(root: Any, html: str, base: str, item_id: str) -> tuple[str, l
     return "", []
 
 
+_DATA_NAME = re.compile(r"image|gallery|photo|media|slide|picture")
+_DATA_GALLERY = (
+    "//*[@*[starts-with(name(), 'data-') and (contains(name(), 'image') or contains(name(), 'gallery') "
+    "or contains(name(), 'photo') or contains(name(), 'media') or contains(name(), 'slide') "
+    "or contains(name(), 'picture'))]]"
+)
+
+
 def data_attr_photos(root: Any, base: str) -> list[str]:
-    """Galleries kept in data-* attributes as JSON or lists of URLs (data-images='[...]')."""
+    """Galleries kept in data-* attributes as JSON or lists of URLs (data-images='[...]',
+    data-gallery-items='[{"large": {"url": ...}}]')."""
     out: list[str] = []
-    for node in xpath.run(
-        root,
-        "//*[@data-images or @data-gallery or @data-photos or @data-media or @data-slides]",
-    ):
-        if _in_other_block(node):
-            continue
-        for attr in ("data-images", "data-gallery", "data-photos", "data-media", "data-slides"):
-            raw = node.get(attr)
-            if not raw:
+    for node in xpath.run(root, _DATA_GALLERY):
+        if node.tag == "img" or _in_other_block(node):
+            continue  # an <img>'s own data-* URLs are its variants (img_variants)
+        for attr, raw in node.attrib.items():
+            if not attr.startswith("data-") or not _DATA_NAME.search(attr):
                 continue
-            try:
-                value: Any = json.loads(raw)
-            except (ValueError, RecursionError):
+            raw = raw.strip()
+            if raw.startswith(("[", "{")):
+                try:
+                    value: Any = json.loads(raw)
+                except (ValueError, RecursionError):
+                    continue
+            elif "," in raw and looks_like_image(raw.split(",")[0].strip()):
                 value = [p.strip() for p in raw.split(",")]
+            else:
+                continue  # one URL (a lazy-loaded image, a zoom target): the markup gallery reads those
             out.extend(_image_strings(value, base, ""))
     return out
 

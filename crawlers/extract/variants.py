@@ -180,6 +180,8 @@ def size_rank(url: str) -> int:
         if k in ("w", "width", "wid", "maxwidth", "max_width", "imwidth", "h", "height", "hei", "size"):
             if v.isdigit():
                 ranks.append(int(v) or _HUGE)  # w=0 on some hosts means "no resizing"
+        elif k in ("fit", "resize") and re.fullmatch(r"\d+\s*,\s*\d+", v.strip()):  # fit=2048,1365
+            ranks.append(max(int(n) for n in re.findall(r"\d+", v)))
         elif k == "sz":
             ranks.append(_HUGE if v.lower() == "max" else int(v) if v.isdigit() else 500)
     return max(ranks) if ranks else ORIGINAL

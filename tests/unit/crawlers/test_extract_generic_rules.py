@@ -29,6 +29,10 @@ from lootwatch.crawlers.extract.variants import largest_of_each, photo_key, size
         ("https://res.example/image/upload/w_300,c_fill/v1/a.jpg", "https://res.example/image/upload/v1/a.jpg"),
         ("https://img.example/p/88.jpg?w=200&h=200&fit=crop", "https://img.example/p/88.jpg?w=1600"),
         (
+            "https://cdn.cars.example/2024/05/p1.jpg?resize=235%2C159",
+            "https://cdn.cars.example/2024/05/p1.jpg?fit=2048%2C1365",
+        ),
+        (
             "https://cdn.hibid.com/img.axd?id=77&w=200&h=200&sz=200&checksum=a",
             "https://cdn.hibid.com/img.axd?id=77&w=0&h=0&sz=MAX&checksum=b",
         ),
@@ -239,3 +243,22 @@ def test_saved_pages_are_read_in_the_encoding_they_declare() -> None:
     assert decode_page("<html>ünïcode</html>".encode()) == "<html>ünïcode</html>"
     assert decode_page(b"\xef\xbb\xbf<html>x</html>") == "<html>x</html>"
     assert decode_page(b"<html>caf\xe9</html>") == "<html>café</html>"  # not UTF-8, nothing declared
+
+
+def test_gallery_in_a_data_attribute_with_hundreds_of_photos_in_two_sizes() -> None:
+    items = [
+        {
+            "title": f"Photo {i}",  # a caption, not another listing
+            "large": {"url": f"https://cdn.cars.example/2024/05/p{i:03d}.jpg?fit=2048%2C1365"},
+            "small": {"url": f"https://cdn.cars.example/2024/05/p{i:03d}.jpg?resize=235%2C159"},
+        }
+        for i in range(240)
+    ]
+    related = [{"title": "1967 Other Car", "url": "/listing/other-car/", "image": "https://cdn.cars.example/o.jpg"}]
+    html = f"""<html><head><meta property="og:type" content="product"><meta property="og:title" content="1966 Coupe">
+    <meta property="og:image" content="https://cdn.cars.example/2024/05/p000.jpg?fit=1200%2C630"></head>
+    <body><h1>1966 Coupe</h1><div class="gallery" data-gallery-items='{json.dumps(items)}'></div>
+    <div class="related-listings" data-listings='{json.dumps(related)}'></div></body></html>"""
+    r = extract_page(html, "https://cars.example/listing/1966-coupe/")
+    assert len(r.photos) == 240 and r.photos[0] == "https://cdn.cars.example/2024/05/p000.jpg?fit=2048%2C1365"
+    assert all("resize" not in p for p in r.photos) and "https://cdn.cars.example/o.jpg" not in r.photos
