@@ -10,7 +10,8 @@ from lootwatch.crawlers.extract.ebay import extract_ebay, is_ebay
 from lootwatch.crawlers.extract.generic import extract_generic
 from lootwatch.crawlers.extract.liveauctioneers import extract_liveauctioneers
 from lootwatch.crawlers.extract.result import BLOCKED, NEEDS_JS, NOT_FOUND, UNKNOWN, PageResult, SearchResult
-from lootwatch.crawlers.extract.text import clean
+from lootwatch.crawlers.extract.text import clean, strip_http_headers
+from lootwatch.crawlers.extract.titles import clean_title, site_names
 from parsel import Selector
 
 __all__ = ["ADAPTERS", "PageResult", "SearchResult", "extract_page", "guess_adapter"]
@@ -40,6 +41,7 @@ def extract_page(
     name = adapter or guess_adapter(url)
     if name not in ADAPTERS:
         raise ValueError(f"unknown adapter {name!r} (known: {', '.join(sorted(ADAPTERS))})")
+    html, status_line = strip_http_headers(html or "")
     sel = Selector(text=html or "<html></html>")
     reason = challenge_reason(sel, html)
     if reason:
@@ -47,6 +49,13 @@ def extract_page(
             url=url, page_type=BLOCKED, adapter=name, reason=reason, title=clean(sel.css("title::text").get())
         )
     result = ADAPTERS[name](sel, html, url, selectors)
+    if status_line:
+        result.extra["http_status_line"] = status_line
+    if result.title and result.page_type != UNKNOWN:
+        cleaned = clean_title(result.title, site_names(sel.root, url))
+        if cleaned != result.title:
+            result.sources["title"] = (result.sources.get("title", "") + ", site name cut").lstrip(", ")
+            result.title = cleaned
     if result.page_type != UNKNOWN:
         return result
     for page_type, why in ((NOT_FOUND, not_found_reason(sel)), (NEEDS_JS, js_shell_reason(sel))):
@@ -54,4 +63,8 @@ def extract_page(
             return PageResult(
                 url=url, page_type=page_type, adapter=name, reason=why, canonical_url=result.canonical_url
             )
+    result.review(
+        "no listing data and no repeated result cards (each with a link, a title and an image) found: "
+        "give this site selectors (result_links, title, price, photos)"
+    )
     return result

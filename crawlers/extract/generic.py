@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from lootwatch.crawlers.extract import heuristics, photos, structured, xpath
+from lootwatch.crawlers.extract import cards, gallery, heuristics, photos, structured, xpath
 from lootwatch.crawlers.extract.result import ITEM, SEARCH, PageResult
 from lootwatch.crawlers.extract.selectors import select_text, select_urls
 from lootwatch.crawlers.extract.text import absolute, clean, format_price, parse_price, unique
@@ -24,6 +24,9 @@ def item_id_from_url(url: str) -> str:
     for seg in reversed(segments):
         if any(c.isdigit() for c in seg):
             m = re.match(r"^(\d+)[_-][A-Za-z]", seg)  # "12345_bronze-figure": the number is the id
+            if m:
+                return m.group(1)
+            m = re.search(r"[A-Za-z][_-](\d{4,})$", seg)  # "bronze-figure-18482281": so is this one
             return m.group(1) if m else seg
     return segments[-1] if segments else ""
 
@@ -37,22 +40,80 @@ def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, 
     if out.results:
         out.page_type = SEARCH
         return out
-    _item_part(sel, url, selectors, ld, out)
+    if _item_part(sel, html, url, selectors, ld, out):
+        return out
+    grid = cards.find_cards(sel.root, url)
+    if grid is not None:
+        _card_results(sel, url, selectors, grid, out)
+        return out
+    if _state_item(sel, html, url, out):
+        return out
+    # no markup names a listing and no result grid: a heading beside a photo gallery still is one
+    heading = gallery.title_text(sel.root)
+    if heading:
+        seen = gallery.listing_photos(sel.root, html, url, title=heading, structured=[], og_images=[])
+        if seen.photos:
+            _item_part(sel, html, url, selectors, ld, out, force=True)
+            out.review("read as a listing from its heading and photo gallery alone (no structured data names it)")
     return out
+
+
+def _state_item(sel: Selector, html: str, url: str, out: PageResult) -> bool:
+    """A page whose markup names nothing but whose JSON state holds the listing of the URL's id."""
+    title, found = gallery.state_listing(sel.root, html, url, item_id_from_url(url))
+    if not title:
+        return False
+    out.page_type = ITEM
+    out.title = title
+    out.item_id = item_id_from_url(url)
+    out.photos = photos.dedupe(found)
+    out.sources.update({"title": "page state JSON (object with the URL's id)", "photos": "page state JSON"})
+    out.confidence = 0.7
+    out.review("read from the page's JSON state alone (object with the URL's id); price and status not read")
+    return True
+
+
+def _card_results(sel: Selector, url: str, selectors: Mapping[str, str], grid: cards.CardGrid, out: PageResult) -> None:
+    out.page_type = SEARCH
+    for r in grid.results:
+        r.item_id = item_id_from_url(r.url)
+    out.results = grid.results
+    out.sources["results"] = f"repeated listing cards ({grid.signature}, {len(grid.results)} cards)"
+    _next_page(sel, url, selectors, out)
+
+
+def _next_page(sel: Selector, url: str, selectors: Mapping[str, str], out: PageResult) -> None:
+    chosen = (select_urls(sel, selectors.get("next_page"), url) or [""])[0]
+    if chosen:
+        out.next_page = chosen
+        out.sources["next_page"] = "site selector next_page"
+        return
+    nxt, rule = heuristics.next_page_info(sel.root, url)
+    out.next_page = nxt
+    if rule == "javascript":
+        out.extra["paging"] = "javascript"
+        out.review("the next-page control has no address: paging needs JavaScript (set needs_js for this site)")
+        out.sources["next_page"] = "next-page control without an address (JavaScript)"
+    elif rule:
+        out.sources["next_page"] = rule
 
 
 def _search_part(
     sel: Selector, html: str, url: str, selectors: Mapping[str, str], ld: structured.Structured, out: PageResult
 ) -> None:
     urls = select_urls(sel, selectors.get("result_links"), url)
+    rule = "site selector result_links"
     pattern = selectors.get("item_url_pattern")
     if not urls and pattern:
         rx = re.compile(pattern)
         urls = unique(u for u in (absolute(url, h) for h in sel.xpath("//a/@href").getall()) if rx.search(u))
+        rule = "site item_url_pattern"
     if not urls and ld.item_list and not ld.found:
         urls = unique(e["url"] for e in ld.item_list)
+        rule = "JSON-LD ItemList"
     if not urls:
         return
+    out.sources["results"] = rule
     by_url = {e["url"]: e for e in ld.item_list}
     results = heuristics.enrich_results(html, url, urls)
     for r in results:
@@ -63,23 +124,33 @@ def _search_part(
         r.image = photos.upgrade(r.thumb) if r.thumb else ""
         r.item_id = item_id_from_url(r.url)
     out.results = results
-    out.next_page = (select_urls(sel, selectors.get("next_page"), url) or [""])[0] or heuristics.next_page(sel, url)
+    _next_page(sel, url, selectors, out)
 
 
 def _item_part(
-    sel: Selector, url: str, selectors: Mapping[str, str], ld: structured.Structured, out: PageResult
-) -> None:
+    sel: Selector,
+    html: str,
+    url: str,
+    selectors: Mapping[str, str],
+    ld: structured.Structured,
+    out: PageResult,
+    force: bool = False,
+) -> bool:
+    """Fill ``out`` as an item page where the page names a listing (``force``: read it as one anyway)."""
     md = structured.from_microdata(sel, url) if not ld.found else structured.Structured()
     og = structured.from_opengraph(sel, url)
     data = ld if ld.found else md
+    data_name = "JSON-LD" if ld.found else "microdata"
     sel_title = select_text(sel, selectors.get("title"))
     out.title = sel_title or data.title or (og.title if og.found else "")
-    if not (out.title or data.found or og.found):
-        # no markup names a listing: a heading beside a photo gallery still is one
-        if not (sel.css("h1") and photos.gallery_photos(sel, url)):
-            return
+    out.sources["title"] = (
+        "site selector title" if sel_title else f"{data_name} name" if data.title else "og:title" if out.title else ""
+    )
+    if not (out.title or data.found or og.found or force):
+        return False
     if not out.title:
         out.title = clean(" ".join(sel.css("h1 ::text").getall())) or og.title
+        out.sources["title"] = "<h1>" if out.title else ""
     out.page_type = ITEM
     out.description = select_text(sel, selectors.get("description")) or data.description or og.description
     out.seller = select_text(sel, selectors.get("seller")) or data.seller
@@ -97,27 +168,34 @@ def _item_part(
     elif amount is not None:
         price_text = format_price(amount, currency)
     out.price_text, out.amount, out.currency = price_text, amount, currency
-    out.photos = _photos(sel, url, selectors, data, og)
+    _photos(sel, html, url, selectors, data, og, out)
     out.status = _status(sel, selectors, data.availability, out)
+    return True
 
 
 def _photos(
     sel: Selector,
+    html: str,
     url: str,
     selectors: Mapping[str, str],
     data: structured.Structured,
     og: structured.Structured,
-) -> list[str]:
+    out: PageResult,
+) -> None:
     if selectors.get("photos"):
         found = select_urls(sel, selectors["photos"], url)
         if found:
-            return photos.dedupe(found)
-    if data.images:
-        return photos.dedupe(data.images)
-    gallery = photos.gallery_photos(sel, url)
-    if gallery:
-        return gallery
-    return photos.dedupe(og.images)
+            out.photos = photos.dedupe(found)
+            out.sources["photos"] = "site selector photos"
+            return
+    picked = gallery.listing_photos(sel.root, html, url, title=out.title, structured=data.images, og_images=og.images)
+    out.photos = photos.dedupe(picked.photos)
+    out.sources["photos"] = picked.source
+    out.confidence = picked.confidence
+    if picked.left_out:
+        out.extra["other_listing_photos_left_out"] = picked.left_out
+    for reason in picked.reasons:
+        out.review(reason)
 
 
 def _status(sel: Selector, selectors: Mapping[str, str], availability: str, out: PageResult) -> str:

@@ -28,6 +28,11 @@ def price_candidates(sel: Selector) -> list[str]:
     return _price_texts(sel.root)
 
 
+def price_texts_of(node: Any) -> list[str]:
+    """Shown prices inside one lxml element (a search card)."""
+    return _price_texts(node)
+
+
 def _price_texts(node: Any) -> list[str]:
     """Shown prices inside an lxml ``node`` (lxml itself: this runs for every card of a search page)."""
     nodes = [n for n in xpath.run(node, _PRICE_NODES) if _is_price_node(n)]
@@ -61,27 +66,94 @@ def shown_price(sel: Selector, amount: float | None) -> str:
     return cands[0] if cands else ""
 
 
-_NEXT_TEXT = re.compile(
-    r"^(next( page)?|›|»|>|次へ|次のページ|suivant|weiter|nächste|siguiente|avanti|volgende)\W*$", re.I
+_NEXT_WORDS = (
+    r"next( page)?|suivante?|page suivante|weiter|nächste( seite)?|siguiente|avanti|successiva|volgende|"
+    r"próxima|proxima|następna|nästa|næste|neste|seuraava|次へ|次のページ|次|下一页|다음"
 )
+_NEXT_TEXT = re.compile(r"^\W*(" + _NEXT_WORDS + r"|›|»|>|→|>>)\W*$", re.I)
+_NEXT_LABEL = re.compile(r"(^|\W)(" + _NEXT_WORDS + r")(\W|$)", re.I)
+# "next image" of a photo gallery, "previous page": not the link to the next page of results
+_NOT_PAGING = re.compile(r"prev|zurück|précédent|anterior|前|slide|image|photo|picture|画像|bild", re.I)
+_PAGE_PARAM = re.compile(r"[?&](?:page|p|pg|pn|_pgn|pagenum|page_number|seite|pagina|apage)=(\d+)", re.I)
+_PAGE_PATH = re.compile(r"/(?:page|p|seite|pagina)[/-](\d+)", re.I)
 
 
 def next_page(sel: Selector, base: str) -> str:
-    for xp in (
-        "//a[contains(concat(' ', normalize-space(@rel), ' '), ' next ')]/@href",
-        "//a[@type='next' or @aria-label='Next page' or @aria-label='next page']/@href",
-        "//*[contains(@class,'next') or contains(@class,'Next')][not(self::a)]//a/@href",
-        "//a[contains(@class,'next') or contains(@class,'Next')]/@href",
-        "//link[@rel='next']/@href",
+    return next_page_info(sel.root, base)[0]
+
+
+def next_page_info(root: Any, base: str) -> tuple[str, str]:
+    """(next page URL, the rule that found it); ('', 'javascript') where the control has no address."""
+    for xp, rule in (
+        ("//a[contains(concat(' ', normalize-space(@rel), ' '), ' next ')]", "rel=next link"),
+        ("//a[@aria-label or @title or @type='next']", "aria-label / title"),
+        ("//*[contains(@class,'next') or contains(@class,'Next')][not(self::a)]//a", "next-classed block"),
+        ("//a[contains(@class,'next') or contains(@class,'Next')]", "next-classed link"),
+        ("//link[@rel='next']", "<link rel=next>"),
     ):
-        for href in sel.xpath(xp).getall():
-            url = absolute(base, href)
+        for a in xpath.run(root, xp):
+            label = a.get("aria-label") or a.get("title") or ("next" if a.get("type") == "next" else "")
+            if rule == "aria-label / title" and not _NEXT_LABEL.search(label):
+                continue
+            if rule == "aria-label / title" and _NOT_PAGING.search(a.get("aria-label") or a.get("title") or ""):
+                continue
+            url = absolute(base, a.get("href"))
+            if url and url.split("#")[0] != base.split("#")[0] and _plausible_next(url, base):
+                return url, rule
+    for a in xpath.run(root, "//a"):
+        if _NEXT_TEXT.match(clean(a.text_content())):
+            url = absolute(base, a.get("href"))
             if url and url.split("#")[0] != base.split("#")[0]:
-                return url
-    for a in sel.xpath("//a[@href]"):
-        if _NEXT_TEXT.match(clean(" ".join(a.xpath(".//text()").getall()))):
-            url = absolute(base, a.attrib["href"])
-            if url:
+                return url, "'next' text"
+            return "", "javascript"
+    numbered = _numbered_next(root, base)
+    if numbered:
+        return numbered, "page-number link"
+    for node in xpath.run(root, "//button | //*[@role='button']"):
+        label = clean(node.text_content()) + " " + (node.get("aria-label") or "")
+        aria = node.get("aria-label") or ""
+        if _NOT_PAGING.search(aria):
+            continue
+        if _NEXT_TEXT.match(clean(node.text_content())) or _NEXT_LABEL.search(aria):
+            return "", "javascript"
+        if re.search(r"load more|show more|mehr laden|voir plus|charger plus|もっと見る|ver más", label, re.I):
+            return "", "javascript"
+    return "", ""
+
+
+def _plausible_next(url: str, base: str) -> bool:
+    """A next page stays on the site and near the page: same path, a path beside it, or a page number
+    (sites put rel=next on menu and home links too)."""
+    a, b = urlsplit(url), urlsplit(base)
+    if a.netloc != b.netloc:
+        return False
+    if a.path.rstrip("/") == b.path.rstrip("/") or _page_number(url) is not None:
+        return True
+    first_a = a.path.strip("/").split("/")[0]
+    return bool(first_a) and first_a == b.path.strip("/").split("/")[0]
+
+
+def _page_number(url: str) -> int | None:
+    m = _PAGE_PARAM.search(url) or _PAGE_PATH.search(url)
+    return int(m.group(1)) if m else None
+
+
+def _numbered_next(root: Any, base: str) -> str:
+    """The link to page n+1 among page-number links (n from the URL, or the page marked current)."""
+    current = _page_number(base)
+    if current is None:
+        marked = xpath.run(
+            root,
+            "//*[@aria-current='page' or contains(concat(' ', normalize-space(@class), ' '), ' active ') "
+            "or contains(concat(' ', normalize-space(@class), ' '), ' current ')]",
+        )
+        texts = [clean(m.text_content()) for m in marked]
+        current = next((int(t) for t in texts if t.isdigit() and len(t) < 5), 1)
+    want = str(current + 1)
+    for a in xpath.run(root, "//a[@href]"):
+        if clean(a.text_content()) == want:
+            url = absolute(base, a.get("href"))
+            if url and (_page_number(url) == current + 1 or _page_number(url) is None):
                 return url
     return ""
 

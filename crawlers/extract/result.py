@@ -46,9 +46,22 @@ class PageResult:
     next_page: str = ""
     reason: str = ""  # why blocked / not_found / needs_js
     extra: dict[str, Any] = field(default_factory=dict)
+    # which adapter or rule produced each field ("title": "JSON-LD Product.name", "photos": "markup gallery")
+    sources: dict[str, str] = field(default_factory=dict)
+    # how sure the generic rules are of the photos (1.0 where an adapter or site selectors gave them);
+    # needs_review with its reasons where a person should check before trusting the page's photos
+    confidence: float = 1.0
+    needs_review: bool = False
+    review_reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def review(self, reason: str) -> None:
+        """Mark the page for a person to check, saying why."""
+        self.needs_review = True
+        if reason not in self.review_reasons:
+            self.review_reasons.append(reason)
 
     @property
     def has_item_data(self) -> bool:

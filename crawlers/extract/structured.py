@@ -66,7 +66,7 @@ def jsonld_nodes(sel: Selector) -> list[dict]:
     for raw in xpath.strings(sel.root, 'script[type="application/ld+json"]::text', css=True):
         try:
             nodes.extend(_walk(loads_lenient(raw)))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser follows
             continue
     return nodes
 

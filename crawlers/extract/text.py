@@ -52,6 +52,54 @@ def unique(items: Iterable[str]) -> list[str]:
     return out
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HEADER_CHARSET = re.compile(rb"^content-type:[^\r\n]*charset\s*=\s*\"?([A-Za-z0-9_.:-]+)", re.I | re.M)
+
+
+def decode_page(raw: bytes) -> str:
+    """A saved page's text in the encoding it declares: byte-order mark, then the charset of raw HTTP
+    headers saved before it, then <meta charset>, then UTF-8 (windows-1252 where the bytes are not UTF-8).
+    A Shift_JIS or windows-1252 page read as UTF-8 would lose its title's characters."""
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if raw.startswith(bom):
+            return raw.decode(codec, errors="replace")
+    head = raw[:4096]
+    declared = None
+    if _STATUS_LINE.match(head[:200].decode("latin-1")):
+        end = head.find(b"\r\n\r\n") if b"\r\n\r\n" in head else head.find(b"\n\n")
+        m = _HEADER_CHARSET.search(head[: end if end > 0 else len(head)])
+        declared = m.group(1).decode("ascii") if m else None
+    if declared is None:
+        m = _META_CHARSET.search(head)
+        declared = m.group(1).decode("ascii") if m else None
+    if declared:
+        try:
+            return raw.decode(declared, errors="replace")
+        except LookupError:
+            pass  # an unknown charset name: guess as below
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+_STATUS_LINE = re.compile(r"^\s*HTTP/\d(?:\.\d)?\s+\d{3}[^\r\n]*")
+
+
+def strip_http_headers(page: str) -> tuple[str, str]:
+    """A saved page that begins with the raw HTTP response (status line and headers) before the HTML:
+    (the HTML, the status line); pages without them come back unchanged with ''."""
+    m = _STATUS_LINE.match(page[:200])
+    if not m:
+        return page, ""
+    cut = len(page)
+    for sep in ("\r\n\r\n", "\n\n"):
+        i = page.find(sep, m.end())
+        if i >= 0:
+            cut = min(cut, i + len(sep))
+    return page[cut:], m.group(0).strip()
+
+
 def loads_lenient(text: str) -> Any:
     """JSON as sites embed it: sometimes wrapped in comments/CDATA, with stray control characters."""
     text = text.strip()
@@ -74,7 +122,7 @@ def json_after(html: str, marker: str) -> Any:
     try:
         value, _ = json.JSONDecoder(strict=False).raw_decode(html, start)
         return value
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser follows
         return None
 
 

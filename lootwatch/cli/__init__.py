@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "lootwatch.cli.evidence",
     "lootwatch.cli.thresholds",
     "lootwatch.cli.recipients",
+    "lootwatch.cli.sites",
 ]
 
 

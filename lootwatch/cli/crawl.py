@@ -57,9 +57,10 @@ def extract(
 ) -> None:
     """Print what the crawler reads from a saved page, as JSON."""
     from lootwatch.crawlers.extract import extract_page
+    from lootwatch.crawlers.extract.text import decode_page
 
     try:
-        result = extract_page(page.read_text(encoding="utf-8", errors="replace"), url, adapter=adapter)
+        result = extract_page(decode_page(page.read_bytes()), url, adapter=adapter)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
