@@ -62,7 +62,8 @@ def gallery_job_state(redis_url: str | None, review_item_id: int) -> JobState | 
                              serializer=JSONSerializer)[0]  # fmt: skip
         if job is None:
             return None
-        status = str(job.get_status(refresh=False))
+        raw = job.get_status(refresh=False)
+        status = str(getattr(raw, "value", raw))  # RQ's JobStatus enum, or None for a vanished job
         result = job.return_value() if status == "finished" else None
         error = job.latest_result().exc_string if status == "failed" and job.latest_result() else None
     except RedisError as exc:
