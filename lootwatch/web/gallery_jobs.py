@@ -65,7 +65,8 @@ def gallery_job_state(redis_url: str | None, review_item_id: int) -> JobState | 
         raw = job.get_status(refresh=False)
         status = str(getattr(raw, "value", raw))  # RQ's JobStatus enum, or None for a vanished job
         result = job.return_value() if status == "finished" else None
-        error = job.latest_result().exc_string if status == "failed" and job.latest_result() else None
+        latest = job.latest_result() if status == "failed" else None
+        error = latest.exc_string if latest is not None else None
     except RedisError as exc:
         return JobState("unknown", f"the job queue does not answer ({exc})")
     if status == "finished" and isinstance(result, dict):

@@ -4,10 +4,12 @@ input (NUL bytes, impossible dates, huge comments), script links and bidi tricks
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from lootwatch.core.db import Database
@@ -24,13 +26,13 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def app(db: Database, settings: Settings):  # type: ignore[no-untyped-def]
+def app(db: Database, settings: Settings) -> FastAPI:
     add_user(db, "ana", PASSWORD, "analyst")
     add_user(db, "root", PASSWORD, "admin")
     return create_app(settings, db, key="test-key", throttle=LoginThrottle(account_limit=3, client_limit=6))
 
 
-def _copy(client: TestClient, app) -> TestClient:  # type: ignore[no-untyped-def]
+def _copy(client: TestClient, app: FastAPI) -> TestClient:
     """A second browser holding the same cookie, as a thief who copied it would."""
     thief = TestClient(app)
     thief.cookies.set("lootwatch_session", client.cookies["lootwatch_session"])
@@ -43,7 +45,7 @@ def _alive(client: TestClient) -> bool:
 
 
 @pytest.mark.parametrize("how", ["logout", "password", "disable", "cli-disable", "cli-passwd"])
-def test_a_copied_cookie_dies_with_the_users_sessions(app, db: Database, tmp_path: Path, how: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_copied_cookie_dies_with_the_users_sessions(app: FastAPI, db: Database, tmp_path: Path, how: str) -> None:
     client = TestClient(app)
     _login(client, "ana")
     other_browser = TestClient(app)
@@ -72,13 +74,13 @@ def test_a_copied_cookie_dies_with_the_users_sessions(app, db: Database, tmp_pat
     assert len(ended) == 2 and all(r["ended_reason"] for r in ended)
 
 
-def _with_stdin(db: Database, tmp_path: Path, stdin: str, *args: str):  # type: ignore[no-untyped-def]
+def _with_stdin(db: Database, tmp_path: Path, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
     from tests.integration.test_alerts_cli import subprocess_input
 
     return subprocess_input(db, tmp_path, stdin, *args)
 
 
-def test_the_cookie_holds_no_identity_a_forged_or_stale_token_is_refused(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_the_cookie_holds_no_identity_a_forged_or_stale_token_is_refused(app: FastAPI, db: Database) -> None:
     client = TestClient(app)
     _login(client, "ana")
     row = db.fetchone("SELECT token_sha256, expires_at - created_at AS life FROM web_sessions")
@@ -92,7 +94,7 @@ def _try(client: TestClient, username: str, password: str) -> int:
     return client.post("/login", data={"username": username, "password": password, "csrf": token}).status_code
 
 
-def test_login_is_throttled_per_account_and_per_client(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_login_is_throttled_per_account_and_per_client(app: FastAPI, db: Database) -> None:
     client = TestClient(app)
     assert [_try(client, "ana", "wrong guess 1234") for _ in range(3)] == [401, 401, 401]
     started = time.perf_counter()
@@ -120,7 +122,7 @@ def test_login_is_throttled_per_account_and_per_client(app, db: Database) -> Non
     assert admin_page.count(">throttled<") == 3 and "user0" in admin_page
 
 
-def test_admin_pages_need_the_admin_role(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_admin_pages_need_the_admin_role(app: FastAPI, db: Database) -> None:
     client = TestClient(app)
     _login(client, "ana")
     r = client.get("/admin/users")
@@ -134,7 +136,7 @@ def test_admin_pages_need_the_admin_role(app, db: Database) -> None:  # type: ig
     assert "1 session(s) of ana ended" in r.text and not _alive(client)
 
 
-def test_bad_input_answers_4xx_with_a_message(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_answers_4xx_with_a_message(app: FastAPI, db: Database) -> None:
     s = seed_item(db)
     client = TestClient(app)
     r = client.post("/login", data={"username": "ana\x00", "password": PASSWORD, "csrf": "x"})
@@ -170,7 +172,7 @@ def test_bad_input_answers_4xx_with_a_message(app, db: Database) -> None:  # typ
     assert db.fetchone("SELECT count(*) AS n FROM decisions") == {"n": 0}  # nothing recorded by any of them
 
 
-def test_page_links_are_http_only_and_bidi_tricks_are_shown(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_page_links_are_http_only_and_bidi_tricks_are_shown(app: FastAPI, db: Database) -> None:
     trick = "Roman bronze \u202egpj.exe\u202c lot"
     s = seed_item(db, title=trick)
     other = seed_item(db, 2, title="relisted")

@@ -104,4 +104,3 @@ def password_change(
     request.session.clear()
     request.session["flash"] = "Password changed: every session was ended; log in with the new password."
     return RedirectResponse("/login", status_code=303)
-

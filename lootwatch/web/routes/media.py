@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from PIL import Image
 
 from lootwatch.alerts.rules import inlier_pairs
-from lootwatch.core.errors import user_errors
+from lootwatch.core.errors import LootwatchError, user_errors
 from lootwatch.core.images import vet_image
 from lootwatch.web.deps import Ctx, WebContext, current_user
 from lootwatch.web.pictures import inlier_picture, saliency_png, thumbnail_jpeg, write_atomic
@@ -110,7 +110,7 @@ def geometry(ctx: Ctx, item_id: int) -> Response:
             write_atomic(cached, inlier_picture(_vetted(ctx, query), _vetted(ctx, reference), pairs))
         except ImportError:
             return _text(404, "no geometry picture: opencv-python-headless is not installed")
-        except (*user_errors(), OSError, ValueError) as exc:
+        except (LootwatchError, OSError, ValueError) as exc:
             return _text(404, f"no geometry picture: {exc}")
     return Response(cached.read_bytes(), media_type="image/png", headers=CACHE)
 
