@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -17,6 +18,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = logging.getLogger(__name__)
 MAX_FORM_BYTES = 64 * 1024
 
 
@@ -33,7 +35,7 @@ class InputGuard:
             await self.app(scope, receive, send)
             return
         if has_nul(scope.get("query_string", b"")) or "\x00" in scope.get("path", ""):
-            await _refuse(send, 400, "Bad input: the address contains a NUL character.")
+            await _refuse(scope, send, 400, "Bad input: the address contains a NUL character.")
             return
         if scope.get("method") not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
@@ -44,12 +46,12 @@ class InputGuard:
             messages.append(message)
             body += message.get("body", b"")
             if len(body) > MAX_FORM_BYTES:
-                await _refuse(send, 413, f"Bad input: the form is larger than {MAX_FORM_BYTES // 1024} KiB.")
+                await _refuse(scope, send, 413, f"Bad input: the form is larger than {MAX_FORM_BYTES // 1024} KiB.")
                 return
             if message["type"] != "http.request" or not message.get("more_body", False):
                 break
         if has_nul(body):
-            await _refuse(send, 400, "Bad input: a form field contains a NUL character.")
+            await _refuse(scope, send, 400, "Bad input: a form field contains a NUL character.")
             return
 
         async def replay() -> Message:
@@ -58,7 +60,13 @@ class InputGuard:
         await self.app(scope, replay, send)
 
 
-async def _refuse(send: Send, status: int, text: str) -> None:
+async def _refuse(scope: Scope, send: Send, status: int, text: str) -> None:
+    client = scope.get("client") or ("unknown", 0)
+    log.warning(
+        "request refused",
+        extra={"action": "web.bad_input", "status": status, "reason": text, "path": scope.get("path", "")[:200],
+               "client": client[0]},
+    )  # fmt: skip
     body = text.encode()
     await send(
         {

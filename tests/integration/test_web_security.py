@@ -157,6 +157,10 @@ def test_bad_input_answers_4xx_with_a_message(app: FastAPI, db: Database) -> Non
         r = client.get(f"/alerts?{query}")
         assert r.status_code == 400 and message in r.text, (query, r.status_code, r.text[-300:])
     assert client.get("/alerts/notanumber").status_code == 400
+    for path in ("/alerts/99999999999999999999999", "/photos/listing/-1", "/snapshots/99999999999999999999"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/alerts?page=99999999999999999999999").status_code == 200  # the last page
+    assert client.get("/alerts?page=-5").status_code == 200  # the first page
     assert client.get("/photos/other/1").status_code == 400
     assert client.get("/no/such/page").status_code == 404
     token = _csrf(client.get(f"/alerts/{s.item_id}").text)

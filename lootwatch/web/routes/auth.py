@@ -91,6 +91,9 @@ def password_change(
 ) -> Response:
     if new != repeat:
         return render(request, "password.html", 400, error="The two new passwords differ.")
+    refusal = ctx.throttle.check(ctx.db, user.username, client_of(request))
+    if refusal is not None:
+        return render(request, "password.html", refusal.status, error=refusal.message)
     with ctx.throttle.verify_slot() as free:
         if not free:
             return render(request, "password.html", 503, error="The server is busy; try again shortly.")
