@@ -3,6 +3,7 @@ every session of the user, so a cookie copied from any of their browsers stops w
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -15,6 +16,7 @@ from lootwatch.web.deps import CsrfChecked, CsrfFailed, Ctx, CurrentUser, checke
 from lootwatch.web.pages import render
 from lootwatch.web.sessions import end_sessions, session_user, start_session
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -44,13 +46,14 @@ def login(
         return render(request, "login.html", 403, next=target, error="The form expired; try again.")
     client = client_of(request)
     refusal = ctx.throttle.check(ctx.db, username, client)
-    if refusal is None:
-        with ctx.throttle.verify_slot() as free:
-            if not free:
-                return _refused(request, target, 503, 5, "The server is busy checking passwords; try again shortly.")
-            user = authenticate(ctx.db, username, password)
-    else:
+    if refusal is not None:
         return _refused(request, target, refusal.status, refusal.retry_after_s, refusal.message)
+    with ctx.throttle.verify_slot() as free:
+        if not free:
+            log.warning("login refused: no free password-check slot",
+                        extra={"action": "web.login_busy", "username": username, "client": client})  # fmt: skip
+            return _refused(request, target, 503, 5, "The server is busy checking passwords; try again shortly.")
+        user = authenticate(ctx.db, username, password)
     if user is None:
         ctx.throttle.record(ctx.db, username, client, "failed")
         return render(request, "login.html", 401, next=target, error="Wrong username or password.")
