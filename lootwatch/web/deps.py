@@ -53,9 +53,8 @@ def current_user(request: Request, ctx: Ctx) -> User:
     user = session_user(ctx.db, request.session.get("sid"))
     if user is None:
         request.session.pop("sid", None)
-        request.session.pop("user", None)
         raise LoginRequired
-    request.session["user"] = {"username": user.username, "role": user.role}  # for the page header
+    request.state.user = user  # for the page header: never read back from the cookie
     return user
 
 

@@ -24,7 +24,7 @@ def make_templates() -> Jinja2Templates:
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    context |= {"user": request.session.get("user"), "csrf": csrf_token(request)}
+    context |= {"user": getattr(request.state, "user", None), "csrf": csrf_token(request)}
     context["flash"] = request.session.pop("flash", None)
     return web_context(request).templates.TemplateResponse(request, name, context, status_code=status)
 

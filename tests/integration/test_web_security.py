@@ -52,6 +52,7 @@ def test_a_copied_cookie_dies_with_the_users_sessions(app: FastAPI, db: Database
     _login(other_browser, "ana")
     thief = _copy(client, app)
     assert _alive(thief) and _alive(other_browser)
+    late_thief = _copy(thief, app)  # a copy that next shows up on a page needing no login
     token = _csrf(client.get("/alerts").text)
     if how == "logout":
         client.post("/logout", data={"csrf": token})
@@ -70,6 +71,7 @@ def test_a_copied_cookie_dies_with_the_users_sessions(app: FastAPI, db: Database
         assert run.returncode == 0, run.stderr
         assert "2 session(s) ended" in run.stdout
     assert not _alive(thief) and not _alive(other_browser) and not _alive(client)
+    assert "Log out" not in late_thief.get("/login").text  # the header names no one once the session is gone
     ended = db.fetchall("SELECT ended_reason FROM web_sessions ORDER BY id")
     assert len(ended) == 2 and all(r["ended_reason"] for r in ended)
 
