@@ -35,6 +35,28 @@ class GalleryAddition:
     skipped: dict[int, str] = field(default_factory=dict)  # listing photo id -> why not used
     index_version: str | None = None  # published now; None when the index already had them
 
+    def summary(self) -> str:
+        text = (
+            f"Gallery of {self.artefact_id}: {len(self.added_photo_ids)} photo(s) added, "
+            f"{len(self.indexed_photo_ids)} indexed"
+        )
+        text += f" (index {self.index_version})" if self.index_version else ""
+        if self.skipped:
+            text += "; skipped " + ", ".join(f"#{k} ({v})" for k, v in sorted(self.skipped.items()))
+        return text + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (an RQ job's result): the fields and the one-line summary."""
+        return {
+            "review_item_id": self.review_item_id,
+            "artefact_id": self.artefact_id,
+            "added_photo_ids": self.added_photo_ids,
+            "indexed_photo_ids": self.indexed_photo_ids,
+            "skipped": {str(k): v for k, v in self.skipped.items()},
+            "index_version": self.index_version,
+            "summary": self.summary(),
+        }
+
 
 def add_listing_photos_to_gallery(
     db: Database, settings: Settings, review_item_id: int, *, descriptor: Any = None

@@ -88,8 +88,14 @@ def _last_decision(conn: Any, item_id: int) -> dict | None:
 _LIST_SQL = """
 SELECT r.id, r.state, r.score, r.created_at, r.updated_at, r.assignee,
        r.artefact_id, a.title AS artefact_title, a.collection,
-       r.listing_id, l.title, l.url, l.price_text, l.seller, s.name AS site
+       r.listing_id, l.title, l.url, l.price_text, l.seller, s.name AS site,
+       m.photo_id AS listing_photo_id, lp.stored_path AS listing_photo_path,
+       m.best_gallery_photo_id AS gallery_photo_id, gp.stored_path AS gallery_photo_path,
+       max(r.created_at) OVER (PARTITION BY r.listing_id) AS listing_latest
 FROM review_items r
+LEFT JOIN matches m ON m.id = r.best_match_id
+LEFT JOIN listing_photos lp ON lp.id = m.photo_id
+LEFT JOIN artefact_photos gp ON gp.id = m.best_gallery_photo_id
 JOIN listings l ON l.id = r.listing_id
 JOIN sources s ON s.id = l.source_id
 JOIN artefacts a ON a.id = r.artefact_id
@@ -137,12 +143,16 @@ def list_items(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[dict]:
-    """Review items, newest first, with their listing and artefact; every filter is optional."""
+    """Review items with their listing, artefact and best match's photos; every filter is optional.
+
+    Newest first, the items of one listing next to each other (best score first): a listing whose
+    photos match several artefacts is one block for the analyst."""
     if limit < 1:
         raise BadInputError("limit must be at least 1")
     where, params = _where(state, site, collection, artefact_id, min_score, since, until)
     return db.fetchall(
-        _LIST_SQL + where + " ORDER BY r.created_at DESC, r.id DESC LIMIT %s OFFSET %s",
+        _LIST_SQL + where + " ORDER BY listing_latest DESC, r.listing_id DESC, r.score DESC, r.id DESC"
+        " LIMIT %s OFFSET %s",
         [*params, limit, max(offset, 0)],
     )
 

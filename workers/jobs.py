@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from lootwatch.alerts.feedback import add_listing_photos_to_gallery
 from lootwatch.workers.context import current
 from lootwatch.workers.matching import OnCommit, match_batch
 from lootwatch.workers.resilience import retry_transient
@@ -72,3 +73,21 @@ def _forgetter(job: Job | None) -> OnCommit | None:
         return True
 
     return forget
+
+
+def add_to_gallery(review_item_id: int) -> dict:
+    """Add a confirmed review item's listing photos to its artefact's gallery and the live index.
+
+    Queued by the review app on confirmation. Idempotent: photos already in the gallery or the
+    index are not added twice. Uses the worker's descriptor, made current first, so the vectors
+    added are those of the live index version's own descriptor.
+    """
+    ctx = current()
+    ctx.engine.reload_if_changed(force=True)
+    added = add_listing_photos_to_gallery(ctx.db, ctx.settings, int(review_item_id), descriptor=ctx.engine.descriptor)
+    log.info(
+        "gallery extended",
+        extra={"action": "gallery.add_confirmed", "review_item": review_item_id,
+               "added": len(added.added_photo_ids), "indexed": len(added.indexed_photo_ids)},
+    )  # fmt: skip
+    return added.to_dict()

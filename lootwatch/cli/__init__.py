@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "lootwatch.cli.evaluate",
     "lootwatch.cli.train",
     "lootwatch.cli.web",
+    "lootwatch.cli.users",
     "lootwatch.cli.status",
     "lootwatch.cli.evidence",
     "lootwatch.cli.thresholds",

@@ -15,6 +15,7 @@ from PIL import Image
 
 from lootwatch.core.db import Database
 from lootwatch.core.errors import BadInputError
+from lootwatch.core.queueing import redis_connection
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
 from lootwatch.web.accounts import add_user, authenticate
@@ -116,10 +117,9 @@ def test_item_page_escapes_and_decision_is_audited(client: TestClient, db: Datab
     assert page.status_code == 200
     assert "<script>alert" not in page.text and "<img src=x" not in page.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
-    assert (
-        f'src="/photos/listing/{s.photo_id}"' in page.text
-        and f'src="/photos/gallery/{s.gallery_photo_id}"' in page.text
-    )
+    assert f'src="/photos/listing/{s.photo_id}"' in page.text
+    # the seeded gallery photo has no file: a labelled placeholder, never a broken image
+    assert f'src="/photos/gallery/{s.gallery_photo_id}"' not in page.text and "no stored gallery photo" in page.text
     photo = client.get(f"/photos/listing/{s.photo_id}")
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/png" and photo.content == png.getvalue()
     assert client.get(f"/photos/gallery/{s.gallery_photo_id}").status_code == 404  # seed path has no file
@@ -271,10 +271,16 @@ def test_saliency_overlay_needs_a_classifier_and_is_cached(
     assert client.get(f"/alerts/{s.item_id}/saliency.png").content == b"cached"
 
 
-def test_confirm_can_add_the_listing_photos_to_the_gallery(db: Database, settings: Settings, descriptor: Any) -> None:
+def test_confirm_queues_the_gallery_addition_for_a_worker(
+    db: Database, settings: Settings, descriptor: Any, redis_url: str
+) -> None:
     from lootwatch.alerts.rules import AlertRules
     from lootwatch.matcher.index import GalleryIndex, GalleryPhoto
     from lootwatch.matcher.store import load_current, publish
+    from lootwatch.workers.context import WorkerContext, install
+    from lootwatch.workers.engine import MatchEngine
+    from rq import Queue, SimpleWorker
+    from rq.serializers import JSONSerializer
 
     from lootwatch.core.images import vet_image
 
@@ -293,35 +299,45 @@ def test_confirm_can_add_the_listing_photos_to_the_gallery(db: Database, setting
     world.match(others[0], "A2", 0.9, g2)
     (other_id,) = world.decide(others, AlertRules(threshold=0.8))
     add_user(db, "ana", PASSWORD, "analyst")
-    client = TestClient(create_app(world.settings, db, key="test-key", descriptor=descriptor))
+    client = TestClient(create_app(world.settings, db, key="test-key", redis_url=redis_url))
     _login(client, "ana")
     page = client.get(f"/alerts/{item_id}").text
     assert 'name="add_to_gallery"' in page
-    r = client.post(
-        f"/alerts/{item_id}/decide",
-        data={
-            "action": "confirm",
-            "comment": "museum confirms",
-            "expect_state": "new",
-            "csrf": _csrf(page),
-            "add_to_gallery": "1",
-        },
-    )
-    assert r.status_code == 200 and "new → confirmed." in r.text
-    assert "Gallery of A1: 1 photo(s) added, 1 indexed (index " in r.text
+    form = {"action": "confirm", "comment": "museum confirms", "expect_state": "new", "add_to_gallery": "1"}
+    r = client.post(f"/alerts/{item_id}/decide", data={**form, "csrf": _csrf(page)})
+    assert r.status_code == 200 and "new → confirmed." in r.text and "queued for the workers" in r.text
+    # nothing was added inside the request: a job with a JSON argument waits for a worker
+    assert db.fetchall("SELECT id FROM artefact_photos WHERE from_listing_photo_id IS NOT NULL") == []
+    queue = Queue(settings.queue_name, connection=redis_connection(redis_url), serializer=JSONSerializer)
+    job = queue.fetch_job(f"gallery-add-{item_id}")
+    assert job is not None and job.func_name == "lootwatch.workers.jobs.add_to_gallery" and list(job.args) == [item_id]
+    assert "Gallery addition: queued: waiting for a worker" in client.get(f"/alerts/{item_id}").text
+
+    # the worker: its settings name the descriptor the test index was built with
+    worker_settings = world.settings.model_copy(update={"descriptor": "imagenet-lite0-gem"})
+    engine = MatchEngine(worker_settings.descriptor, settings.index_dir)
+    install(WorkerContext(worker_settings, db, world.store, engine))
+    worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+    assert worker.work(burst=True)
     added = db.fetchall("SELECT artefact_id FROM artefact_photos WHERE from_listing_photo_id = %s", (photos[0],))
     assert added == [{"artefact_id": "A1"}]
     assert len(load_current(settings.index_dir, expect_card=descriptor.card).artefact_of) == 3
-
-    # the photos cannot join a removed artefact's gallery: the confirmation stands, the flash says why
-    db.execute("UPDATE artefacts SET removed_at = now() WHERE id = 'A2'")
-    page = client.get(f"/alerts/{other_id}").text
-    r = client.post(
-        f"/alerts/{other_id}/decide",
-        data={"action": "confirm", "comment": "yes", "expect_state": "new", "csrf": _csrf(page), "add_to_gallery": "1"},
+    assert (
+        "Gallery addition: Gallery of A1: 1 photo(s) added, 1 indexed (index " in client.get(f"/alerts/{item_id}").text
     )
-    assert r.status_code == 200 and "new → confirmed." in r.text and "were NOT added to the gallery" in r.text
-    assert "removed from the watch list" in r.text
+
+    # idempotent: running the job again adds nothing
+    from lootwatch.workers.jobs import add_to_gallery
+
+    again = add_to_gallery(item_id)
+    assert again["added_photo_ids"] == [] and again["indexed_photo_ids"] == [] and again["index_version"] is None
+
+    # the queue down: the confirmation stands, the flash says the photos were not queued
+    down = TestClient(create_app(world.settings, db, key="test-key", redis_url="redis://127.0.0.1:1/0"))
+    _login(down, "ana")
+    page = down.get(f"/alerts/{other_id}").text
+    r = down.post(f"/alerts/{other_id}/decide", data={**form, "comment": "yes", "csrf": _csrf(page)})
+    assert r.status_code == 200 and "new → confirmed." in r.text and "were NOT queued for the gallery" in r.text
 
 
 def test_item_page_shows_listing_history_and_relistings(client: TestClient, db: Database) -> None:

@@ -89,8 +89,9 @@ def test_analyst_confirms_an_alert_in_chromium(db: Database, server: str) -> Non
             page.click("form.filters button[type=submit]")
             page.wait_for_url("**/alerts?*site=alpha*")
             assert page.locator("#count").inner_text().startswith("1 item(s)")
-            link = page.locator("#queue a.open")
+            link = page.locator("#queue a.title")
             assert link.count() == 1 and link.inner_text() == HOSTILE  # shown as text
+            assert page.locator("#queue a.open").count() == 1
 
             press_accesskey(page, "o")  # accesskey: open the first item of the queue
             page.wait_for_url(f"{server}/alerts/{target.item_id}")
@@ -112,3 +113,79 @@ def test_analyst_confirms_an_alert_in_chromium(db: Database, server: str) -> Non
         "actor": "ana",
         "comment": "same object as theft report TR-1",
     }
+
+
+def _no_horizontal_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def _broken_images(page: Page) -> list[str]:
+    return list(page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"))
+
+
+@pytest.mark.parametrize("viewport", [(1400, 1000), (390, 844)], ids=["desktop", "phone"])
+def test_alert_screens_fit_the_viewport_and_enlarge_without_scripts(
+    db: Database, settings: Settings, server: str, viewport: tuple[int, int]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from lootwatch.core.storage import BlobStore
+    from tests.unit.alerts.test_rules import jpeg, restage, textured
+
+    add_user(db, "ana", PASSWORD, "analyst")
+    target = seed_item(db, 1, title="Long title " * 12 + "\u202egpj.exe", score=0.93)
+    seed_item(db, 2, title="Second lot", score=0.81)
+    store = BlobStore(settings.store_dir)
+    for table, row_id, data in (
+        ("listing_photos", target.photo_id, jpeg(restage(textured(3)))),
+        ("artefact_photos", target.gallery_photo_id, jpeg(textured(3))),
+    ):
+        sha, rel = store.put("photos", data, ".jpg")
+        db.execute(f"UPDATE {table} SET stored_path = %s, sha256 = %s WHERE id = %s", (rel, sha, row_id))
+    db.execute(
+        "UPDATE listings SET description = %s WHERE id = %s", ("A very long description. " * 80, target.listing_id)
+    )
+    width, height = viewport
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            failed: list[str] = []
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.goto(f"{server}/login")
+            page.fill("input[name=username]", "ana")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server}/alerts")
+            page.wait_for_load_state("networkidle")
+            assert _no_horizontal_scroll(page)
+            thumbs = page.locator(f'img[src="/photos/listing/{target.photo_id}/thumb.jpg"]')
+            assert thumbs.count() == 1 and thumbs.evaluate("i => i.naturalWidth") == 160
+
+            page.goto(f"{server}/alerts/{target.item_id}")
+            page.wait_for_load_state("networkidle")
+            assert _no_horizontal_scroll(page) and _broken_images(page) == []
+            # the decision form is on screen at load, before any scrolling
+            box = page.locator("#decide textarea").bounding_box()
+            assert box is not None and box["y"] + box["height"] <= height
+            # the compared photos are large whatever their own size
+            shown = page.locator("#compare img").first.bounding_box()
+            assert shown is not None and shown["width"] >= min(300, width / 2 - 40)
+            assert "\u202e" not in page.locator("#listing-title").inner_text()
+            assert not page.locator(".description .text").is_visible()  # long description collapsed
+            # enlarge by keyboard: focus the photo link, Enter; the :target overlay covers the page
+            zoom = page.locator("#zoom-listing")
+            assert not zoom.is_visible()
+            page.locator('a[href="#zoom-listing"]').focus()
+            page.keyboard.press("Enter")
+            page.wait_for_url("**#zoom-listing")
+            assert zoom.is_visible()
+            big = zoom.locator("img").bounding_box()
+            assert big is not None and big["width"] >= min(0.7 * width, 0.7 * height) - 2
+            page.locator("#zoom-listing a.close").click()
+            assert not zoom.is_visible()
+            assert failed == [] and errors == [], (failed, errors)  # nothing missing, nothing refused by the CSP
+        finally:
+            browser.close()
