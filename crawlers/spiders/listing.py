@@ -127,9 +127,8 @@ class ListingSpider(Spider):
                 yield retry
                 return
         self.crawl_stats.note = f"blocked: {page.reason}"
-        yield from self._refused(
-            response.url, f"bot challenge: {page.reason or 'blocked'} (gave up after {tries} retries)"
-        )
+        why = page.reason if page.reason.startswith("bot challenge") else f"bot challenge: {page.reason or 'blocked'}"
+        yield from self._refused(response.url, f"{why} (gave up after {tries} retries)")
 
     def _refused(self, url: str, reason: str, *, error: bool = False) -> Iterator[Any]:
         """A page the crawl will not read (``error``: could not): counted, and recorded with its reason."""

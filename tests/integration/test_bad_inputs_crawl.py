@@ -19,6 +19,8 @@ from tests.fixtures.bad_inputs.hostile_site import (
     SCHEME_PHOTOS,
     SELECTORS,
     SELLER_INDEX,
+    local_routes,
+    serve_local,
     serve_proxy,
 )
 
@@ -169,3 +171,52 @@ def test_a_seller_cannot_hide_a_listing_or_steer_what_is_recorded(
     )
     assert run is not None and run["status"] == "finished" and run["refused"] == 5 == stats["seller"].refused
     assert "5 refused" in run["note"]
+
+
+def test_allow_private_reaches_only_the_configured_host_and_every_refusal_shows_in_status(
+    db: Database, redis_url: str, tmp_path: Path
+) -> None:
+    """A local site (allow_private) that redirects and links photos to another private host:port, and
+    shows a bot challenge; a site without allow_private on 127.0.0.1, refused whole by the SSRF guard."""
+    from lootwatch.cli.status import collect, render
+
+    settings = Settings.model_validate({"data_dir": tmp_path / "data", "download_delay_s": 0.0})
+    with serve_local({}) as (elsewhere, bystander), serve_local(local_routes(elsewhere)) as (base, _):
+        local = SiteConfig(
+            "local",
+            [f"{base}/local/index.html"],
+            selectors={**SELECTORS, "result_links": "a.lot-link::attr(href)"},
+            allow_private=True,
+        )
+        internal = SiteConfig("internal", [f"{base}/local/index.html"])  # NOT allow_private
+        stats = {s.site: s for s in run_crawl_isolated(settings, db.url, redis_url, [local, internal], timeout_s=240)}
+    print({k: v.to_dict() for k, v in stats.items()})
+    assert bystander == [], "allow_private let the crawler reach another private host:port"
+
+    pages = {r["ref"]: r["reason"] for r in db.fetchall("SELECT ref, reason FROM rejections WHERE kind = 'page'")}
+    print("page refusals:", pages)
+    assert pages[f"{elsewhere}/admin.html"].startswith("SSRF guard: refused")
+    challenge = pages[f"{base}/local/challenge.html"]
+    assert challenge == "bot challenge: 'Please verify' in title/heading (gave up after 2 retries)"
+    photo = db.fetchone(
+        "SELECT reason FROM rejections WHERE kind = 'listing_photo' AND ref = %s", (f"{elsewhere}/img/secret.jpg",)
+    )
+    assert photo is not None and "SSRF guard: refused" in photo["reason"]
+    kept = db.fetchall("SELECT source_url FROM listing_photos")
+    assert [r["source_url"] for r in kept] == [f"{base}/img/l0.jpg"]
+
+    runs = {
+        r["name"]: r for r in db.fetchall("SELECT s.name, r.* FROM crawl_runs r JOIN sources s ON s.id = r.source_id")
+    }
+    assert runs["local"]["status"] == "finished" and runs["local"]["refused"] == 2
+    # the site refused whole never reads "finished, 0 pages, 0 errors"
+    internal_run = runs["internal"]
+    assert internal_run["status"] == "failed" and internal_run["pages"] == 0 and internal_run["refused"] == 1
+    assert internal_run["note"].startswith("nothing read: ") and "SSRF guard: refused" in internal_run["note"]
+    assert pages[f"{base}/local/index.html"].startswith("SSRF guard: refused")
+
+    shown = render(collect(settings, db, redis_url))
+    print(shown)
+    line = next(x for x in shown.splitlines() if x.strip().startswith("internal"))
+    assert "failed" in line and "pages 0" in line and "refused 1" in line
+    assert "nothing read: 1 refused, 0 failed; first: SSRF guard: refused" in shown
