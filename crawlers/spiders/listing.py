@@ -30,7 +30,7 @@ def page_refusal(failure: Failure) -> tuple[str, bool]:
     from scrapy.spidermiddlewares.httperror import HttpError
 
     message = failure.getErrorMessage() or repr(failure.value)
-    if failure.check(HttpError):
+    if isinstance(failure.value, HttpError):
         return f"HTTP {failure.value.response.status}", False
     if failure.check(DownloadCancelledError) and "max size" in message:
         return f"too large: {message}"[:MAX_REASON_CHARS], True

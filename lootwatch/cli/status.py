@@ -49,7 +49,8 @@ def _training(redis_url: str) -> Training:
     found = Job.fetch_many([RETRAIN_JOB_ID], connection=queue.connection, serializer=queue.serializer)[0]
     job = ""
     if found is not None:
-        state = found.get_status(refresh=False)
+        status = found.get_status(refresh=False)
+        state = str(getattr(status, "value", status))  # RQ's JobStatus enum
         when = found.started_at if state == "started" else found.ended_at or found.enqueued_at
         job = f"{RETRAIN_JOB_ID} {state}" + (f" {when:%Y-%m-%d %H:%M}" if when else "")
         job += f" ({found.description})" if found.description else ""
