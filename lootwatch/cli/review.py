@@ -14,7 +14,7 @@ from rich.table import Table
 
 from lootwatch.cli.context import running
 from lootwatch.core.db import Database
-from lootwatch.core.errors import NotFoundError, StateError
+from lootwatch.core.errors import BadInputError, NotFoundError, StateError
 
 review_app = typer.Typer(help="Review possible matches: list, show, decide.", no_args_is_help=True)
 
@@ -146,6 +146,8 @@ def decide_cmd(
     (confirms or dismisses) an escalated item."""
     from lootwatch.alerts.review import decide
 
+    if not comment.strip():
+        raise BadInputError("a decision needs a comment for the audit log (--comment / -m)")
     with running() as (_, db, _urls):
         account = _account(db, (actor or _os_user()).strip())
         state = _state(db, item_id)
@@ -155,7 +157,7 @@ def decide_cmd(
                 f"{account['role']}"
             )
         # the state checked above must still hold when the decision is written
-        d = decide(db, item_id, action.value, account["username"], comment, expect_state=state)
+        d = decide(db, item_id, action.value, account["username"], comment.strip(), expect_state=state)
     typer.echo(f"review item {d.review_item_id}: {d.from_state} -> {d.to_state} by {d.actor}")
 
 

@@ -179,6 +179,7 @@ def test_every_command_says_which_database_and_redis_it_uses(db: Database, tmp_p
         (["review", "decide", "abc", "confirm", "-m", "x"], "Invalid value for 'item_id'"),
         (["review", "decide", "1", "approve", "-m", "x"], "'approve' is not one of 'confirm', 'dismiss', 'escalate'"),
         (["review", "decide", "1", "confirm"], "Missing option '--comment'"),
+        (["review", "decide", "1", "confirm", "-m", "  "], "a decision needs a comment for the audit log"),
         (["review", "show", "99999999999999999999"], "review item 99999999999999999999 does not exist"),
         (["review", "list", "--limit", "0"], "Invalid value for '--limit'"),
         (["review", "list", "--state", "bogus"], "unknown state 'bogus'"),
