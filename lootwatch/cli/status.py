@@ -19,6 +19,8 @@ class Status:
     review_items: dict[str, int] = field(default_factory=dict)
     notices: dict[str, int] = field(default_factory=dict)
     crawl_runs: list[dict[str, Any]] = field(default_factory=list)
+    rejections: dict[str, int] = field(default_factory=dict)  # of the last 24 h, by kind
+    page_refusals: dict[str, int] = field(default_factory=dict)  # of the last 24 h, by reason (its first part)
     index_version: str | None = None
     threshold: float | None = None
     threshold_source: str = ""
@@ -77,6 +79,18 @@ def collect(settings: Settings, db: Database, redis_url: str) -> Status:
                   r.pages, r.listings, r.photos, r.errors, r.refused, r.note
            FROM crawl_runs r JOIN sources s ON s.id = r.source_id ORDER BY r.id DESC LIMIT 5"""
     )
+    day = "created_at > now() - interval '1 day'"
+    st.rejections = {
+        r["kind"]: int(r["n"])
+        for r in db.fetchall(f"SELECT kind, count(*) AS n FROM rejections WHERE {day} GROUP BY 1 ORDER BY 1")  # noqa: S608
+    }
+    st.page_refusals = {
+        str(r["why"]): int(r["n"])
+        for r in db.fetchall(
+            f"""SELECT split_part(reason, ':', 1) AS why, count(*) AS n FROM rejections
+                WHERE kind = 'page' AND {day} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8"""  # noqa: S608
+        )
+    }
     current = settings.index_dir / "CURRENT"
     if current.exists():
         st.index_version = current.read_text().strip() or None
@@ -123,6 +137,8 @@ def render(st: Status) -> str:
         f"notices: {_line(st.notices)}",
         f"index: {st.index_version or 'none (run `lootwatch index build`)'}"
         + (f", threshold {st.threshold:.3f} ({st.threshold_source})" if st.threshold is not None else ""),
+        f"rejections (24 h): {_line(st.rejections)}"
+        + (f"; pages refused or failed: {_flat(_line(st.page_refusals))}" if st.page_refusals else ""),
         "last crawl runs:" if st.crawl_runs else "last crawl runs: none",
     ]
     for r in st.crawl_runs:

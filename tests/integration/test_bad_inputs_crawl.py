@@ -220,3 +220,4 @@ def test_allow_private_reaches_only_the_configured_host_and_every_refusal_shows_
     line = next(x for x in shown.splitlines() if x.strip().startswith("internal"))
     assert "failed" in line and "pages 0" in line and "refused 1" in line
     assert "nothing read: 1 refused, 0 failed; first: SSRF guard: refused" in shown
+    assert "rejections (24 h): listing_photo 1, page 3; pages refused or failed: SSRF guard 2, bot challenge 1" in shown
