@@ -32,9 +32,11 @@ from lootwatch.core.storage import BlobStore, file_of
 FORMAT = 1
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a ZIP can hold: fixed, so bytes repeat
 
+# url: the URL the crawler fetched; claimed_canonical_url: a rel=canonical the page named (the seller's
+# claim, '' when none), kept apart and never the listing's link
 _LISTING_FIELDS = (
-    "id, url, item_id, title, description, price_text, amount, currency, seller, sale_date, status, "
-    "first_seen, last_seen, content_hash"
+    "id, url, claimed_canonical_url, item_id, title, description, price_text, amount, currency, seller, "
+    "sale_date, status, first_seen, last_seen, content_hash"
 )
 
 

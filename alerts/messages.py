@@ -24,9 +24,22 @@ def one_line(text: str, limit: int = _MAX_TITLE) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+# "|" ends a link's URL and starts its text in Slack's <url|text>: a listing title or URL holding one could
+# show text of the seller's choosing over a link of the seller's choosing. Slack has no escape for it,
+# so text shows a broken bar instead, and a URL its percent-encoding (the same URL).
+SLACK_BAR = "\u00a6"
+
+
 def slack_escape(text: str) -> str:
-    # Slack's documented escaping: only these three characters are control characters in mrkdwn
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for Slack mrkdwn: Slack's documented escaping of ``& < >``, and ``|`` shown as a broken bar."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", SLACK_BAR)
+
+
+def slack_url(url: str) -> str:
+    """A URL for Slack's ``<url|text>``: the characters that end or split the link percent-encoded, ``&``
+    escaped as Slack asks."""
+    encoded = "".join(f"%{ord(c):02X}" if c in '|<> "' or ord(c) < 0x20 or ord(c) == 0x7F else c for c in url)
+    return encoded.replace("&", "&amp;")
 
 
 def _safe_url(url: str) -> str:
@@ -82,7 +95,7 @@ def render(fields: dict[str, Any], link: str, key: str) -> dict[str, Any]:
         "</body></html>"
     )
     s = slack_escape
-    listing_md = f"<{s(url)}|{s(title)}>" if url else s(title)
+    listing_md = f"<{slack_url(url)}|{s(title)}>" if url else s(title)
     details = [f"*Artefact:* {s(artefact)}", f"*Score:* {score:.3f}"]
     details += [f"*{k}:* {s(v)}" for k, v in (("Site", site), ("Price", price), ("Seller", seller)) if v]
     slack = {
@@ -169,7 +182,10 @@ def render_digest(day: str, items: list[dict[str, Any]], base_url: str, key: str
         "</body></html>"
     )
     s = slack_escape
-    lines = [f"• <{s(r['link'])}|{s(r['title'])}> {s(r['artefact'])} ({r['score']:.2f}, {s(r['site'])})" for r in rows]
+    lines = [
+        f"• <{slack_url(r['link'])}|{s(r['title'])}> {s(r['artefact'])} ({r['score']:.2f}, {s(r['site'])})"
+        for r in rows
+    ]
     body_md = "\n".join(lines[:SLACK_DIGEST_LINES]) + (
         f"\n… and {count - min(len(lines), SLACK_DIGEST_LINES)} more"
         if count > min(len(lines), SLACK_DIGEST_LINES)

@@ -15,6 +15,9 @@ class ListingItem:
     http_status: int
     changed: bool  # False: same content hash as stored, only last_seen is updated
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # what was changed in the page's fields to store them ("title: 1 NUL replaced with U+FFFD"),
+    # recorded beside the listing (crawlers.safety_text)
+    notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:  # Scrapy logs items: keep page bodies out of the log
         return f"ListingItem({self.page.item_id!r}, {self.page.url!r}, changed={self.changed})"
@@ -39,3 +42,11 @@ class SeenItem:
     """Listings seen unchanged on a search page: only their last_seen moves."""
 
     item_ids: list[str]
+
+
+@dataclass
+class RefusedPage:
+    """A page the crawl refused or could not fetch, with the reason: a ``rejections`` row of kind 'page'."""
+
+    url: str
+    reason: str

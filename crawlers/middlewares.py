@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lootwatch.crawlers.safety import HostVerdicts, UnsafeURLError, check_url, polite_delay, robots_crawl_delay
+from lootwatch.crawlers.safety import (
+    HostVerdicts,
+    UnsafeURLError,
+    check_url,
+    polite_delay,
+    private_hosts_of,
+    robots_crawl_delay,
+)
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
@@ -14,6 +21,7 @@ from scrapy.http import Response
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 120.0
+SSRF_REFUSAL = "SSRF guard"
 
 
 def slot_of(crawler: Crawler, request: Request) -> Any:
@@ -32,23 +40,33 @@ def delay_floors(crawler: Crawler) -> dict[str, float]:
 
 
 class SafetyMiddleware:
-    """Refuse requests (redirect targets included) to internal addresses unless the site allows them."""
+    """Refuse requests (redirect targets included) to internal addresses; a site with ``allow_private``
+    may reach its own configured hosts only. A refusal is an IgnoreRequest whose message starts
+    with :data:`SSRF_REFUSAL`, which the spider records with the URL."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.verdicts = HostVerdicts()
+        self._private: frozenset[str] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SafetyMiddleware:
         return cls(crawler)
 
+    def private_hosts(self) -> frozenset[str]:
+        if self._private is None:
+            site = getattr(self.crawler.spider, "site", None)
+            self._private = (
+                private_hosts_of(site.start_urls) if site is not None and site.allow_private else frozenset()
+            )
+        return self._private
+
     def process_request(self, request: Request) -> None:
-        site = getattr(self.crawler.spider, "site", None)
         try:
-            check_url(request.url, allow_private=bool(site and site.allow_private), verdicts=self.verdicts)
+            check_url(request.url, private_hosts=self.private_hosts(), verdicts=self.verdicts)
         except UnsafeURLError as exc:
             log.warning("%s", exc)
-            raise IgnoreRequest(str(exc)) from exc
+            raise IgnoreRequest(f"{SSRF_REFUSAL}: {exc}") from exc
 
 
 class PoliteDelayMiddleware:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lootwatch.crawlers.framing import FrameProtocol, FrameReader, Timeout, send, socket_pair
 from lootwatch.crawlers.heap import settle_heap
-from lootwatch.crawlers.items import ListingItem, PhotoItem, SeenItem
+from lootwatch.crawlers.items import ListingItem, PhotoItem, RefusedPage, SeenItem
 from lootwatch.crawlers.store import CrawlStats, CrawlStore, FetchedPage, FetchedPhoto, open_store
 
 if TYPE_CHECKING:
@@ -259,7 +259,7 @@ def _store_batch(store: CrawlStore, source_id: int, stats: CrawlStats, items: li
 
 
 def _store_listings(store: CrawlStore, source_id: int, stats: CrawlStats, items: list[ListingItem]) -> None:
-    pages = [FetchedPage(i.page, i.body, i.http_status, i.fetched_at) for i in items]
+    pages = [FetchedPage(i.page, i.body, i.http_status, i.fetched_at, tuple(i.notes)) for i in items]
     try:
         with store.savepoint():
             store.save_listings(source_id, pages)
@@ -290,7 +290,9 @@ def _count_photo(stats: CrawlStats, outcome: str) -> None:
 def _store(store: CrawlStore, source_id: int, stats: CrawlStats, item: Any) -> None:
     try:
         if isinstance(item, ListingItem):
-            store.save_listing(source_id, item.page, item.body, item.http_status, item.fetched_at)
+            store.save_listing(source_id, item.page, item.body, item.http_status, item.fetched_at, item.notes)
+        elif isinstance(item, RefusedPage):
+            store.reject_page(item.url, item.reason)
         elif isinstance(item, SeenItem):
             store.mark_seen(source_id, item.item_ids)
         elif isinstance(item, PhotoItem):
@@ -298,6 +300,12 @@ def _store(store: CrawlStore, source_id: int, stats: CrawlStats, item: Any) -> N
             if listing_id is None:
                 raise RuntimeError(f"photo {item.url} arrived before its listing {item.item_id}")
             _count_photo(stats, store.save_photo(listing_id, item.url, item.data, item.position, item.error))
-    except Exception:  # one bad record never stops the crawl; it is counted and logged
+    except Exception as exc:  # one bad record never stops the crawl; it is counted, logged and recorded
         stats.errors += 1
         log.exception("storing %s failed", type(item).__name__)
+        if isinstance(item, ListingItem):  # the page itself is lost: say so where refusals are read
+            try:
+                with store.savepoint():
+                    store.reject_page(item.page.url, f"listing {item.page.item_id!r} not stored: {exc}"[:500])
+            except Exception:  # the database itself is failing: the log line above is all there is
+                log.exception("recording the failure of %s failed", item.page.url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Collection, Iterable
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -47,20 +48,43 @@ class HostVerdicts:
         return why
 
 
-def check_url(url: str, *, allow_private: bool = False, verdicts: HostVerdicts | None = None) -> None:
-    """Raise UnsafeURLError unless every address ``url``'s host resolves to is public.
+def host_key(url: str) -> str:
+    """``host:port`` of ``url`` (lower case, the scheme's default port filled in); '' without a host."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return ""
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:  # a port that is no number: no key, so never allowed
+        return ""
+    return f"{parts.hostname.lower()}:{port}"
 
-    ``verdicts``: earlier lookups to reuse (the crawler's); None resolves the host now.
+
+def private_hosts_of(urls: Iterable[str]) -> frozenset[str]:
+    """The ``host:port`` of each of a site's configured URLs: the only internal addresses its
+    ``allow_private`` lets the crawler reach (never a host a redirect or a photo URL names)."""
+    return frozenset(k for k in (host_key(u) for u in urls) if k)
+
+
+def check_url(url: str, *, private_hosts: Collection[str] = (), verdicts: HostVerdicts | None = None) -> None:
+    """Raise UnsafeURLError unless ``url`` is http(s) and every address its host resolves to is public.
+
+    ``private_hosts``: ``host:port`` keys (:func:`private_hosts_of`) allowed although internal (a
+    local test or demo site); any other internal address is refused. ``verdicts``: earlier lookups
+    to reuse (the crawler's); None resolves the host now.
     """
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme.lower() not in ("http", "https"):
         raise UnsafeURLError(f"refused {url!r}: only http(s) URLs are fetched")
     host = parts.hostname
     if not host:
         raise UnsafeURLError(f"refused {url!r}: no host")
-    if allow_private:
+    key = host_key(url)
+    if not key:
+        raise UnsafeURLError(f"refused {url!r}: bad port")
+    if key in private_hosts:
         return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = int(key.rsplit(":", 1)[1])
     try:
         why = verdicts.refusal(host, port) if verdicts is not None else _internal_reason(host, port)
     except UnsafeURLError as exc:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
 from lootwatch.crawlers.extract.result import PageResult
+from lootwatch.crawlers.safety_text import clean_text
 from rq import Queue
 
 from lootwatch.core.db import Conn, Database, connect
@@ -62,8 +63,10 @@ class CrawlStats:
     photos_known: int = 0
     photos_rejected: int = 0
     blocked: int = 0
+    refused: int = 0  # pages refused by design (robots.txt, SSRF guard, size limits, redirect loop, challenge)
     errors: int = 0
     note: str = ""
+    first_refusal: str = ""  # the reason of the first page refused or failed, for the run's note
     elapsed_s: float = 0.0  # the crawl itself, from Scrapy's stats
 
     @property
@@ -74,14 +77,17 @@ class CrawlStats:
         return asdict(self)
 
 
-_INSERT_LISTING = """INSERT INTO listings (source_id, item_id, url, title, description, price_text, amount,
-        currency, seller, sale_date, status, content_hash)
-    VALUES (%(source_id)s, %(item_id)s, %(url)s, %(title)s, %(description)s, %(price_text)s, %(amount)s,
-        %(currency)s, %(seller)s, %(sale_date)s, %(status)s, %(hash)s)"""
-_UPDATE_LISTING = """UPDATE listings SET url = %(url)s, title = %(title)s, description = %(description)s,
-        price_text = %(price_text)s, amount = %(amount)s, currency = %(currency)s, seller = %(seller)s,
-        sale_date = %(sale_date)s, status = %(status)s, content_hash = %(hash)s, last_seen = now()
+_INSERT_LISTING = """INSERT INTO listings (source_id, item_id, url, claimed_canonical_url, title, description,
+        price_text, amount, currency, seller, sale_date, status, content_hash)
+    VALUES (%(source_id)s, %(item_id)s, %(url)s, %(claimed_canonical_url)s, %(title)s, %(description)s,
+        %(price_text)s, %(amount)s, %(currency)s, %(seller)s, %(sale_date)s, %(status)s, %(hash)s)"""
+_UPDATE_LISTING = """UPDATE listings SET url = %(url)s, claimed_canonical_url = %(claimed_canonical_url)s,
+        title = %(title)s, description = %(description)s, price_text = %(price_text)s, amount = %(amount)s,
+        currency = %(currency)s, seller = %(seller)s, sale_date = %(sale_date)s, status = %(status)s,
+        content_hash = %(hash)s, last_seen = now()
     WHERE id = %(id)s"""
+# a listing field the crawl had to change to store it (crawlers.safety_text): recorded with the page's URL
+_INSERT_FIELD_NOTE = "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_field', %s, %s)"
 _INSERT_HISTORY = "INSERT INTO listing_history (listing_id, field, old_value, new_value) VALUES (%s, %s, %s, %s)"
 _INSERT_SNAPSHOT = """INSERT INTO page_snapshots
         (listing_id, url, sha256, stored_path, http_status, fetched_at)
@@ -96,6 +102,7 @@ class FetchedPage:
     body: bytes
     http_status: int
     fetched_at: datetime | None = None
+    notes: tuple[str, ...] = ()  # fields changed to store them ("title: 1 NUL replaced with U+FFFD")
 
 
 # no phash: the match worker, which decodes the photo, records it
@@ -143,8 +150,12 @@ class KnownPage:
 
 
 def _listing_values(page: PageResult) -> dict[str, Any]:
+    """The listings row of ``page``. Its URL is the one fetched: a rel=canonical is the seller's claim,
+    kept apart (it could name another site's page, or a listing the seller wants the alert to show)."""
+    claimed = page.canonical_url if page.canonical_url and page.canonical_url != page.url else ""
     return {
-        "url": page.canonical_url or page.url,
+        "url": page.url,
+        "claimed_canonical_url": claimed,
         "title": page.title,
         "description": page.description,
         "price_text": page.price_text,
@@ -285,17 +296,26 @@ class CrawlStore:
         return int(row["id"])
 
     def finish_run(self, run_id: int, stats: CrawlStats, *, failed: bool = False) -> None:
-        stats.status = "failed" if failed else "finished"
+        """Close the run with its counts. A run that read no page because every one was refused (the SSRF
+        guard, robots.txt) failed, and its note says why: it never reads "finished, 0 pages, 0 errors"."""
+        nothing_read = stats.pages == 0 and (stats.refused or stats.errors)
+        stats.status = "failed" if failed or nothing_read else "finished"
+        if stats.first_refusal:
+            summary = f"{stats.refused} refused, {stats.errors} failed; first: {stats.first_refusal}"
+            stats.note = f"{stats.note}; {summary}" if stats.note else summary
+        if nothing_read and not stats.note.startswith("nothing read"):
+            stats.note = f"nothing read: {stats.note}"
         self._execute(
             """UPDATE crawl_runs SET status = %s, finished_at = now(), pages = %s, listings = %s, photos = %s,
-                      errors = %s, note = %s WHERE id = %s""",
+                      errors = %s, refused = %s, note = %s WHERE id = %s""",
             (
                 stats.status,
                 stats.pages,
                 stats.listings,
                 stats.photos,
                 stats.errors + stats.blocked,
-                stats.note,
+                stats.refused,
+                clean_text(stats.note)[:2000],
                 run_id,
             ),
         )
@@ -345,6 +365,7 @@ class CrawlStore:
         body: bytes,
         http_status: int,
         fetched_at: datetime | None = None,
+        notes: tuple[str, ...] | list[str] = (),
     ) -> tuple[int, bool]:
         """Upsert the listing, record changed fields, keep the page; (listing id, changed).
 
@@ -375,6 +396,8 @@ class CrawlStore:
                 else:
                     conn.execute("UPDATE listings SET last_seen = now() WHERE id = %s", (listing_id,))
             conn.execute(_INSERT_SNAPSHOT, (listing_id, page.url, sha, rel, http_status, fetched_at))
+            for note in notes:
+                conn.execute(_INSERT_FIELD_NOTE, (page.url, note))
         return listing_id, changed
 
     def save_listings(self, source_id: int, fetched: list[FetchedPage]) -> list[tuple[int, bool]]:
@@ -382,7 +405,7 @@ class CrawlStore:
         sent in pipeline mode), not three or more round trips per page."""
         ids = [f.page.item_id for f in fetched]
         if len(set(ids)) != len(ids):  # one listing twice: one at a time keeps its history in order
-            return [self.save_listing(source_id, f.page, f.body, f.http_status, f.fetched_at) for f in fetched]
+            return [self.save_listing(source_id, f.page, f.body, f.http_status, f.fetched_at, f.notes) for f in fetched]
         blobs = self._page_blobs(fetched)
         prepared = [
             (f, _listing_values(f.page), content_hash(f.page), blob) for f, blob in zip(fetched, blobs, strict=True)
@@ -437,6 +460,9 @@ class CrawlStore:
             if unchanged:
                 cur.execute("UPDATE listings SET last_seen = now() WHERE id = ANY(%s)", (unchanged,))
             cur.executemany(_INSERT_SNAPSHOT, snapshots)
+            notes = [(f.page.url, note) for f in fetched for note in f.notes]
+            if notes:
+                cur.executemany(_INSERT_FIELD_NOTE, notes)
         return out
 
     def _page_blobs(self, fetched: list[FetchedPage]) -> list[tuple[str, str]]:
@@ -510,11 +536,12 @@ class CrawlStore:
                 """INSERT INTO listing_photos (sha256, source_url, bytes, status, reason)
                    VALUES (%s, %s, %s, 'rejected', %s)
                    ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256 RETURNING id""",
-                (sha, photo.url, len(photo.data), str(exc)),
+                (sha, clean_text(photo.url), len(photo.data), clean_text(str(exc))),
             ).fetchone()
             conn.execute(_LINK_PHOTO, (photo.listing_id, int(row["id"]), photo.position))
             conn.execute(
-                "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (photo.url, str(exc))
+                "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)",
+                (clean_text(photo.url), clean_text(str(exc))),
             )
 
     def _store_vetted(self, photos: list[_Photo], vetted: list[_Vetted], outcomes: list[str]) -> None:
@@ -581,7 +608,13 @@ class CrawlStore:
         return [int(r["listing_id"]) for r in rows]
 
     def _reject(self, ref: str, reason: str) -> None:
-        self._execute("INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)", (ref, reason))
+        self._execute(
+            "INSERT INTO rejections (kind, ref, reason) VALUES ('listing_photo', %s, %s)",
+            (clean_text(ref), clean_text(reason)),
+        )
 
     def reject_page(self, url: str, reason: str) -> None:
-        self._execute("INSERT INTO rejections (kind, ref, reason) VALUES ('page', %s, %s)", (url, reason))
+        """A page refused or not fetched (robots.txt, SSRF guard, size limit, redirect loop, challenge ...)."""
+        self._execute(
+            "INSERT INTO rejections (kind, ref, reason) VALUES ('page', %s, %s)", (clean_text(url), clean_text(reason))
+        )

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # A job stops claiming new batches after this long (it finishes the one in flight): it keeps a job
-# well under RQ's job timeout and lets other jobs of the queue (classifier retraining) start.
+# well under RQ's job timeout and lets other jobs of the queue start.
 DRAIN_BUDGET_S = 30.0
 
 _COLUMNS = "id, sha256, status, stored_path"

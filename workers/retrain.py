@@ -46,9 +46,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from lootwatch.models.classifier_data import GalleryPhoto
+from lootwatch.workers.training import training_context
 
 from lootwatch.core.db import Database
 from lootwatch.core.errors import LootwatchError
+from lootwatch.core.queueing import RETRAIN_JOB_ID
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
 
@@ -58,7 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "lootwatch.workers.retrain.retrain_classifier"
-JOB_ID = "retrain-classifier"
+JOB_ID = RETRAIN_JOB_ID
 CHECKPOINT = "classifier.pt"
 CARD = "card.json"
 FUSION_FILE = "fusion.json"  # read by workers.engine (same name there)
@@ -301,10 +303,8 @@ def _point_current(root: Path, version: str) -> None:
 def retrain_classifier(
     reason: str, epochs: int | None = None, input_size: int | None = None, views: int | None = None
 ) -> dict[str, Any]:
-    """RQ job: retrain the classifier from the Postgres gallery of this worker's settings."""
-    from lootwatch.workers.context import current
-
-    ctx = current()
+    """RQ job (training queue): retrain the classifier from the Postgres gallery of this worker's settings."""
+    ctx = training_context()
     return retrain(ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views).to_dict()
 
 

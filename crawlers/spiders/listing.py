@@ -6,10 +6,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from lootwatch.crawlers.extract import extract_page
 from lootwatch.crawlers.extract.result import BLOCKED, ITEM, NEEDS_JS, NOT_FOUND, SEARCH, PageResult, SearchResult
-from lootwatch.crawlers.items import ListingItem, PhotoItem, SeenItem
+from lootwatch.crawlers.items import ListingItem, PhotoItem, RefusedPage, SeenItem
+from lootwatch.crawlers.safety_text import clean_record, clean_text
 from lootwatch.crawlers.sites import SiteConfig
 from lootwatch.crawlers.store import CrawlStats, KnownPage, content_hash
 from scrapy import Request, Spider
@@ -18,6 +20,29 @@ from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
 MAX_CHALLENGE_RETRIES = 2
+MAX_REASON_CHARS = 500
+
+
+def page_refusal(failure: Failure) -> tuple[str, bool]:
+    """(reason, refused by design) of a page request's failure: robots.txt, the SSRF guard, the size
+    limits (download and decompression) and the redirect limit refuse; anything else failed."""
+    from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    message = failure.getErrorMessage() or repr(failure.value)
+    if isinstance(failure.value, HttpError):
+        return f"HTTP {failure.value.response.status}", False
+    if failure.check(DownloadCancelledError) and "max size" in message:
+        return f"too large: {message}"[:MAX_REASON_CHARS], True
+    if failure.check(IgnoreRequest):
+        if "robots.txt" in message:
+            return "robots.txt disallows it", True
+        if "max redirections" in message:
+            return "redirect loop: too many redirects", True
+        if "DOWNLOAD_MAXSIZE" in message:
+            return f"too large when decompressed (compression bomb): {message}"[:MAX_REASON_CHARS], True
+        return message[:MAX_REASON_CHARS], True
+    return f"download failed: {message}"[:MAX_REASON_CHARS], False
 
 
 class ListingSpider(Spider):
@@ -74,6 +99,8 @@ class ListingSpider(Spider):
         self.crawl_stats.pages += 1
         text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
         page = extract_page(text, response.url, adapter=self.site.adapter, selectors=self.site.selectors)
+        # every field is the seller's text: what PostgreSQL refuses would lose the whole listing
+        page, notes = clean_record(page)
         if page.page_type == BLOCKED:
             yield from self._blocked(response, page)
         elif page.page_type == NEEDS_JS and not response.meta.get("playwright"):
@@ -82,7 +109,7 @@ class ListingSpider(Spider):
         elif page.page_type == SEARCH:
             yield from self._search(response, page)
         elif page.page_type == ITEM:
-            yield from self._item(response, page)
+            yield from self._item(response, page, notes)
         elif page.page_type == NOT_FOUND:
             log.info("not found: %s (%s)", response.url, page.reason)
         else:
@@ -100,6 +127,18 @@ class ListingSpider(Spider):
                 yield retry
                 return
         self.crawl_stats.note = f"blocked: {page.reason}"
+        why = page.reason if page.reason.startswith("bot challenge") else f"bot challenge: {page.reason or 'blocked'}"
+        yield from self._refused(response.url, f"{why} (gave up after {tries} retries)")
+
+    def _refused(self, url: str, reason: str, *, error: bool = False) -> Iterator[Any]:
+        """A page the crawl will not read (``error``: could not): counted, and recorded with its reason."""
+        if error:
+            self.crawl_stats.errors += 1
+        else:
+            self.crawl_stats.refused += 1
+        if not self.crawl_stats.first_refusal:
+            self.crawl_stats.first_refusal = reason
+        yield from self._emit(RefusedPage(clean_text(url), clean_text(reason)))
 
     def _delay_mw(self) -> Any:
         from lootwatch.crawlers.middlewares import PoliteDelayMiddleware
@@ -138,42 +177,65 @@ class ListingSpider(Spider):
         shown = " ".join(card.price_text.split())
         return bool(shown) and shown == " ".join(known.price_text.split()) and age < self.site.refetch_after_s
 
-    def _item(self, response: Response, page: PageResult) -> Iterator[Any]:
+    def _item(self, response: Response, page: PageResult, notes: list[str]) -> Iterator[Any]:
         if not page.item_id:
-            self.crawl_stats.errors += 1
             log.warning("item page without an item id: %s", response.url)
+            yield from self._refused(response.url, "item page without an item id", error=True)
             return
         self.crawl_stats.listings += 1
         changed = self.known_hashes.get(page.item_id) != content_hash(page)
         # the listing is sent to the store's one writer before its photos are requested: its row is
         # written before any of theirs
-        yield from self._emit(ListingItem(page=page, body=response.body, http_status=response.status, changed=changed))
+        yield from self._emit(
+            ListingItem(page=page, body=response.body, http_status=response.status, changed=changed, notes=notes)
+        )
         if not changed:
             return
         self.crawl_stats.listings_changed += 1
         for position, url in enumerate(page.photos):
-            yield Request(
-                url,
-                callback=self.photo,
-                errback=self.photo_failed,
-                dont_filter=True,
-                meta={
-                    "lw_kind": "photo",
-                    "item_id": page.item_id,
-                    "position": position,
-                    "download_maxsize": self.max_photo_bytes,
-                    "handle_httpstatus_all": True,
-                },
-            )
+            # one bad URL is refused alone (recorded as a rejected photo): the listing's other photos are fetched
+            scheme = urlsplit(url).scheme.lower()
+            if scheme not in ("http", "https"):
+                yield from self._photo_refused(
+                    page.item_id, url, position, f"refused: {scheme or 'no'} scheme, only http(s) photos are fetched"
+                )
+                continue
+            try:
+                request = Request(
+                    url,
+                    callback=self.photo,
+                    errback=self.photo_failed,
+                    dont_filter=True,
+                    meta={
+                        "lw_kind": "photo",
+                        "item_id": page.item_id,
+                        "position": position,
+                        "download_maxsize": self.max_photo_bytes,
+                        "handle_httpstatus_all": True,
+                    },
+                )
+            except ValueError as exc:  # Scrapy's own URL checks
+                yield from self._photo_refused(page.item_id, url, position, f"refused: {exc}")
+                continue
+            yield request
 
-    def page_failed(self, failure: Failure) -> None:
-        from scrapy.exceptions import IgnoreRequest
+    def _photo_refused(self, item_id: str, url: str, position: int, reason: str) -> Iterator[Any]:
+        log.warning("photo %r of %s %s", url[:200], item_id, reason)
+        yield from self._emit(PhotoItem(item_id, clean_text(url), position, None, reason))
 
-        if failure.check(IgnoreRequest):  # robots.txt or the SSRF guard said no: by design, not an error
-            log.info("skipped %s: %s", getattr(failure.request, "url", "?"), failure.getErrorMessage())  # type: ignore[attr-defined]
-            return
-        self.crawl_stats.errors += 1
-        log.warning("page failed: %s: %s", getattr(failure.request, "url", "?"), failure.getErrorMessage())  # type: ignore[attr-defined]
+    def page_failed(self, failure: Failure) -> Iterator[Any]:
+        """A page not fetched: refused by design (robots.txt, the SSRF guard, a size limit, a redirect
+        loop) or failed (network, HTTP error); either way recorded with its reason."""
+        url = getattr(failure.request, "url", "?")  # type: ignore[attr-defined]
+        reason, refused = page_refusal(failure)
+        log.log(
+            logging.INFO if refused else logging.WARNING,
+            "page %s: %s: %s",
+            "refused" if refused else "failed",
+            url,
+            reason,
+        )
+        yield from self._refused(url, reason, error=not refused)
 
     # --- photos ---------------------------------------------------------------------------
     def photo(self, response: Response) -> Iterator[PhotoItem]:

@@ -75,10 +75,27 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # usage errors arrive here with standalone_mode=False
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 2))
+        if _is_settings_error(exc):
+            typer.secho(
+                f"error: invalid settings (LOOTWATCH_* environment or .env): {exc}", err=True, fg=typer.colors.RED
+            )
+            sys.exit(2)
         raise
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A usage error (bad option, missing argument, unknown command): typer raises its own copy of
+    click's exceptions, and a plain click one may come from click-based code."""
+    import click
+
+    return isinstance(exc, typer.TyperException | click.ClickException) and callable(getattr(exc, "show", None))
+
+
+def _is_settings_error(exc: Exception) -> bool:
+    import pydantic
+
+    return isinstance(exc, pydantic.ValidationError)

@@ -31,7 +31,7 @@ def import_cmd(
             progress=lambda it: tqdm(list(it), desc="gallery photos", unit="photo"),
         )
         if report.changed:
-            _queue_retraining(urls.redis_url, s.queue_name, report)
+            _queue_retraining(urls.redis_url, report)
     typer.echo(
         f"{report.artefacts} artefacts ({report.artefacts_added} new): {report.photos_added} photos added, "
         f"{report.photos_known} already known, {len(report.rejected)} rejected"
@@ -42,18 +42,20 @@ def import_cmd(
         raise typer.Exit(1)
 
 
-def _queue_retraining(redis_url: str, queue_name: str, report: ImportReport) -> None:
-    """The classifier knows only the artefacts it was trained on: queue its retraining (the workers
-    run it; matching keeps the live classifier version until the new one is published)."""
-    from lootwatch.core.queueing import photo_queue
+def _queue_retraining(redis_url: str, report: ImportReport) -> None:
+    """The classifier knows only the artefacts it was trained on: queue its retraining on the training
+    queue, which only a training worker takes (photo workers go on matching with the live classifier
+    version until the new one is published)."""
+    from lootwatch.core.queueing import TRAINING_QUEUE, training_queue
     from lootwatch.workers.retrain import JOB_ID, enqueue_retrain
 
     reason = f"gallery import: {report.artefacts_added} artefacts and {report.photos_added} photos added"
-    job = enqueue_retrain(photo_queue(redis_url, queue_name), reason)
+    job = enqueue_retrain(training_queue(redis_url), reason)
     if job is None:
         typer.echo(f"classifier retraining already queued (job {JOB_ID}); it will read this gallery")
     else:
-        typer.echo(f"classifier retraining queued (job {JOB_ID}: {reason})")
+        typer.echo(f"classifier retraining queued on the {TRAINING_QUEUE!r} queue (job {JOB_ID}: {reason})")
+    typer.echo(f"  run it with: lootwatch worker --queue {TRAINING_QUEUE}")
 
 
 @gallery_app.command("list")

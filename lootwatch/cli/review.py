@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from enum import StrEnum
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,6 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from lootwatch.cli.context import running
+from lootwatch.core.db import Database
+from lootwatch.core.errors import BadInputError, NotFoundError, StateError
 
 review_app = typer.Typer(help="Review possible matches: list, show, decide.", no_args_is_help=True)
 
@@ -77,7 +80,9 @@ def show_cmd(item_id: int = typer.Argument(..., help="Review item id.")) -> None
     for label, value in (
         ("item", f"{item['id']}  state {item['state']}  score {item['score']:.3f}"),
         ("listing", listing["title"]),
-        ("url", listing["url"]),
+        ("url", listing["url"]),  # the URL the crawler fetched
+        # a rel=canonical the page supplied: the seller's word, never the listing's link
+        *([("canonical (seller's claim)", claimed)] if (claimed := listing.get("claimed_canonical_url")) else []),
         ("site", listing["site"]),
         ("price", listing["price_text"]),
         ("seller", listing["seller"]),
@@ -131,14 +136,49 @@ def decide_cmd(
     item_id: int = typer.Argument(..., help="Review item id."),
     action: Action = typer.Argument(..., help="confirm, dismiss or escalate."),
     comment: str = typer.Option(..., "--comment", "-m", help="Why (kept in the audit log)."),
-    actor: str = typer.Option(None, help="Who decides (default: the OS user)."),
+    actor: str = typer.Option(
+        None, help="The review-app account that decides (default: the OS user's name); it must exist and be enabled."
+    ),
 ) -> None:
-    """Confirm, dismiss or escalate an item; the decision is appended to the audit log."""
+    """Confirm, dismiss or escalate an item as a review-app account; the decision is appended to the audit log.
+
+    The web app's rules hold: the actor is an existing, enabled account, and only an admin settles
+    (confirms or dismisses) an escalated item."""
     from lootwatch.alerts.review import decide
 
+    if not comment.strip():
+        raise BadInputError("a decision needs a comment for the audit log (--comment / -m)")
     with running() as (_, db, _urls):
-        d = decide(db, item_id, action.value, actor or _os_user(), comment)
+        account = _account(db, (actor or _os_user()).strip())
+        state = _state(db, item_id)
+        if state == "escalated" and account["role"] != "admin":
+            raise StateError(
+                f"review item {item_id} is escalated: only an admin settles it, and {account['username']!r} is an "
+                f"{account['role']}"
+            )
+        # the state checked above must still hold when the decision is written
+        d = decide(db, item_id, action.value, account["username"], comment.strip(), expect_state=state)
     typer.echo(f"review item {d.review_item_id}: {d.from_state} -> {d.to_state} by {d.actor}")
+
+
+def _account(db: Database, name: str) -> dict[str, Any]:
+    """The enabled review-app account ``name``; NotFoundError (naming the way out) otherwise."""
+    row = db.fetchone("SELECT username, role, disabled_at FROM users WHERE username = %s", (name,))
+    if row is None:
+        raise NotFoundError(
+            f"no account {name!r} in this database: decide as an existing account with --actor NAME "
+            "(see `lootwatch users list`), or create one with `lootwatch users add NAME`"
+        )
+    if row["disabled_at"] is not None:
+        raise StateError(f"account {name!r} is disabled: it can no longer decide")
+    return dict(row)
+
+
+def _state(db: Database, item_id: int) -> str:
+    row = db.fetchone("SELECT state FROM review_items WHERE id = %s", (item_id,))
+    if row is None:
+        raise NotFoundError(f"review item {item_id} does not exist")
+    return str(row["state"])
 
 
 def register(app: typer.Typer) -> None:

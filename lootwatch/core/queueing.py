@@ -1,4 +1,6 @@
-"""The photo job queue (RQ on Redis), shared by the crawler that fills it and the workers that drain it.
+"""The job queues (RQ on Redis): photos, shared by the crawler that fills it and the workers that drain
+it, and training, where classifier retraining waits for its own worker (``lootwatch worker --queue
+training``) so that a photo worker never spends minutes training while photos wait.
 
 Jobs are enqueued by dotted name, so the crawler never imports the workers (nor torch), and use
 RQ's JSON serializer: arguments are plain JSON. The job id is the photo's sha256, so one photo
@@ -16,6 +18,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 MATCH_JOB = "lootwatch.workers.jobs.match_photo"
+TRAINING_QUEUE = "training"  # classifier retraining jobs (lootwatch.workers.retrain), never the photo queue
+RETRAIN_JOB_ID = "retrain-classifier"  # one retraining waits at a time: it reads the gallery when it starts
 JOB_TIMEOUT_S = 600
 ACTIVE = ("queued", "started", "deferred", "scheduled")  # a job in these states still gets done
 
@@ -26,6 +30,11 @@ def redis_connection(url: str) -> Redis:
 
 def photo_queue(redis_url: str, name: str = "photos") -> Queue:
     return Queue(name, connection=redis_connection(redis_url), serializer=JSONSerializer)
+
+
+def training_queue(redis_url: str) -> Queue:
+    """The queue of classifier retraining jobs."""
+    return Queue(TRAINING_QUEUE, connection=redis_connection(redis_url), serializer=JSONSerializer)
 
 
 def _job_options(photo_id: int) -> dict[str, Any]:

@@ -9,6 +9,8 @@ demo) receive the resolved URLs, so they never start servers of their own.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,3 +89,37 @@ def resolved(settings: Settings, urls: ServiceUrls) -> Settings:
     if not urls.database_url or not urls.redis_url:
         raise ConfigError("service URLs are not resolved")
     return settings.model_copy(update={"database_url": urls.database_url, "redis_url": urls.redis_url})
+
+
+_CONNINFO_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (URL form, its query, or libpq key=value form)."""
+    if "://" in url:
+        scheme, rest = url.split("://", 1)
+        rest = re.sub(r"^([^:@/]*):[^@]*@", r"\1:***@", rest)  # user:password@ (a password may hold "/")
+        return f"{scheme}://" + re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", rest)
+    return _CONNINFO_PASSWORD.sub(r"\1***", url)
+
+
+def _where(folder: Path) -> str:
+    """``folder`` relative to the working directory when it is under it (./data/...), else absolute."""
+    try:
+        return "./" + str(folder.resolve().relative_to(Path(os.getcwd()).resolve()))
+    except ValueError:
+        return str(folder)
+
+
+def describe(settings: Settings, urls: ServiceUrls) -> str:
+    """Which PostgreSQL and Redis a command uses: embedded under the data dir, or the URL set (password
+    masked). Printed once by every CLI command, so a user never wonders which database has no user 'x'."""
+    if settings.database_url:
+        db = f"{mask_url(urls.database_url)} (LOOTWATCH_DATABASE_URL)"
+    else:
+        db = f"embedded PostgreSQL under {_where(settings.services_dir / 'postgres')}"
+    if settings.redis_url:
+        redis = f"{mask_url(urls.redis_url)} (LOOTWATCH_REDIS_URL)"
+    else:
+        redis = f"embedded Redis under {_where(settings.services_dir / 'redis')}"
+    return f"database: {db}; redis: {redis}"

@@ -37,7 +37,15 @@ def lootwatch(db: Database, tmp_path: Path, *args: str, **env: str) -> subproces
     )
 
 
+def _accounts(db: Database) -> None:
+    from lootwatch.web.accounts import add_user
+
+    add_user(db, "ana", "analyst-password-1", "analyst")
+    add_user(db, "ada", "admin-password-12", "admin")
+
+
 def test_review_list_show_decide(db: Database, tmp_path: Path) -> None:
+    _accounts(db)
     s = seed_item(db, title="Vase [bold]markup[/bold] <script>")
     listed = lootwatch(db, tmp_path, "review", "list", "--state", "new")
     assert listed.returncode == 0, listed.stderr
@@ -62,7 +70,7 @@ def test_review_list_show_decide(db: Database, tmp_path: Path) -> None:
     ):
         assert text in shown.stdout
 
-    again = lootwatch(db, tmp_path, "review", "decide", str(s.item_id), "escalate", "-m", "x")
+    again = lootwatch(db, tmp_path, "review", "decide", str(s.item_id), "escalate", "-m", "x", "--actor", "ada")
     assert again.returncode == 2 and "cannot escalate an item that is escalated" in again.stderr
     missing = lootwatch(db, tmp_path, "review", "show", "999")
     assert missing.returncode == 2 and "review item 999 does not exist" in missing.stderr
@@ -121,3 +129,74 @@ def subprocess_input(db: Database, tmp_path: Path, stdin: str, *args: str) -> su
         cwd=tmp_path,
         timeout=120,
     )
+
+
+def test_review_decide_keeps_the_web_apps_rules(db: Database, tmp_path: Path) -> None:
+    """The actor is an existing, enabled account; only an admin settles an escalated item."""
+    _accounts(db)
+    s = seed_item(db, state="escalated")
+    db.execute(
+        "UPDATE listings SET claimed_canonical_url = 'https://museum.example/lot/9' WHERE id = %s", (s.listing_id,)
+    )
+
+    nobody = lootwatch(db, tmp_path, "review", "decide", str(s.item_id), "confirm", "-m", "x", "--actor", "mallory")
+    assert nobody.returncode == 2 and "no account 'mallory'" in nobody.stderr and "Traceback" not in nobody.stderr
+    os_user = lootwatch(db, tmp_path, "review", "decide", str(s.item_id), "confirm", "-m", "x")  # no such OS account
+    assert os_user.returncode == 2 and "no account" in os_user.stderr
+    analyst = lootwatch(db, tmp_path, "review", "decide", str(s.item_id), "dismiss", "-m", "x", "--actor", "ana")
+    assert (
+        analyst.returncode == 2
+        and "only an admin settles it" in analyst.stderr
+        and "'ana' is an analyst" in analyst.stderr
+    )
+    db.execute("UPDATE users SET disabled_at = now() WHERE username = 'ada'")
+    disabled = lootwatch(db, tmp_path, "review", "decide", str(s.item_id), "confirm", "-m", "x", "--actor", "ada")
+    assert disabled.returncode == 2 and "account 'ada' is disabled" in disabled.stderr
+    assert db.fetchone("SELECT count(*) AS n FROM decisions") == {"n": 0}  # none of them decided anything
+
+    db.execute("UPDATE users SET disabled_at = NULL WHERE username = 'ada'")
+    admin = lootwatch(db, tmp_path, "review", "decide", str(s.item_id), "confirm", "-m", "seen", "--actor", "ada")
+    assert admin.returncode == 0, admin.stderr
+    assert f"review item {s.item_id}: escalated -> confirmed by ada" in admin.stdout
+    shown = lootwatch(db, tmp_path, "review", "show", str(s.item_id))
+    assert "canonical (seller's claim)" in shown.stdout and "https://museum.example/lot/9" in shown.stdout
+
+
+def test_every_command_says_which_database_and_redis_it_uses(db: Database, tmp_path: Path) -> None:
+    url = db.url if "://" in db.url else f"{db.url} password=not-shown"
+    listed = lootwatch(db, tmp_path, "review", "list", LOOTWATCH_DATABASE_URL=url)
+    assert listed.returncode == 0, listed.stderr
+    lines = [line for line in listed.stderr.splitlines() if line.startswith("lootwatch: database:")]
+    assert len(lines) == 1, listed.stderr  # once
+    assert "(LOOTWATCH_DATABASE_URL)" in lines[0] and "redis://127.0.0.1:1/0 (LOOTWATCH_REDIS_URL)" in lines[0]
+    assert "not-shown" not in listed.stderr and "password=***" in lines[0]
+    assert "lootwatch: database" not in listed.stdout  # stdout stays the command's own output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["review", "decide", "abc", "confirm", "-m", "x"], "Invalid value for 'item_id'"),
+        (["review", "decide", "1", "approve", "-m", "x"], "'approve' is not one of 'confirm', 'dismiss', 'escalate'"),
+        (["review", "decide", "1", "confirm"], "Missing option '--comment'"),
+        (["review", "decide", "1", "confirm", "-m", "  "], "a decision needs a comment for the audit log"),
+        (["review", "show", "99999999999999999999"], "review item 99999999999999999999 does not exist"),
+        (["review", "list", "--limit", "0"], "Invalid value for '--limit'"),
+        (["review", "list", "--state", "bogus"], "unknown state 'bogus'"),
+        (["worker", "--queue", "gpu"], "Invalid value for '--queue'"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+        (["gallery", "import", "/no/such/folder"], "/no/such/folder"),
+    ],
+)
+def test_cli_misuse_is_a_usage_error_not_a_traceback(
+    db: Database, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = lootwatch(db, tmp_path, *args)
+    assert out.returncode == 2, (out.returncode, out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr and message in out.stderr, out.stderr
+
+
+def test_bad_settings_are_a_clear_error_not_a_traceback(db: Database, tmp_path: Path) -> None:
+    out = lootwatch(db, tmp_path, "review", "list", LOOTWATCH_TOP_K="many")
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "error: invalid settings" in out.stderr and "top_k" in out.stderr

@@ -53,6 +53,9 @@ def _alert(world: World) -> dict:
         (listing, sha, rel),
     )
     (item_id,) = world.decide([p1, p2], AlertRules(threshold=0.8))
+    world.db.execute(
+        "UPDATE listings SET claimed_canonical_url = 'https://museum.example/lot/9' WHERE id = %s", (listing,)
+    )
     relisting, _ = world.listing("lot-2", [shown])
     world.decide([p1], AlertRules(threshold=0.8))
     decide(world.db, item_id, "escalate", "ana", "ask the museum")
@@ -104,6 +107,9 @@ def test_bundle_holds_the_evidence_with_verifiable_hashes(world: World) -> None:
         "relisting",
     )
     assert relisted["link"]["shared_photo_id"] == p1
+    # the listing's URL is the one fetched; the page's canonical is kept apart as the seller's claim
+    assert alerted["claimed_canonical_url"] == "https://museum.example/lot/9" != alerted["url"]
+    assert relisted["claimed_canonical_url"] == ""
     (snapshot,) = alerted["snapshots"]
     assert snapshot["sha256_matches"] and snapshot["fetched_at"] == "2024-05-01T09:59:00+00:00"
     assert [p["fetched_at"] for p in alerted["photos"]] == ["2024-05-01T10:00:00+00:00"] * 2

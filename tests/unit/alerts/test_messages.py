@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
-from lootwatch.alerts.messages import item_link, one_line, render, slack_escape
+from lootwatch.alerts.messages import SLACK_BAR, item_link, one_line, render, render_digest, slack_escape, slack_url
 from lootwatch.alerts.senders import build_email, message_id
 
 from lootwatch.core.settings import Settings
@@ -78,3 +78,26 @@ def test_email_is_multipart_with_a_stable_message_id() -> None:
     assert parsed["To"] == "a@example.org, b@example.org"
     assert "\n" not in str(parsed["Subject"])
     assert parsed.get("Bcc") is None
+
+
+def test_slack_link_text_cannot_be_spoofed_with_a_bar() -> None:
+    """A title or URL with "|" could otherwise end the link's URL early and show the seller's own text."""
+    spoof = {
+        **HOSTILE,
+        "title": "Trusted museum | <https://evil.example|Interpol notice> & co",
+        "url": "https://evil.example/x|Official police record",
+    }
+    block = render(spoof, "http://review.local/alerts/7", "k")["slack"]["blocks"][0]["text"]["text"]
+    link = block.removeprefix("*Possible match* ")
+    assert link.startswith("<https://evil.example/x%7COfficial%20police%20record|")
+    assert link.count("|") == 1 and link.count("<") == 1 and link.endswith(">")  # one link, one separator
+    assert f"Trusted museum {SLACK_BAR} &lt;https://evil.example{SLACK_BAR}Interpol notice&gt; &amp; co" in link
+    digest = render_digest("2026-12-07", [{**spoof, "review_item_id": 7}], "http://review.local", "d")
+    line = digest["slack"]["blocks"][1]["text"]["text"]
+    assert line.count("|") == 1 and "&lt;https://evil.example" in line
+    assert "|" not in digest["slack"]["text"]
+
+
+def test_slack_helpers() -> None:
+    assert slack_escape("a | b & <c>") == f"a {SLACK_BAR} b &amp; &lt;c&gt;"
+    assert slack_url("https://x.example/?a=1&b=<2>|3 4") == "https://x.example/?a=1&amp;b=%3C2%3E%7C3%204"

@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-from lootwatch.crawlers.safety import HostVerdicts, UnsafeURLError, check_url, polite_delay, robots_crawl_delay
+from lootwatch.crawlers.safety import (
+    HostVerdicts,
+    UnsafeURLError,
+    check_url,
+    polite_delay,
+    private_hosts_of,
+    robots_crawl_delay,
+)
 from lootwatch.crawlers.sites import load_sites, parse_cadence
 
 from lootwatch.core.errors import ConfigError, LootwatchError
@@ -89,8 +96,21 @@ def test_internal_addresses_are_refused(url: str) -> None:
     assert isinstance(info.value, LootwatchError)
 
 
-def test_allow_private_lets_local_sites_through() -> None:
-    check_url("http://127.0.0.1:8000/plain/", allow_private=True)
+def test_allow_private_lets_only_the_configured_hosts_through() -> None:
+    allowed = private_hosts_of(["http://127.0.0.1:8000/plain/", "http://LOCALHOST:8000/catalogue/"])
+    assert allowed == {"127.0.0.1:8000", "localhost:8000"}
+    check_url("http://127.0.0.1:8000/plain/", private_hosts=allowed)
+    check_url("http://localhost:8000/img/a.jpg", private_hosts=allowed)
+    # a redirect or a photo URL naming any other internal address is refused as for any site
+    for url in ("http://127.0.0.1:6379/", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1:8000/"):
+        with pytest.raises(UnsafeURLError, match="internal address"):
+            check_url(url, private_hosts=allowed)
+
+
+@pytest.mark.parametrize("url", ["JAVASCRIPT:alert(1)", "DATA:image/png;base64,AAAA", "Ftp://x.example/a.jpg"])
+def test_other_schemes_are_refused_in_any_case(url: str) -> None:
+    with pytest.raises(UnsafeURLError, match="only http"):
+        check_url(url, private_hosts=private_hosts_of(["http://127.0.0.1:8000/"]))
 
 
 def test_public_address_literal_is_allowed() -> None:
