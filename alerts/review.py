@@ -23,6 +23,8 @@ class Decision:
     decided_at: datetime
 
 
+MAX_COMMENT = 4000  # characters: a paragraph or two for the audit log, one cap for the CLI and the web app
+
 def decide(
     db: Database,
     item_id: int,
@@ -41,6 +43,10 @@ def decide(
     actor = actor.strip()
     if not actor:
         raise BadInputError("a decision needs an actor (who decided)")
+    if len(comment) > MAX_COMMENT:
+        raise BadInputError(
+            f"the comment has {len(comment)} characters; at most {MAX_COMMENT} are kept in the audit log"
+        )
     with db.transaction() as conn:
         row = conn.execute("SELECT state FROM review_items WHERE id = %s FOR UPDATE", (item_id,)).fetchone()
         if row is None:

@@ -19,6 +19,7 @@ from rq.serializers import JSONSerializer
 
 MATCH_JOB = "lootwatch.workers.jobs.match_photo"
 TRAINING_QUEUE = "training"  # classifier retraining jobs (lootwatch.workers.retrain), never the photo queue
+RESERVED_QUEUES = frozenset({TRAINING_QUEUE})
 RETRAIN_JOB_ID = "retrain-classifier"  # one retraining waits at a time: it reads the gallery when it starts
 JOB_TIMEOUT_S = 600
 ACTIVE = ("queued", "started", "deferred", "scheduled")  # a job in these states still gets done

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from lootwatch.core.errors import BadInputError
+from lootwatch.core.queueing import RESERVED_QUEUES
 from lootwatch.core.values import parse_scales
 
 
@@ -162,6 +163,14 @@ class Settings(BaseSettings):
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
         return tuple(sources)
+
+    @field_validator("queue_name")
+    @classmethod
+    def _own_queue(cls, value: str) -> str:
+        # the photo queue must not be one that other jobs use, or photo workers would run them
+        if value in RESERVED_QUEUES:
+            raise ValueError(f"queue_name {value!r} is reserved for other jobs ({', '.join(sorted(RESERVED_QUEUES))})")
+        return value
 
     @field_validator("gallery_scales", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from lootwatch.alerts.evidence import build_evidence_zip
-from lootwatch.alerts.review import decide, show_item
+from lootwatch.alerts.review import MAX_COMMENT, decide, show_item
 from lootwatch.alerts.states import ACTIONS, STATES, allowed_actions
 from lootwatch.core.errors import BadInputError, NotFoundError, ServiceUnavailable, StateError
 from lootwatch.web.deps import CsrfChecked, Ctx, CurrentUser, WebContext
@@ -21,7 +21,6 @@ from lootwatch.workers.retrain import current_checkpoint
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-MAX_COMMENT = 4000  # characters: a paragraph or two for the audit log, not a document
 # descriptions longer than this start collapsed, so the photos and the form stay in view
 COLLAPSE_DESCRIPTION = 280
 

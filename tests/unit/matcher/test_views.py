@@ -9,9 +9,7 @@ from lootwatch.matcher.store import live_views, publish
 from lootwatch.matcher.views import GalleryViews, ViewsError, embed_views
 from PIL import Image, ImageOps
 
-from lootwatch.core.errors import BadInputError
 from lootwatch.core.settings import Settings
-from lootwatch.core.values import parse_scales
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +44,6 @@ def test_plain_views_and_records() -> None:
 def test_unusable_scales_are_refused(scales: tuple[float, ...]) -> None:
     with pytest.raises(ViewsError):
         GalleryViews(scales)
-
-
-def test_parse_scales() -> None:
-    assert parse_scales("0.75, 1,1.25") == (0.75, 1.0, 1.25)
-    assert parse_scales("1") == (1.0,)
-    with pytest.raises(BadInputError, match="numbers separated by commas"):
-        parse_scales("0.75;1")
-    with pytest.raises(BadInputError, match="at least one"):
-        parse_scales(" , ")
 
 
 def test_settings_read_scales_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
