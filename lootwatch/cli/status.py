@@ -9,6 +9,7 @@ import typer
 
 from lootwatch.core.db import Database
 from lootwatch.core.settings import Settings
+from lootwatch.crawlers.crawl_queue import CrawlJobs, crawl_jobs
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Status:
     review_items: dict[str, int] = field(default_factory=dict)
     notices: dict[str, int] = field(default_factory=dict)
     crawl_runs: list[dict[str, Any]] = field(default_factory=list)
+    crawl_jobs: CrawlJobs | None = None  # None: Redis unreachable
     index_version: str | None = None
     threshold: float | None = None
     threshold_source: str = ""
@@ -30,13 +32,14 @@ def _counts(db: Database, table: str, column: str) -> dict[str, int]:
 
 
 def collect(settings: Settings, db: Database, redis_url: str) -> Status:
-    from lootwatch.core.queueing import photo_queue
+    from lootwatch.core.queueing import photo_queue, redis_connection
 
     try:
         depth: int | None = photo_queue(redis_url, settings.queue_name).count
+        jobs: CrawlJobs | None = crawl_jobs(redis_connection(redis_url))
     except Exception:  # noqa: BLE001 - status must show what it can
-        depth = None
-    st = Status(settings.queue_name, depth)
+        depth, jobs = None, None
+    st = Status(settings.queue_name, depth, crawl_jobs=jobs)
     st.photos = _counts(db, "listing_photos", "status")
     st.review_items = _counts(db, "review_items", "state")
     st.notices = _counts(db, "notifications", "status")
@@ -63,6 +66,13 @@ def _line(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
 
 
+def _crawl_jobs_line(jobs: CrawlJobs | None) -> str:
+    if jobs is None:
+        return "crawl jobs: unreachable"
+    running = ", ".join(jobs.running) or "none"
+    return f"crawl jobs: running {running}; queued {', '.join(jobs.queued) or 'none'}"
+
+
 def render(st: Status) -> str:
     depth = "unreachable" if st.queue_depth is None else str(st.queue_depth)
     lines = [
@@ -72,6 +82,7 @@ def render(st: Status) -> str:
         f"notices: {_line(st.notices)}",
         f"index: {st.index_version or 'none (run `lootwatch index build`)'}"
         + (f", threshold {st.threshold:.3f} ({st.threshold_source})" if st.threshold is not None else ""),
+        _crawl_jobs_line(st.crawl_jobs),
         "last crawl runs:" if st.crawl_runs else "last crawl runs: none",
     ]
     for r in st.crawl_runs:
