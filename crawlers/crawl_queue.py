@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
@@ -50,7 +50,7 @@ def enqueue_crawl(queue: Queue, site: str, timeout_s: float) -> Enqueued:
     job_id = crawl_job_id(site)
     existing = Job.fetch_many([job_id], connection=queue.connection, serializer=JSONSerializer)[0]
     if existing is not None and (status := existing.get_status(refresh=False)) in ACTIVE:
-        return Enqueued(site, False, f"a crawl of {site!r} is already {status}")
+        return Enqueued(site, False, f"a crawl of {site!r} is already {JobStatus(status).value}")
     queue.enqueue(
         CRAWL_JOB,
         site,
