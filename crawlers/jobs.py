@@ -10,6 +10,8 @@ is refused (and recorded), otherwise it is an incremental crawl.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import signal
 from dataclasses import dataclass
 
 from lootwatch.crawlers.crawl_queue import crawl_queue
@@ -31,6 +33,16 @@ class _CrawlWorker(SimpleWorker):
     """RQ's in-process worker, its command listener polling every second instead of every 60 s:
     redis-py 8.2's ``PubSubWorkerThread.stop()`` waits for the thread, and a listener caught in its
     60 s wait held a stopping worker (a SIGTERM, the end of a burst) up to a minute."""
+
+    def request_stop(self, signum: int, frame: object) -> None:
+        """A SIGTERM (docker stop, a supervisor) reaches only this process: pass it on to the crawl in
+        hand, which stops as Scrapy stops on SIGTERM (requests in flight end, its run is recorded as
+        failed, 'crawl ended: shutdown'), so the job ends soon and the site is free for the next run.
+        A SIGINT from a terminal has reached the crawl already."""
+        if signum == signal.SIGTERM:
+            for child in multiprocessing.active_children():
+                child.terminate()
+        super().request_stop(signum, frame)
 
     def subscribe(self) -> None:
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)

@@ -185,3 +185,34 @@ def test_a_job_for_a_site_being_crawled_is_refused_and_the_refusal_recorded(
     refused = db.fetchall("SELECT status, note, finished_at FROM crawl_runs WHERE status = 'refused'")
     assert len(refused) == 1 and refused[0]["note"] == result["note"] and refused[0]["finished_at"] is not None
     assert db.fetchone("SELECT count(*) AS n FROM crawl_runs WHERE status = 'running'")["n"] == 1  # type: ignore[index]
+
+
+def test_sigterm_stops_the_crawl_in_hand_and_records_its_run(db: Database, redis_url: str, tmp_path: Path) -> None:
+    """`docker stop` signals only the worker: the crawl it runs stops too, its run is recorded as
+    failed (not left 'running' to block the site until it goes stale), and the worker exits."""
+    root = _server.build_site(tmp_path / "site")
+    redis = Redis.from_url(redis_url)
+    with _server.serve(root) as (base, requested):
+        sites = write_sites(tmp_path / "sites.toml", _sites(base, 2.0))  # slow: still crawling when stopped
+        env = worker_env(db.url, redis_url, tmp_path / "data", sites)
+        assert enqueue_crawl(crawl_queue(redis), "plain", timeout_s=240).queued
+        log = tmp_path / "worker.log"
+        worker = start_crawl_worker(env, "crawler-1", burst=False, log=log)
+        try:
+            deadline = time.monotonic() + 180
+            while len(requested) < 2:  # robots.txt and the first search page: the crawl is under way
+                assert time.monotonic() < deadline and worker.poll() is None, log.read_text()
+                time.sleep(0.2)
+            worker.terminate()
+            assert worker.wait(timeout=60) == 0, log.read_text()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        fetched = len(requested)
+
+    run = db.fetchone("SELECT status, note, finished_at FROM crawl_runs")
+    assert run is not None and run["status"] == "failed" and run["finished_at"] is not None
+    assert "shutdown" in run["note"], run
+    job = Job.fetch("crawl-plain", connection=redis, serializer=JSONSerializer)
+    assert job.get_status() == "failed"
+    assert fetched < 8  # stopped part-way, not crawled to the end
