@@ -8,6 +8,9 @@ the next request may go, in Redis's clock, so machines need not agree on theirs)
 ``floor_until``. A request takes its turn with one Lua script (one round trip): it is given the
 later of now and ``next``, and moves ``next`` on by the larger of its delay and the floor.
 
+A domain crawled with no delay (a local site) has nothing to book: it only looks, once a second,
+for a floor another process shared (a backoff), and is paced from then on.
+
 The turn is taken in the download handler, just before the request goes out (after Scrapy's own
 slot delay and concurrency limit): a turn taken earlier could be overtaken by another process
 while the request still waits in Scrapy's queue.
@@ -33,6 +36,8 @@ KEY_PREFIX = "lootwatch:pace:"
 FLOOR_TTL_S = 3600.0  # a shared floor is honoured this long after it was last raised
 KEEP_S = 86400.0  # an idle domain's hash is dropped this long after its last turn
 WARN_EVERY_S = 60.0
+REDIS_TIMEOUT_S = 2.0
+UNPACED_RECHECK_S = 1.0  # a domain crawled with no delay looks for a floor shared by others this often
 
 # Times are µs in Lua's doubles (exact below 2^53), written with %.0f: Lua's own number format
 # keeps 14 digits. Redis TIME makes the script non-deterministic: Redis 6 wants effects replication asked for
@@ -99,7 +104,8 @@ class SharedPace:
 
     @classmethod
     def from_url(cls, url: str) -> SharedPace:
-        return cls(Redis.from_url(url))
+        # the turn is taken on the crawl's reactor thread: a Redis that stops answering must not hold it
+        return cls(Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S))
 
     def key(self, domain: str) -> str:
         return self.prefix + domain
@@ -127,11 +133,13 @@ def delay_floors(crawler: Crawler) -> dict[str, float]:
 
 
 class _CrawlerPace:
-    """A crawler's shared pace, and when it last warned that Redis was out of reach."""
+    """A crawler's shared pace, when it last warned that Redis was out of reach, and until when each
+    domain crawled with no delay needs no turn (no floor was shared when it last looked)."""
 
     def __init__(self, pace: SharedPace | None) -> None:
         self.pace = pace
         self.warned_at = -WARN_EVERY_S
+        self.unpaced_until: dict[str, float] = {}
 
     def unreachable(self, exc: RedisError) -> None:
         # the crawl goes on with Scrapy's own per-process delay rather than stopping
@@ -166,11 +174,16 @@ async def take_turn(crawler: Crawler, request: Request) -> None:
         return
     key, slot = _slot(crawler, request)
     wanted = slot.delay if slot is not None else crawler.settings.getfloat("DOWNLOAD_DELAY", 0.0)
+    now = time.monotonic()
+    if wanted <= 0 and now < kept.unpaced_until.get(key, 0.0):
+        return  # no delay wanted and none shared a moment ago: nothing to book
     try:
         turn = kept.pace.take_turn(key, wanted)
     except RedisError as exc:
         kept.unreachable(exc)
         return
+    if wanted <= 0 and turn.floor_s <= 0:
+        kept.unpaced_until[key] = now + UNPACED_RECHECK_S
     if turn.floor_s > wanted:
         floors = delay_floors(crawler)
         floors[key] = max(floors.get(key, 0.0), turn.floor_s)

@@ -14,12 +14,16 @@ from pathlib import Path
 
 import pytest
 from lootwatch.crawlers.crawl_queue import crawl_jobs, crawl_queue, enqueue_crawl
+from lootwatch.crawlers.politeness import SharedPace
+from lootwatch.crawlers.run import run_crawl_isolated
+from lootwatch.crawlers.sites import SiteConfig
 from redis import Redis
 from rq import Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from lootwatch.core.db import Database
+from lootwatch.core.settings import Settings
 from lootwatch.demo.site import PLAIN_SELECTORS
 from tests.integration.crawl_worker_helpers import start_crawl_worker, worker_env, write_sites
 
@@ -59,9 +63,9 @@ class _StampedHandler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def _stamped_site(root: Path) -> Iterator[tuple[str, list[tuple[float, str]]]]:
+def _stamped_site(root: Path, crawls: int = 2) -> Iterator[tuple[str, list[tuple[float, str]]]]:
     stamps: list[tuple[float, str]] = []
-    handler = type("Handler", (_StampedHandler,), {"stamps": stamps, "both_started": threading.Barrier(2)})
+    handler = type("Handler", (_StampedHandler,), {"stamps": stamps, "both_started": threading.Barrier(crawls)})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -216,3 +220,20 @@ def test_sigterm_stops_the_crawl_in_hand_and_records_its_run(db: Database, redis
     job = Job.fetch("crawl-plain", connection=redis, serializer=JSONSerializer)
     assert job.get_status() == "failed"
     assert fetched < 8  # stopped part-way, not crawled to the end
+
+
+def test_a_crawl_with_no_delay_honours_a_backoff_shared_by_another_process(
+    db: Database, redis_url: str, tmp_path: Path
+) -> None:
+    """Another crawl process met a 429 on the domain and shared a 0.5 s floor: a crawl of another
+    site there, which asks no delay of its own, keeps that floor from its first request on."""
+    root = _server.build_site(tmp_path / "site")
+    SharedPace(Redis.from_url(redis_url)).raise_floor("127.0.0.1", 0.5)
+    with _stamped_site(root, crawls=1) as (base, stamps):
+        site = SiteConfig("plain", [f"{base}/plain/index.html"], selectors=PLAIN_SELECTORS, allow_private=True)
+        settings = Settings.model_validate({"data_dir": tmp_path / "data", "download_delay_s": 0.0})
+        stats = run_crawl_isolated(settings, db.url, redis_url, [site], timeout_s=240)[0]
+    assert stats.status == "finished" and stats.listings == 3
+    times = sorted(t for t, _ in stamps)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(gaps) >= 8 and min(gaps) >= 0.5 - SCATTER_S, gaps
