@@ -2,7 +2,7 @@
 
 Scrapy runs on a Twisted reactor, and a reactor can be started only ONCE per process: call
 :func:`run_crawl` once per process (the CLI is one process per call). Anything that crawls
-repeatedly (the scheduler, tests) uses :func:`run_crawl_isolated`, which runs it in a fresh
+repeatedly (the crawl worker, tests) uses :func:`run_crawl_isolated`, which runs it in a fresh
 child process.
 """
 
