@@ -30,9 +30,8 @@ LISTENER_POLL_S = 1.0
 
 
 class _CrawlWorker(SimpleWorker):
-    """RQ's in-process worker, its command listener polling every second instead of every 60 s:
-    redis-py 8.2's ``PubSubWorkerThread.stop()`` waits for the thread, and a listener caught in its
-    60 s wait held a stopping worker (a SIGTERM, the end of a burst) up to a minute."""
+    """RQ's in-process worker (the job starts the crawl in a child of its own); a SIGTERM also stops
+    the crawl in hand, and the command listener polls every second instead of every 60 s."""
 
     def request_stop(self, signum: int, frame: object) -> None:
         """A SIGTERM (docker stop, a supervisor) reaches only this process: pass it on to the crawl in
@@ -45,6 +44,8 @@ class _CrawlWorker(SimpleWorker):
         super().request_stop(signum, frame)
 
     def subscribe(self) -> None:
+        """RQ's, polling every second: redis-py 8.2's ``PubSubWorkerThread.stop()`` waits for the thread,
+        and a listener caught in its 60 s wait held a stopping worker up to a minute."""
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
