@@ -196,8 +196,8 @@ async def take_turn(crawler: Crawler, request: Request) -> None:
 def share_floor(crawler: Crawler, key: str, delay_s: float, *, pause_s: float = 0.0) -> None:
     """Tell every process crawling ``key`` to keep ``delay_s`` (and to pause ``pause_s``)."""
     kept = _crawler_pace(crawler)
-    if kept.pace is None:
-        return
+    if kept.pace is None or (delay_s <= 0 and pause_s <= 0):
+        return  # nothing to share (a robots.txt that asks no delay, of a site crawled with none)
     try:
         kept.pace.raise_floor(key, delay_s, pause_s=pause_s)
     except RedisError as exc:
