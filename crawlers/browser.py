@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from lootwatch.crawlers.politeness import take_turn
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
@@ -30,6 +31,7 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
                 self._started = True
 
     async def download_request(self, request: Request) -> Response:
+        await take_turn(self.crawler, request)  # the domain's shared pace, just before the request goes
         if request.meta.get("playwright") and not self._started:
             await self._start_driver()
         return await super().download_request(request)

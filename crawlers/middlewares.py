@@ -1,10 +1,11 @@
-"""Downloader middlewares: SSRF refusal, robots.txt Crawl-delay, backoff on 429/503."""
+"""Downloader middlewares: SSRF refusal, robots.txt Crawl-delay, backoff on 429/503 (shared: politeness.py)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from lootwatch.crawlers.politeness import delay_floors, share_floor
 from lootwatch.crawlers.safety import (
     HostVerdicts,
     UnsafeURLError,
@@ -28,15 +29,6 @@ def slot_of(crawler: Crawler, request: Request) -> Any:
     downloader = crawler.engine.downloader  # type: ignore[union-attr]
     key = downloader.get_slot_key(request)
     return key, downloader.slots.get(key)
-
-
-def delay_floors(crawler: Crawler) -> dict[str, float]:
-    """Minimum delay per download slot (robots.txt Crawl-delay, backoff), kept for this crawler."""
-    floors = getattr(crawler, "_lootwatch_delay_floors", None)
-    if floors is None:
-        floors = {}
-        crawler._lootwatch_delay_floors = floors  # type: ignore[attr-defined]
-    return floors
 
 
 class SafetyMiddleware:
@@ -84,12 +76,13 @@ class PoliteDelayMiddleware:
     def from_crawler(cls, crawler: Crawler) -> PoliteDelayMiddleware:
         return cls(crawler)
 
-    def _raise_floor(self, request: Request, delay: float) -> None:
+    def _raise_floor(self, request: Request, delay: float, *, pause: bool = False) -> None:
         key, slot = slot_of(self.crawler, request)
         floors = delay_floors(self.crawler)
         floors[key] = max(floors.get(key, 0.0), delay)
         if slot is not None:
             slot.delay = max(slot.delay, floors[key])
+        share_floor(self.crawler, key, delay, pause_s=delay if pause else 0.0)  # other processes on the domain
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if request.url.endswith("/robots.txt") and response.status == 200:
@@ -115,7 +108,7 @@ class PoliteDelayMiddleware:
             wanted = max(wanted, float(retry_after.decode() if isinstance(retry_after, bytes) else retry_after))
         except (TypeError, ValueError):
             pass
-        self._raise_floor(request, min(wanted, MAX_BACKOFF_S))
+        self._raise_floor(request, min(wanted, MAX_BACKOFF_S), pause=True)
         log.warning("%s on %s: backing off to %.1fs between requests", why, request.url, min(wanted, MAX_BACKOFF_S))
         retry = request.replace(dont_filter=True, priority=request.priority - 1)
         retry.meta["lw_backoff"] = tries + 1

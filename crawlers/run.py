@@ -2,7 +2,7 @@
 
 Scrapy runs on a Twisted reactor, and a reactor can be started only ONCE per process: call
 :func:`run_crawl` once per process (the CLI is one process per call). Anything that crawls
-repeatedly (the scheduler, tests) uses :func:`run_crawl_isolated`, which runs it in a fresh
+repeatedly (the crawl worker, tests) uses :func:`run_crawl_isolated`, which runs it in a fresh
 child process.
 """
 
@@ -16,12 +16,14 @@ import multiprocessing
 # deep stack reading source files (inspect.stack): 0.4 s or more of the crawl's first responses
 import lootwatch.crawlers.browser  # noqa: F401, I001
 from lootwatch.crawlers.heap import settle_heap
+from lootwatch.crawlers.politeness import PACE_URL_SETTING
 from lootwatch.crawlers.settings import crawler_settings, process_settings
 from lootwatch.crawlers.sites import SiteConfig
 from lootwatch.crawlers.spiders.listing import ListingSpider
 from lootwatch.crawlers.store import CrawlStats, CrawlStore, open_store
 from scrapy.crawler import Crawler, CrawlerProcess
 
+from lootwatch.core.db import Database
 from lootwatch.core.errors import StateError
 from lootwatch.core.settings import Settings
 
@@ -30,6 +32,14 @@ log = logging.getLogger(__name__)
 
 def make_store(settings: Settings, database_url: str, redis_url: str) -> CrawlStore:
     return open_store(settings, database_url, redis_url)
+
+
+def record_refusal(database_url: str, source_id: int, why: str) -> None:
+    """A run that was not started, kept with its reason (never counts as the site's last run)."""
+    Database(database_url).execute(
+        "INSERT INTO crawl_runs (source_id, status, finished_at, note) VALUES (%s, 'refused', now(), %s)",
+        (source_id, why),
+    )
 
 
 def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]) -> list[CrawlStats]:
@@ -59,9 +69,12 @@ def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list
             run_id = store.start_run(source_id, site.name)
         except StateError as exc:
             stats.status, stats.note = "skipped", str(exc)
+            record_refusal(database_url, source_id, stats.note)
             continue
+        scrapy_settings = crawler_settings(settings, site)
+        scrapy_settings.set(PACE_URL_SETTING, redis_url)  # per-domain politeness shared with other processes
         # the first crawler installs the (asyncio) reactor; the others find it installed
-        crawler = Crawler(ListingSpider, crawler_settings(settings, site), init_reactor=not runs)
+        crawler = Crawler(ListingSpider, scrapy_settings, init_reactor=not runs)
         process.crawl(
             crawler,
             site=site,

@@ -1,10 +1,12 @@
-"""Run each site on its cadence. Simple loop; overlap is refused by the crawl_runs unique index.
+"""Put each site's crawl on the ``crawl`` queue on its cadence; crawl workers run them.
 
-Incremental: a listing whose search card shows the price stored, fetched within the site's
-``refetch_after``, is not fetched again (see ListingSpider); an unchanged listing's photos are
-never fetched again. Each round crawls the due sites in a fresh child process (a Twisted
-reactor starts once per process). A run left 'running' by a crashed process is marked failed
-once it is older than ``stale_after_s``, so the site is not blocked forever.
+The scheduler only schedules: ``lootwatch crawl-worker`` processes, on this machine or others,
+take the jobs (see :mod:`lootwatch.crawlers.jobs`). A site is due when its last run (refusals
+aside) started at least one cadence ago and none is running; a due site whose job is already
+queued or running is not queued twice. Incremental: a listing whose search card shows the price
+stored, fetched within the site's ``refetch_after``, is not fetched again (see ListingSpider). A
+run left 'running' by a crashed process is marked failed once it is older than ``stale_after_s``,
+so the site is not blocked forever.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lootwatch.crawlers.run import run_crawl_isolated
+from lootwatch.crawlers.crawl_queue import Enqueued, crawl_queue, enqueue_crawl
 from lootwatch.crawlers.sites import SiteConfig
-from lootwatch.crawlers.store import CrawlStats
+from redis import Redis
+from rq import Queue
 
 from lootwatch.core.db import Database
-from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ def due_sites(db: Database, sites: list[SiteConfig], now: datetime | None = None
     """Sites whose last run started at least one cadence ago (or never ran) and none is running."""
     now = now or datetime.now(UTC)
     rows = db.fetchall(
-        """SELECT s.name, max(r.started_at) AS last_start, bool_or(r.status = 'running') AS running
+        """SELECT s.name, max(r.started_at) FILTER (WHERE r.status <> 'refused') AS last_start,
+                  bool_or(r.status = 'running') AS running
            FROM sources s LEFT JOIN crawl_runs r ON r.source_id = s.id GROUP BY s.name"""
     )
     last = {r["name"]: r for r in rows}
@@ -50,8 +53,12 @@ def fail_stale_runs(db: Database, stale_after_s: float) -> None:
     )
 
 
+def schedule_due(db: Database, queue: Queue, sites: list[SiteConfig], timeout_s: float) -> list[Enqueued]:
+    """Queue a crawl of every due site (one tick of the scheduler)."""
+    return [enqueue_crawl(queue, site.name, timeout_s) for site in due_sites(db, sites)]
+
+
 def run_scheduler(
-    settings: Settings,
     database_url: str,
     redis_url: str,
     sites: list[SiteConfig],
@@ -60,23 +67,21 @@ def run_scheduler(
     stale_after_s: float = 6 * 3600,
     once: bool = False,
     rounds: int | None = None,
-    report: Callable[[list[CrawlStats]], None] | None = None,
+    report: Callable[[list[Enqueued]], None] | None = None,
 ) -> None:
-    """Check for due sites every ``tick_s`` and crawl them; forever, or ``rounds`` checks (``once``: 1)."""
+    """Every ``tick_s``, queue the crawls of due sites; forever, or ``rounds`` ticks (``once``: 1).
+    A crawl may run ``stale_after_s`` before its run counts as stale."""
     db = Database(database_url)
+    queue = crawl_queue(Redis.from_url(redis_url))
     rounds = 1 if once else rounds
     done = 0
     while True:
         fail_stale_runs(db, stale_after_s)
-        due = due_sites(db, sites)
-        if due:
-            log.info("crawling %s", ", ".join(s.name for s in due))
-            try:
-                results = run_crawl_isolated(settings, database_url, redis_url, due, timeout_s=stale_after_s)
-                if report:
-                    report(results)
-            except (RuntimeError, TimeoutError) as exc:  # one bad round never stops the scheduler
-                log.error("%s", exc)
+        outcomes = schedule_due(db, queue, sites, timeout_s=stale_after_s)
+        for o in outcomes:
+            log.info("%s", f"queued crawl of {o.site}" if o.queued else o.why)
+        if report and outcomes:
+            report(outcomes)
         done += 1
         if rounds is not None and done >= rounds:
             return

@@ -1,4 +1,5 @@
-"""``lootwatch crawl|extract|scheduler``: crawl auction sites, read one saved page, crawl on a cadence."""
+"""``lootwatch crawl|extract|scheduler|crawl-worker``: crawl auction sites, read one saved page, queue crawls
+on a cadence, run queued crawls."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import typer
 
 from lootwatch.core.errors import ConfigError
+from lootwatch.core.services import resolved
 
 
 def _sites(sites_file: Path | None, default: Path | None, names: list[str] | None):  # type: ignore[no-untyped-def]
@@ -70,19 +72,44 @@ def scheduler(
     sites: list[str] | None = typer.Argument(None, help="Site names (default: all in the sites file)."),
     sites_file: Path | None = typer.Option(None, "--sites-file"),
     tick: float = typer.Option(30.0, help="Seconds between checks for due sites."),
-    once: bool = typer.Option(False, "--once", help="Run the due sites once and exit."),
+    once: bool = typer.Option(False, "--once", help="Queue the due sites once and exit."),
 ) -> None:
-    """Crawl each site on its cadence; two runs of one site never overlap."""
+    """Queue each site's crawl on its cadence for `lootwatch crawl-worker`s; runs of one site never overlap."""
     from lootwatch.cli.context import running
     from lootwatch.crawlers.scheduler import run_scheduler
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)
         typer.echo(f"scheduling {', '.join(f'{c.name} every {c.cadence}' for c in chosen)}")
-        run_scheduler(s, urls.database_url, urls.redis_url, chosen, tick_s=tick, once=once, report=_print_stats)
+        run_scheduler(urls.database_url, urls.redis_url, chosen, tick_s=tick, once=once, report=_print_enqueued)
+
+
+def _print_enqueued(outcomes) -> None:  # type: ignore[no-untyped-def]
+    for o in outcomes:
+        typer.echo(f"{o.site}: queued" if o.queued else f"{o.site}: not queued - {o.why}")
+
+
+def crawl_worker(
+    sites_file: Path | None = typer.Option(None, "--sites-file", help="TOML sites file (default: settings / bundled)."),
+    burst: bool = typer.Option(False, help="Exit when the crawl queue is empty."),
+    timeout: float = typer.Option(6 * 3600.0, help="Seconds one crawl may run before it is stopped."),
+    name: str | None = typer.Option(None, help="Worker name shown by RQ (default: host and pid)."),
+) -> None:
+    """Take crawl jobs off the `crawl` queue (one crawl at a time; run any number, on any machines)."""
+    from lootwatch.cli.context import running
+    from lootwatch.crawlers.jobs import CrawlContext, run_crawl_worker
+    from lootwatch.crawlers.sites import load_sites
+
+    with running() as (s, _db, urls):
+        if sites_file is not None:
+            s = s.model_copy(update={"sites_file": sites_file})
+        load_sites(s.sites_file)  # a broken sites file stops the worker now, not each job later
+        context = CrawlContext(resolved(s, urls), urls.database_url, urls.redis_url, timeout)
+        run_crawl_worker(context, burst=burst, name=name)
 
 
 def register(app: typer.Typer) -> None:
     app.command("crawl")(crawl)
     app.command("extract")(extract)
     app.command("scheduler")(scheduler)
+    app.command("crawl-worker")(crawl_worker)

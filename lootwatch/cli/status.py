@@ -9,6 +9,7 @@ import typer
 
 from lootwatch.core.db import Database
 from lootwatch.core.settings import Settings
+from lootwatch.crawlers.crawl_queue import CrawlJobs, crawl_jobs
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Status:
     crawl_runs: list[dict[str, Any]] = field(default_factory=list)
     rejections: dict[str, int] = field(default_factory=dict)  # of the last 24 h, by kind
     page_refusals: dict[str, int] = field(default_factory=dict)  # of the last 24 h, by reason (its first part)
+    crawl_jobs: CrawlJobs | None = None  # None: Redis unreachable
     index_version: str | None = None
     threshold: float | None = None
     threshold_source: str = ""
@@ -60,13 +62,14 @@ def _training(redis_url: str) -> Training:
 
 
 def collect(settings: Settings, db: Database, redis_url: str) -> Status:
-    from lootwatch.core.queueing import photo_queue
+    from lootwatch.core.queueing import photo_queue, redis_connection
 
     try:
         depth: int | None = photo_queue(redis_url, settings.queue_name).count
+        jobs: CrawlJobs | None = crawl_jobs(redis_connection(redis_url))
     except Exception:  # noqa: BLE001 - status must show what it can
-        depth = None
-    st = Status(settings.queue_name, depth)
+        depth, jobs = None, None
+    st = Status(settings.queue_name, depth, crawl_jobs=jobs)
     try:
         st.training = _training(redis_url)
     except Exception:  # noqa: BLE001 - status must show what it can
@@ -127,6 +130,13 @@ def _training_line(t: Training | None) -> str:
     return line
 
 
+def _crawl_jobs_line(jobs: CrawlJobs | None) -> str:
+    if jobs is None:
+        return "crawl jobs: unreachable"
+    running = ", ".join(jobs.running) or "none"
+    return f"crawl jobs: running {running}; queued {', '.join(jobs.queued) or 'none'}"
+
+
 def render(st: Status) -> str:
     depth = "unreachable" if st.queue_depth is None else str(st.queue_depth)
     lines = [
@@ -139,6 +149,7 @@ def render(st: Status) -> str:
         + (f", threshold {st.threshold:.3f} ({st.threshold_source})" if st.threshold is not None else ""),
         f"rejections (24 h): {_line(st.rejections)}"
         + (f"; pages refused or failed: {_flat(_line(st.page_refusals))}" if st.page_refusals else ""),
+        _crawl_jobs_line(st.crawl_jobs),
         "last crawl runs:" if st.crawl_runs else "last crawl runs: none",
     ]
     for r in st.crawl_runs:

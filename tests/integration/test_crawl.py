@@ -107,6 +107,8 @@ def test_overlapping_run_of_one_site_is_refused(
     sites = [SiteConfig("plain", [f"{base}/plain/index.html"], selectors=PLAIN_SELECTORS, allow_private=True)]
     stats = run_crawl_isolated(_settings(tmp_path), db.url, redis_url, sites, timeout_s=120)[0]
     assert stats.status == "skipped" and "already has a crawl running" in stats.note
+    refused = db.fetchall("SELECT note FROM crawl_runs WHERE status = 'refused'")
+    assert [r["note"] for r in refused] == [stats.note]  # the refusal is recorded with its reason
 
 
 @pytest.mark.browser

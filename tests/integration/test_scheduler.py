@@ -1,18 +1,24 @@
-"""The scheduler against a local fixture site, real Postgres and Redis: cadence, no overlap, incremental."""
+"""The scheduler and a crawl worker against a local fixture site, real Postgres and Redis: cadence, no
+overlap, incremental."""
 
 from __future__ import annotations
 
 import importlib.util
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from lootwatch.crawlers.crawl_queue import Enqueued, crawl_queue
 from lootwatch.crawlers.scheduler import due_sites, fail_stale_runs, run_scheduler
 from lootwatch.crawlers.sites import SiteConfig
 from lootwatch.crawlers.store import CrawlStats
+from redis import Redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from lootwatch.core.db import Database
-from lootwatch.core.settings import Settings
+from tests.integration.crawl_worker_helpers import start_crawl_worker, worker_env, write_sites
 
 _spec = importlib.util.spec_from_file_location(
     "crawl_site_server", Path(__file__).resolve().parents[1] / "fixtures" / "crawlers" / "site_server.py"
@@ -44,23 +50,51 @@ def _reprice(root: Path, old: str, new: str) -> None:
         page.write_text(page.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
 
 
+def _crawl_queued(env: dict[str, str], log: Path) -> list[CrawlStats]:
+    """Run the queued crawls with a burst `lootwatch crawl-worker`; their results, in queue order."""
+    redis = Redis.from_url(env["LOOTWATCH_REDIS_URL"])
+    ids = crawl_queue(redis).job_ids
+    worker = start_crawl_worker(env, "crawler", burst=True, log=log)
+    assert worker.wait(timeout=240) == 0, log.read_text()
+    jobs = Job.fetch_many(ids, connection=redis, serializer=JSONSerializer)
+    return [CrawlStats(**j.return_value()) for j in jobs if j is not None]
+
+
 def test_two_ticks_two_runs_incremental_and_price_history(db: Database, redis_url: str, tmp_path: Path) -> None:
     root = _server.build_site(tmp_path / "site")
-    settings = Settings.model_validate({"data_dir": tmp_path / "data", "download_delay_s": 0.0})
-    rounds: list[list[CrawlStats]] = []
     with _server.serve(root) as (base, requested):
+        sites_file = write_sites(
+            tmp_path / "sites.toml",
+            {
+                "plain": {
+                    "start_urls": [f"{base}/plain/index.html"],
+                    "allow_private": True,
+                    "cadence": "1s",
+                    "download_delay": 0.0,
+                    "selectors": dict(SELECTORS),
+                }
+            },
+        )
+        env = worker_env(db.url, redis_url, tmp_path / "data", sites_file)
+        queued: list[list[Enqueued]] = []
+        rounds: list[list[CrawlStats]] = []
         marks: list[int] = []
-
-        def report(results: list[CrawlStats]) -> None:
-            rounds.append(results)
+        for tick in range(2):
+            if tick:
+                time.sleep(1.2)  # the site's cadence
+            run_scheduler(db.url, redis_url, [_site(base)], once=True, report=queued.append)
+            run_scheduler(db.url, redis_url, [_site(base)], once=True, report=queued.append)  # nothing new
+            rounds.append(_crawl_queued(env, tmp_path / f"worker-{tick}.log"))
             marks.append(len(requested))
-            if len(rounds) == 1:
+            if tick == 0:
                 _reprice(root, "EUR 1,200", "EUR 1,350")
 
-        run_scheduler(settings, db.url, redis_url, [_site(base)], tick_s=1.2, rounds=2, report=report)
-
+    # each tick queued the due site once; the second look in the same tick found its job waiting
+    assert [[(o.site, o.queued) for o in q] for q in queued] == [[("plain", True)], [("plain", False)]] * 2
+    assert queued[1][0].why == "a crawl of 'plain' is already queued"
     runs = db.fetchall("SELECT status, pages, listings FROM crawl_runs ORDER BY id")
     assert [r["status"] for r in runs] == ["finished", "finished"]  # two ticks, two runs
+    assert [len(r) for r in rounds] == [1, 1]
     first, second = rounds[0][0], rounds[1][0]
     assert first.listings == 3 and first.listings_changed == 3 and first.photos_new == 3
 
@@ -103,6 +137,9 @@ def test_overlapping_run_is_not_started_and_stale_run_is_released(db: Database) 
     fail_stale_runs(db, stale_after_s=3600)
     assert db.fetchone("SELECT status FROM crawl_runs")["status"] == "failed"  # type: ignore[index]
     assert due_sites(db, [site]) == [site]  # last start 2 h ago, cadence 1 h
+    # a refused run (its site was running) is recorded, but is not the site's last run
+    db.execute("INSERT INTO crawl_runs (source_id, status, note) SELECT id, 'refused', 'already running' FROM sources")
+    assert due_sites(db, [site]) == [site]
     later = datetime.now(UTC)
-    db.execute("UPDATE crawl_runs SET started_at = %s", (later,))
+    db.execute("UPDATE crawl_runs SET started_at = %s WHERE status <> 'refused'", (later,))
     assert due_sites(db, [site], now=later) == []  # just ran: not due before its cadence
