@@ -30,7 +30,7 @@ def extract_ebay(sel: Selector, html: str, url: str) -> PageResult:
         return _search(sel, url, cards)
     out = extract_generic(sel, html, url)
     out.adapter = "ebay"
-    m = _ITEM_ID.search(out.canonical_url) or _ITEM_ID.search(url)
+    m = _ITEM_ID.search(url)  # the fetched URL's id: a page's rel=canonical is its own claim
     if not m:
         return out
     out.page_type = ITEM
