@@ -171,13 +171,15 @@ def _photos(
     out: PageResult,
 ) -> None:
     if selectors.get("photos"):
-        found = select_urls(sel, selectors["photos"], url)
-        if found:
+        found, refused = photos.split_fetchable(select_urls(sel, selectors["photos"], url, photos=True))
+        if found or refused:
             out.photos = photos.dedupe(found)
+            out.refuse_photos(refused)
             out.sources["photos"] = "site selector photos"
             return
     picked = gallery.listing_photos(sel.root, html, url, title=out.title, structured=data.images, og_images=og.images)
     out.photos = photos.dedupe(picked.photos)
+    out.refuse_photos(picked.refused)
     out.sources["photos"] = picked.source
     out.confidence = picked.confidence
     if picked.left_out:

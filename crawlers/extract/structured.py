@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lootwatch.crawlers.extract import xpath
-from lootwatch.crawlers.extract.text import absolute, as_float, clean, loads_lenient, unique
+from lootwatch.crawlers.extract.text import absolute, as_float, clean, loads_lenient, photo_address, unique
 from parsel import Selector
 
 PRODUCT_TYPES = frozenset(
@@ -88,7 +88,7 @@ def _image_urls(base: str, value: Any) -> list[str]:
         if isinstance(v, dict):
             v = v.get("contentUrl") or v.get("url") or v.get("@id")
         if isinstance(v, str):
-            out.append(absolute(base, v))
+            out.append(photo_address(base, v))
     return unique(out)
 
 
@@ -191,7 +191,7 @@ def from_microdata(sel: Selector, base: str) -> Structured:
     out.item_id = value("productID") or value("sku")
     imgs = node.xpath(".//*[@itemprop='image']")
     out.images = unique(
-        absolute(base, i.attrib.get("content") or i.attrib.get("src") or i.attrib.get("href")) for i in imgs
+        photo_address(base, i.attrib.get("content") or i.attrib.get("src") or i.attrib.get("href")) for i in imgs
     )
     out.amount = as_float(value("price"))
     out.currency = value("priceCurrency") or None
@@ -222,7 +222,7 @@ def from_opengraph(sel: Selector, base: str) -> Structured:
     out.title = (meta("og:title") or [""])[0]
     out.description = (meta("og:description") or [""])[0]
     out.images = unique(
-        absolute(base, u) for u in meta("og:image") + meta("og:image:url") + meta("og:image:secure_url")
+        photo_address(base, u) for u in meta("og:image") + meta("og:image:url") + meta("og:image:secure_url")
     )
     amounts = meta("product:price:amount") or meta("og:price:amount")
     out.amount = as_float(amounts[0]) if amounts else None

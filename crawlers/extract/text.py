@@ -36,6 +36,32 @@ def absolute(base: str, url: str | None) -> str:
     return urljoin(base, url)
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def photo_address(base: str, url: str | None) -> str:
+    """A photo URL as the page gives it, resolved against ``base``; unlike :func:`absolute`, one with a
+    scheme other than http(s) (javascript:, data:) is kept as it stands, for the spider to refuse with
+    its reason rather than lose without one."""
+    url = (url or "").strip()
+    if not url or url.startswith("#"):
+        return ""
+    if _SCHEME.match(url) and not url.lower().startswith(("http:", "https:")):
+        return url
+    return urljoin(base, url)
+
+
+def photo_refusal(url: str) -> str:
+    """Why a photo URL is not fetched ("" where it is): only http(s) photos are, whatever the case of the scheme."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # urllib's own checks (a broken [IPv6] host)
+        return f"refused: malformed URL ({exc})"
+    if scheme in ("http", "https"):
+        return ""
+    return f"refused: {scheme or 'no'} scheme, only http(s) photos are fetched"
+
+
 def same_page(a: str, b: str) -> bool:
     """Equal ignoring query and fragment (tracking parameters differ between links to one item)."""
     sa, sb = urlsplit(a), urlsplit(b)
