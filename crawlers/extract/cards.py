@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from lootwatch.crawlers.extract import heuristics, xpath
 from lootwatch.crawlers.extract.gallery import img_variants
 from lootwatch.crawlers.extract.result import SearchResult
-from lootwatch.crawlers.extract.text import absolute, clean, same_page
+from lootwatch.crawlers.extract.text import absolute, clean, same_page, site_of
 from lootwatch.crawlers.extract.variants import largest_of_each
 
 MIN_CARDS = 3
@@ -50,7 +50,7 @@ def _card_link(card: Any, base: str) -> tuple[str, Any]:
         href = absolute(base, a.get("href"))
         if not href or same_page(href, base) or href.startswith(("mailto:", "tel:")):
             continue
-        if urlsplit(href).netloc != urlsplit(base).netloc:  # share buttons, the seller's own site
+        if site_of(href) != site_of(base):  # share buttons, the seller's own site (a sub-domain is the site's)
             continue
         if urlsplit(href).scheme not in ("http", "https"):
             continue

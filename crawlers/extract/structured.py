@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lootwatch.crawlers.extract import xpath
-from lootwatch.crawlers.extract.text import absolute, as_float, clean, loads_lenient, photo_address, unique
+from lootwatch.crawlers.extract.text import absolute, as_float, clean, loads_lenient, photo_address, shown_text, unique
 from parsel import Selector
 
 PRODUCT_TYPES = frozenset(
@@ -172,9 +172,15 @@ def from_microdata(sel: Selector, base: str) -> Structured:
         return out
     node = Selector(root=scope[0])
 
+    def own_scope(hit: Selector) -> bool:
+        holder = next((a for a in hit.root.iterancestors() if a.get("itemscope") is not None), None)
+        return holder is scope[0]
+
     def prop(name: str) -> Selector | None:
+        # the product's own property before one of an item nested in it (a breadcrumb's name, a brand's)
         hits = node.xpath(f".//*[@itemprop='{name}']")
-        return hits[0] if hits else None
+        own = [h for h in hits if own_scope(h)]
+        return (own or hits)[0] if hits else None
 
     def value(name: str) -> str:
         hit = prop(name)
@@ -183,7 +189,7 @@ def from_microdata(sel: Selector, base: str) -> Structured:
         for attr in ("content", "value", "datetime"):
             if hit.attrib.get(attr):
                 return clean(hit.attrib[attr])
-        return clean(" ".join(hit.xpath(".//text()").getall()))
+        return shown_text(hit.root)
 
     out.found = True
     out.title = value("name")

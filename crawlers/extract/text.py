@@ -18,6 +18,37 @@ def clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+# class names that hide text from sight and leave it to screen readers ("Details zu " before a title)
+_HIDDEN_CLASS = re.compile(
+    r"(^|\s)(g-hdn|hdn|hidden|sr-only|visually-?hidden|screen-reader-text|a11y-hidden|offscreen)(\s|$)", re.I
+)
+
+
+def _hidden(el: Any) -> bool:
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return (
+        bool(_HIDDEN_CLASS.search(el.get("class") or ""))
+        or el.get("hidden") is not None
+        or "display:none" in style
+    )
+
+
+def shown_text(el: Any) -> str:
+    """An lxml element's text as a reader sees it: text inside elements hidden from sight left out."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if not isinstance(node.tag, str) or node.tag in ("script", "style") or _hidden(node):
+            return
+        parts.append(node.text or "")
+        for child in node:
+            walk(child)
+            parts.append(child.tail or "")
+
+    walk(el)
+    return clean(" ".join(parts))
+
+
 def join_text(parts: Iterable[str]) -> str:
     return clean(" ".join(p for p in parts if p and p.strip()))
 
@@ -60,6 +91,22 @@ def photo_refusal(url: str) -> str:
     if scheme in ("http", "https"):
         return ""
     return f"refused: {scheme or 'no'} scheme, only http(s) photos are fetched"
+
+
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "ac", "gov", "ne", "or", "go", "gv", "edu"})
+
+
+def site_of(url: str) -> str:
+    """The registrable domain a URL's host belongs to (www.ebay.de and stores.ebay.de -> ebay.de;
+    www.ebay.co.uk -> ebay.co.uk): a site's pages on its sub-domains are one site's."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
 
 
 def same_page(a: str, b: str) -> bool:
