@@ -42,11 +42,14 @@ def shown_text(el: Any) -> str:
             return
         parts.append(node.text or "")
         for child in node:
+            # elements part words, but <wbr> only marks where a long word may wrap ("SPURSTANGENKOP<wbr>F")
+            glue = "" if child.tag == "wbr" else " "
+            parts.append(glue)
             walk(child)
-            parts.append(child.tail or "")
+            parts.append(glue + (child.tail or ""))
 
     walk(el)
-    return clean(" ".join(parts))
+    return clean("".join(parts))
 
 
 def join_text(parts: Iterable[str]) -> str:

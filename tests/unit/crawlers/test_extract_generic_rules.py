@@ -278,11 +278,12 @@ def test_microdata_reads_the_products_own_name_not_a_nested_items_and_leaves_hid
 def test_listing_cards_may_link_to_another_host_of_the_same_site() -> None:
     cards = "".join(
         f'<li class="res"><a href="https://www.shop.co.uk/itm/{n}"><img src="https://img.shop.co.uk/{n}.jpg"></a>'
-        f'<h3><a href="https://www.shop.co.uk/itm/{n}">Bronze coin number {n}</a></h3><span>£{n}.00</span></li>'
+        f'<h3><a href="https://www.shop.co.uk/itm/{n}">Bronze co<wbr/>in number {n}</a></h3><span>£{n}.00</span></li>'
         for n in range(101, 105)
     )
     page = extract_page(f"<html><body><ul>{cards}</ul></body></html>", "https://stores.shop.co.uk/dealer")
     assert page.page_type == "search"
     assert [r.item_id for r in page.results] == ["101", "102", "103", "104"]
+    assert page.results[0].title == "Bronze coin number 101"  # <wbr> marks a wrap point, not a word break
     assert site_of("https://stores.shop.co.uk/x") == site_of("https://www.shop.co.uk/") == "shop.co.uk"
     assert site_of("https://www.ebay.de/itm/1") == "ebay.de" != site_of("https://www.facebook.com/share")
