@@ -26,11 +26,7 @@ _HIDDEN_CLASS = re.compile(
 
 def _hidden(el: Any) -> bool:
     style = (el.get("style") or "").replace(" ", "").lower()
-    return (
-        bool(_HIDDEN_CLASS.search(el.get("class") or ""))
-        or el.get("hidden") is not None
-        or "display:none" in style
-    )
+    return bool(_HIDDEN_CLASS.search(el.get("class") or "")) or el.get("hidden") is not None or "display:none" in style
 
 
 def shown_text(el: Any) -> str:
