@@ -9,6 +9,7 @@ from lootwatch.crawlers.extract.detect import challenge_reason, js_shell_reason,
 from lootwatch.crawlers.extract.ebay import extract_ebay, is_ebay
 from lootwatch.crawlers.extract.generic import extract_generic
 from lootwatch.crawlers.extract.liveauctioneers import extract_liveauctioneers
+from lootwatch.crawlers.extract.photos import split_fetchable
 from lootwatch.crawlers.extract.result import BLOCKED, NEEDS_JS, NOT_FOUND, UNKNOWN, PageResult, SearchResult
 from lootwatch.crawlers.extract.text import clean, strip_http_headers
 from lootwatch.crawlers.extract.titles import clean_title, site_names
@@ -49,6 +50,9 @@ def extract_page(
             url=url, page_type=BLOCKED, adapter=name, reason=reason, title=clean(sel.css("title::text").get())
         )
     result = ADAPTERS[name](sel, html, url, selectors)
+    # whatever an adapter read, a photo URL that is never fetched leaves with its reason, not unseen
+    result.photos, unfetchable = split_fetchable(result.photos)
+    result.refuse_photos(unfetchable)
     if status_line:
         result.extra["http_status_line"] = status_line
     if result.title and result.page_type != UNKNOWN:

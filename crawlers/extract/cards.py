@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from lootwatch.crawlers.extract import heuristics, xpath
 from lootwatch.crawlers.extract.gallery import img_variants
 from lootwatch.crawlers.extract.result import SearchResult
-from lootwatch.crawlers.extract.text import absolute, clean, same_page
+from lootwatch.crawlers.extract.text import absolute, clean, same_page, shown_text, site_of
 from lootwatch.crawlers.extract.variants import largest_of_each
 
 MIN_CARDS = 3
@@ -50,7 +50,7 @@ def _card_link(card: Any, base: str) -> tuple[str, Any]:
         href = absolute(base, a.get("href"))
         if not href or same_page(href, base) or href.startswith(("mailto:", "tel:")):
             continue
-        if urlsplit(href).netloc != urlsplit(base).netloc:  # share buttons, the seller's own site
+        if site_of(href) != site_of(base):  # share buttons, the seller's own site (a sub-domain is the site's)
             continue
         if urlsplit(href).scheme not in ("http", "https"):
             continue
@@ -65,10 +65,11 @@ def _card_link(card: Any, base: str) -> tuple[str, Any]:
 
 def _card_title(card: Any, link: Any) -> str:
     for q in (
-        "(.//*[self::h2 or self::h3 or self::h4 or self::h5])[1]//text()",
-        "(.//*[contains(@class,'title')])[1]//text()",
+        "(.//*[self::h2 or self::h3 or self::h4 or self::h5])[1]",
+        "(.//*[contains(@class,'title')])[1]",
     ):
-        t = clean(" ".join(xpath.strings(card, q)))
+        found = xpath.run(card, q)
+        t = shown_text(found[0]) if found else ""
         if len(t) >= 3:
             return t
     best = ""

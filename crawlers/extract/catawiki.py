@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lootwatch.crawlers.extract import photos, xpath
 from lootwatch.crawlers.extract.generic import extract_generic
+from lootwatch.crawlers.extract.identity import own_item_id
 from lootwatch.crawlers.extract.result import ITEM, SEARCH, PageResult, SearchResult
 from lootwatch.crawlers.extract.text import clean, format_price, loads_lenient
 from parsel import Selector
@@ -84,7 +85,8 @@ def _from_next_data(props: dict[str, Any], url: str, out: PageResult) -> bool:
     details = props.get("lotDetailsData")
     if isinstance(details, dict) and details.get("lotTitle"):
         out.page_type = ITEM
-        out.item_id = str(props.get("lotId") or details.get("lotId") or out.item_id)
+        stated = str(props.get("lotId") or details.get("lotId") or "")
+        out.item_id = own_item_id(url, stated, out=out, claimed_by="page state lotId")
         out.title = clean(details["lotTitle"])
         out.description = clean(details.get("description")) or out.description
         if details.get("autoTranslatedDescription"):

@@ -30,7 +30,7 @@ def extract_ebay(sel: Selector, html: str, url: str) -> PageResult:
         return _search(sel, url, cards)
     out = extract_generic(sel, html, url)
     out.adapter = "ebay"
-    m = _ITEM_ID.search(out.canonical_url) or _ITEM_ID.search(url)
+    m = _ITEM_ID.search(url)  # the fetched URL's id: a page's rel=canonical is its own claim
     if not m:
         return out
     out.page_type = ITEM
@@ -55,7 +55,10 @@ def extract_ebay(sel: Selector, html: str, url: str) -> PageResult:
         out.seller = clean(seller[0].get())
     gallery = [
         img.attrib.get("data-zoom-src") or img.attrib.get("data-src") or img.attrib.get("src", "")
-        for img in sel.css(".ux-image-carousel-item img, .ux-image-filmstrip-carousel-item img, #icImg")
+        # the 2018-era view-item page shows one main image (#icImg) and the rest in its filmstrip
+        for img in sel.css(
+            ".ux-image-carousel-item img, .ux-image-filmstrip-carousel-item img, #icImg, #vi_main_img_fs img"
+        )
     ]
     found = photos.dedupe([absolute(url, g) for g in gallery if g])
     if found:

@@ -19,8 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from lootwatch.crawlers.extract import variants, xpath
-from lootwatch.crawlers.extract.text import absolute, clean, json_after, loads_lenient, same_page
+from lootwatch.crawlers.extract import photos, variants, xpath
+from lootwatch.crawlers.extract.text import (
+    absolute,
+    clean,
+    json_after,
+    loads_lenient,
+    photo_address,
+    photo_refusal,
+    same_page,
+)
 
 _IMAGE_PATH = re.compile(r"\.(jpe?g|png|webp|avif|gif|tiff?|bmp)(\?|$)|/img\.axd|/image/|/images?/|/photos?/", re.I)
 _IMAGE_EXT = re.compile(r"\.(jpe?g|png|webp|avif|gif|tiff?|bmp)(\?|#|$)", re.I)
@@ -84,6 +92,7 @@ class Photos:
     confidence: float = 0.0
     reasons: list[str] = field(default_factory=list)  # why a person should look, where unsure
     left_out: int = 0  # photos of other listings (inside links to other pages) left out
+    refused: list[str] = field(default_factory=list)  # the listing's photo URLs that are never fetched
 
 
 def looks_like_image(url: str) -> bool:
@@ -107,7 +116,16 @@ def _largest_srcset(srcset: str) -> list[tuple[str, float]]:
 
 
 def img_variants(img: Any, base: str) -> list[str]:
-    """Every URL an <img> (or <source>) offers for its photo, the likely largest first."""
+    """Every http(s) URL an <img> (or <source>) offers for its photo, the likely largest first."""
+    return [u for u in _img_urls(img, base) if not photo_refusal(u)]
+
+
+def img_unfetchable(img: Any, base: str) -> list[str]:
+    """The URLs an <img> offers that are never fetched (javascript:, data:, in any case)."""
+    return [u for u in _img_urls(img, base) if photo_refusal(u)]
+
+
+def _img_urls(img: Any, base: str) -> list[str]:
     out: list[str] = []
     link = img.getparent()
     while link is not None and link.tag != "a" and link.tag not in ("body", "figure", "li"):
@@ -119,13 +137,13 @@ def img_variants(img: Any, base: str) -> list[str]:
     for attr in _LARGE_ATTRS:
         v = img.get(attr)
         if v and not v.lstrip().startswith(("{", "[")):
-            out.append(absolute(base, v))
+            out.append(photo_address(base, v))
     for attr in ("srcset", "data-srcset"):
         v = img.get(attr)
         if v:
-            out.extend(absolute(base, u) for u, _ in sorted(_largest_srcset(v), key=lambda t: -t[1]))
-    out.append(absolute(base, img.get("src")))
-    return [u for u in out if u and not u.startswith("data:")]
+            out.extend(photo_address(base, u) for u, _ in sorted(_largest_srcset(v), key=lambda t: -t[1]))
+    out.append(photo_address(base, img.get("src")))
+    return [u for u in out if u]
 
 
 def _classes(node: Any) -> str:
@@ -152,27 +170,40 @@ class _Candidate:
     gallery_word: bool
 
 
-def _dom_candidates(root: Any, base: str) -> tuple[list[_Candidate], list[list[str]]]:
+@dataclass
+class _Markup:
+    """The page's <img>s read as photo candidates."""
+
+    cands: list[_Candidate] = field(default_factory=list)
+    foreign: list[list[str]] = field(default_factory=list)  # variants of photos inside links to other listings
+    # <img>s offering only URLs that are never fetched (javascript:, data:): (first such URL, its group)
+    unfetchable: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def _dom_candidates(root: Any, base: str) -> _Markup:
     """Photos shown in the page's markup, and (the variants of) those shown inside links to other listings."""
-    cands: list[_Candidate] = []
-    foreign: list[list[str]] = []
+    found = _Markup()
+    cands, foreign = found.cands, found.foreign
     body = root.find("body") if root.tag == "html" else root
     if body is None:
         body = root
     for order, img in enumerate(body.iter("img")):
-        urls = img_variants(img, base)
-        if not urls:
+        every = _img_urls(img, base)
+        urls = [u for u in every if not photo_refusal(u)]
+        if not every:
             continue
         w, h = img.get("width") or "", img.get("height") or ""
         if (w.isdigit() and 0 < int(w) < 40) or (h.isdigit() and 0 < int(h) < 40):
             continue
-        if _NOT_PHOTO.search(urls[-1]) or _NOT_PHOTO.search(_classes(img) + " " + (img.get("alt") or "")[:40]):
+        shown = (urls or every)[-1]
+        if _NOT_PHOTO.search(shown) or _NOT_PHOTO.search(_classes(img) + " " + (img.get("alt") or "")[:40]):
             continue
         a = _link_target(img)
         if a is not None:
             href = absolute(base, a.get("href"))
             if href and not _IMAGE_EXT.search(href) and not same_page(href, base) and not _sub_page(href, base):
-                foreign.append(urls)
+                if urls:
+                    foreign.append(urls)
                 continue
         skip, group, word = False, None, False
         node = img.getparent()
@@ -191,8 +222,11 @@ def _dom_candidates(root: Any, base: str) -> tuple[list[_Candidate], list[list[s
         if group is None:
             parent = img.getparent()
             group = parent.getparent() if parent is not None and parent.getparent() is not None else parent
-        cands.append(_Candidate(urls[0], urls, group, order, word))
-    return cands, foreign
+        if urls:
+            cands.append(_Candidate(urls[0], urls, group, order, word))
+        else:
+            found.unfetchable.append((every[0], group))
+    return found
 
 
 def _sub_page(href: str, base: str) -> bool:
@@ -386,8 +420,15 @@ def listing_photos(
     structured: list[str],
     og_images: list[str],
 ) -> Photos:
-    """The listing's own photos: structured data, JSON state and the markup gallery, checked against each other."""
-    cands, foreign_groups = _dom_candidates(root, base)
+    """The listing's own photos: structured data, JSON state and the markup gallery, checked against each other.
+
+    Photo URLs the listing offers that are never fetched (javascript:, data:) are returned apart, in
+    ``refused``: from structured data, og:image, and <img>s of the chosen gallery.
+    """
+    structured, refused = photos.split_fetchable(structured)
+    og_images, og_refused = photos.split_fetchable(og_images)
+    markup = _dom_candidates(root, base)
+    cands, foreign_groups = markup.cands, markup.foreign
     foreign = {variants.photo_key(u) for urls in foreign_groups for u in urls}
     anchors = {variants.photo_key(u) for u in structured + og_images}
     anchor_stems = {variants.stem_key(u) for u in structured + og_images} - {""}
@@ -425,6 +466,8 @@ def listing_photos(
         source = f"{source}+markup gallery" if source else "markup gallery"
     out += [[u] for u in data_attr_photos(root, base)]
     own = anchors | state_keys
+    chosen = {id(c.group) for c in best} if gallery else set()
+    refused += [u for u, group in markup.unfetchable if id(group) in chosen]
 
     def is_foreign(urls: list[str]) -> bool:
         keys = {variants.photo_key(u) for u in urls}
@@ -433,22 +476,21 @@ def listing_photos(
     kept = [g for g in out if not is_foreign(g)]
     own |= {variants.photo_key(u) for g in kept for u in g}
     left_out = len(variants.merge_photos([g for g in foreign_groups if not {variants.photo_key(u) for u in g} & own]))
-    photos = variants.merge_photos(kept)
-    if not photos and og_images:
-        photos = variants.largest_of_each(og_images)
+    merged = variants.merge_photos(kept)
+    if not merged and (og_images or og_refused):
         source = "og:image"
         reasons.append("only the page's sharing image (og:image) was found; the gallery may need JavaScript")
-        return Photos(photos, source, 0.4, reasons, left_out)
+        return Photos(variants.largest_of_each(og_images), source, 0.4, reasons, left_out, refused + og_refused)
     confidence = 0.9
     if gallery and not anchored:
         confidence = 0.5
         reasons.append("gallery chosen by its place near the title, not confirmed by structured data")
-    elif structured and not gallery and not state and len(cands) > len(photos) + 1:
+    elif structured and not gallery and not state and len(cands) > len(merged) + 1:
         confidence = 0.7
         reasons.append("photos from structured data only; the markup shows other images not matched to them")
-    if not photos:
+    if not merged:
         confidence = 0.0
-    return Photos(photos, source.strip("+"), confidence, reasons, left_out)
+    return Photos(merged, source.strip("+"), confidence, reasons, left_out, refused)
 
 
 def _h1_order(root: Any) -> int | None:

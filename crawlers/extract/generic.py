@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from lootwatch.crawlers.extract import cards, gallery, heuristics, photos, structured, xpath
+from lootwatch.crawlers.extract.identity import item_id_from_url, own_item_id
 from lootwatch.crawlers.extract.result import ITEM, SEARCH, PageResult
 from lootwatch.crawlers.extract.selectors import select_text, select_urls
 from lootwatch.crawlers.extract.text import absolute, clean, format_price, parse_price, unique
@@ -16,19 +16,6 @@ _STATUS_TEXT = [
     (re.compile(r"\bsold\b|落札済|売り切れ|sold out|verkauft|vendu|zugeschlagen", re.I), "sold"),
     (re.compile(r"\bended\b|\bclosed\b|bidding has ended|auction (is )?over|終了", re.I), "ended"),
 ]
-
-
-def item_id_from_url(url: str) -> str:
-    """The last path segment holding a digit: /item/z659638164, /lot/123-some-title -> 123-some-title."""
-    segments = [re.sub(r"\.(html?|php|aspx?)$", "", s) for s in urlsplit(url).path.split("/") if s]
-    for seg in reversed(segments):
-        if any(c.isdigit() for c in seg):
-            m = re.match(r"^(\d+)[_-][A-Za-z]", seg)  # "12345_bronze-figure": the number is the id
-            if m:
-                return m.group(1)
-            m = re.search(r"[A-Za-z][_-](\d{4,})$", seg)  # "bronze-figure-18482281": so is this one
-            return m.group(1) if m else seg
-    return segments[-1] if segments else ""
 
 
 def extract_generic(sel: Selector, html: str, url: str, selectors: Mapping[str, str] | None = None) -> PageResult:
@@ -155,9 +142,10 @@ def _item_part(
     out.description = select_text(sel, selectors.get("description")) or data.description or og.description
     out.seller = select_text(sel, selectors.get("seller")) or data.seller
     out.sale_date = select_text(sel, selectors.get("date")) or data.date
-    out.item_id = (
-        select_text(sel, selectors.get("item_id")) or data.item_id or item_id_from_url(out.canonical_url or url)
-    )
+    # the id is the fetched URL's: a claimed canonical or a stated sku names whichever listing the page wants
+    sel_id = select_text(sel, selectors.get("item_id"))
+    claimed_by = "site selector item_id" if sel_id else f"{data_name} sku/productID"
+    out.item_id = own_item_id(url, sel_id or data.item_id, out=out, claimed_by=claimed_by)
     amount = data.amount if data.amount is not None else og.amount
     currency = data.currency or og.currency
     price_text = select_text(sel, selectors.get("price")) or heuristics.shown_price(sel, amount)
@@ -183,13 +171,15 @@ def _photos(
     out: PageResult,
 ) -> None:
     if selectors.get("photos"):
-        found = select_urls(sel, selectors["photos"], url)
-        if found:
+        found, refused = photos.split_fetchable(select_urls(sel, selectors["photos"], url, photos=True))
+        if found or refused:
             out.photos = photos.dedupe(found)
+            out.refuse_photos(refused)
             out.sources["photos"] = "site selector photos"
             return
     picked = gallery.listing_photos(sel.root, html, url, title=out.title, structured=data.images, og_images=og.images)
     out.photos = photos.dedupe(picked.photos)
+    out.refuse_photos(picked.refused)
     out.sources["photos"] = picked.source
     out.confidence = picked.confidence
     if picked.left_out:

@@ -8,6 +8,7 @@ from typing import Any
 
 from lootwatch.crawlers.extract import photos
 from lootwatch.crawlers.extract.generic import extract_generic
+from lootwatch.crawlers.extract.identity import own_item_id
 from lootwatch.crawlers.extract.result import ITEM, SEARCH, PageResult, SearchResult
 from lootwatch.crawlers.extract.text import clean, format_price, json_after
 from parsel import Selector
@@ -74,7 +75,7 @@ def _price(s: dict) -> float | None:
 
 def _fill_item(out: PageResult, s: dict, detail: dict) -> None:
     out.page_type = ITEM
-    out.item_id = str(s.get("itemId") or out.item_id)
+    out.item_id = own_item_id(out.url, str(s.get("itemId") or ""), out=out, claimed_by="page state itemId")
     out.title = clean(s.get("title")) or out.title
     out.description = clean(detail.get("description") if isinstance(detail, dict) else "") or out.description
     out.seller = clean(s.get("sellerName")) or out.seller

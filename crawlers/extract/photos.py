@@ -11,7 +11,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from lootwatch.crawlers.extract import variants
-from lootwatch.crawlers.extract.text import unique
+from lootwatch.crawlers.extract.text import photo_refusal, unique
 
 _EBAY_SIZE = re.compile(r"/s-l\d+(\.\w+)$")
 
@@ -33,6 +33,13 @@ def upgrade(url: str) -> str:
 def photo_key(url: str) -> str:
     """Two URLs with one key are sizes of one photo (see :mod:`crawlers.extract.variants`)."""
     return variants.photo_key(upgrade(url))
+
+
+def split_fetchable(urls: list[str]) -> tuple[list[str], list[str]]:
+    """(the http(s) photo URLs, the others) in their order: the others are refused, each with its reason,
+    never dropped unseen."""
+    kept = [u for u in urls if u and not photo_refusal(u)]
+    return kept, [u for u in urls if u and photo_refusal(u)]
 
 
 def dedupe(urls: list[str]) -> list[str]:

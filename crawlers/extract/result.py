@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lootwatch.crawlers.extract.text import photo_refusal
+
 # page types: a blocked page must be retried later, never read as "no results"
 ITEM, SEARCH, BLOCKED, NOT_FOUND, NEEDS_JS, UNKNOWN = (
     "item",
@@ -42,6 +44,9 @@ class PageResult:
     status: str = "unknown"  # open, sold, ended, unknown
     description: str = ""
     photos: list[str] = field(default_factory=list)  # full-size photos of this listing only
+    # photo URLs the page gives for this listing that are never fetched (a javascript: or data: scheme):
+    # {"url", "reason"}, each recorded by the spider as a refused photo
+    refused_photos: list[dict[str, str]] = field(default_factory=list)
     results: list[SearchResult] = field(default_factory=list)
     next_page: str = ""
     reason: str = ""  # why blocked / not_found / needs_js
@@ -56,6 +61,14 @@ class PageResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def refuse_photos(self, urls: list[str]) -> None:
+        """Record photo URLs of this listing that are never fetched, each with its reason."""
+        seen = {r["url"] for r in self.refused_photos}
+        for url in urls:
+            if url and url not in seen:
+                seen.add(url)
+                self.refused_photos.append({"url": url, "reason": photo_refusal(url)})
 
     def review(self, reason: str) -> None:
         """Mark the page for a person to check, saying why."""

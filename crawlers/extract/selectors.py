@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lootwatch.crawlers.extract import xpath
-from lootwatch.crawlers.extract.text import absolute, join_text, unique
+from lootwatch.crawlers.extract.text import absolute, join_text, photo_address, unique
 from parsel import Selector
 
 SELECTOR_KEYS = frozenset(
@@ -64,26 +65,29 @@ def _select_text_parsel(sel: Selector, query: str) -> str:
     return join_text(first.xpath(_OWN_TEXT).getall())
 
 
-def select_urls(sel: Selector, query: str | None, base: str) -> list[str]:
+def select_urls(sel: Selector, query: str | None, base: str, *, photos: bool = False) -> list[str]:
+    """URLs the selector finds, resolved; ``photos``: one with a javascript:/data: scheme is kept as it
+    stands (see :func:`photo_address`), else it is dropped as no page to follow."""
     if not query:
         return []
+    resolve = photo_address if photos else absolute
     hits = _hits(sel, query)
     if not all(isinstance(h, str) or xpath.is_element(h) for h in hits):
-        return _select_urls_parsel(sel, query, base)
+        return _select_urls_parsel(sel, query, base, resolve)
     out = []
     for hit in hits:
         if isinstance(hit, str):
-            out.append(absolute(base, hit))
+            out.append(resolve(base, hit))
         else:  # an element: its link or image source
-            out.append(absolute(base, hit.get("href") or hit.get("src") or hit.get("data-src")))
+            out.append(resolve(base, hit.get("href") or hit.get("src") or hit.get("data-src")))
     return unique(out)
 
 
-def _select_urls_parsel(sel: Selector, query: str, base: str) -> list[str]:
+def _select_urls_parsel(sel: Selector, query: str, base: str, resolve: Callable[[str, str | None], str]) -> list[str]:
     out = []
     for hit in _select(sel, query):
         if isinstance(hit.root, str):
-            out.append(absolute(base, hit.get()))
+            out.append(resolve(base, hit.get()))
         else:
-            out.append(absolute(base, hit.attrib.get("href") or hit.attrib.get("src") or hit.attrib.get("data-src")))
+            out.append(resolve(base, hit.attrib.get("href") or hit.attrib.get("src") or hit.attrib.get("data-src")))
     return unique(out)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lootwatch.crawlers.extract import xpath
-from lootwatch.crawlers.extract.text import absolute, as_float, clean, loads_lenient, unique
+from lootwatch.crawlers.extract.text import absolute, as_float, clean, loads_lenient, photo_address, shown_text, unique
 from parsel import Selector
 
 PRODUCT_TYPES = frozenset(
@@ -88,7 +88,7 @@ def _image_urls(base: str, value: Any) -> list[str]:
         if isinstance(v, dict):
             v = v.get("contentUrl") or v.get("url") or v.get("@id")
         if isinstance(v, str):
-            out.append(absolute(base, v))
+            out.append(photo_address(base, v))
     return unique(out)
 
 
@@ -172,9 +172,15 @@ def from_microdata(sel: Selector, base: str) -> Structured:
         return out
     node = Selector(root=scope[0])
 
+    def own_scope(hit: Selector) -> bool:
+        holder = next((a for a in hit.root.iterancestors() if a.get("itemscope") is not None), None)
+        return holder is scope[0]
+
     def prop(name: str) -> Selector | None:
+        # the product's own property before one of an item nested in it (a breadcrumb's name, a brand's)
         hits = node.xpath(f".//*[@itemprop='{name}']")
-        return hits[0] if hits else None
+        own = [h for h in hits if own_scope(h)]
+        return (own or hits)[0] if hits else None
 
     def value(name: str) -> str:
         hit = prop(name)
@@ -183,7 +189,7 @@ def from_microdata(sel: Selector, base: str) -> Structured:
         for attr in ("content", "value", "datetime"):
             if hit.attrib.get(attr):
                 return clean(hit.attrib[attr])
-        return clean(" ".join(hit.xpath(".//text()").getall()))
+        return shown_text(hit.root)
 
     out.found = True
     out.title = value("name")
@@ -191,7 +197,7 @@ def from_microdata(sel: Selector, base: str) -> Structured:
     out.item_id = value("productID") or value("sku")
     imgs = node.xpath(".//*[@itemprop='image']")
     out.images = unique(
-        absolute(base, i.attrib.get("content") or i.attrib.get("src") or i.attrib.get("href")) for i in imgs
+        photo_address(base, i.attrib.get("content") or i.attrib.get("src") or i.attrib.get("href")) for i in imgs
     )
     out.amount = as_float(value("price"))
     out.currency = value("priceCurrency") or None
@@ -222,7 +228,7 @@ def from_opengraph(sel: Selector, base: str) -> Structured:
     out.title = (meta("og:title") or [""])[0]
     out.description = (meta("og:description") or [""])[0]
     out.images = unique(
-        absolute(base, u) for u in meta("og:image") + meta("og:image:url") + meta("og:image:secure_url")
+        photo_address(base, u) for u in meta("og:image") + meta("og:image:url") + meta("og:image:secure_url")
     )
     amounts = meta("product:price:amount") or meta("og:price:amount")
     out.amount = as_float(amounts[0]) if amounts else None

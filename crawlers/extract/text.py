@@ -18,6 +18,36 @@ def clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+# class names that hide text from sight and leave it to screen readers ("Details zu " before a title)
+_HIDDEN_CLASS = re.compile(
+    r"(^|\s)(g-hdn|hdn|hidden|sr-only|visually-?hidden|screen-reader-text|a11y-hidden|offscreen)(\s|$)", re.I
+)
+
+
+def _hidden(el: Any) -> bool:
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return bool(_HIDDEN_CLASS.search(el.get("class") or "")) or el.get("hidden") is not None or "display:none" in style
+
+
+def shown_text(el: Any) -> str:
+    """An lxml element's text as a reader sees it: text inside elements hidden from sight left out."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if not isinstance(node.tag, str) or node.tag in ("script", "style") or _hidden(node):
+            return
+        parts.append(node.text or "")
+        for child in node:
+            # elements part words, but <wbr> only marks where a long word may wrap ("SPURSTANGENKOP<wbr>F")
+            glue = "" if child.tag == "wbr" else " "
+            parts.append(glue)
+            walk(child)
+            parts.append(glue + (child.tail or ""))
+
+    walk(el)
+    return clean("".join(parts))
+
+
 def join_text(parts: Iterable[str]) -> str:
     return clean(" ".join(p for p in parts if p and p.strip()))
 
@@ -34,6 +64,48 @@ def absolute(base: str, url: str | None) -> str:
     if not url or url.startswith(("javascript:", "data:", "mailto:", "#")):
         return ""
     return urljoin(base, url)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def photo_address(base: str, url: str | None) -> str:
+    """A photo URL as the page gives it, resolved against ``base``; unlike :func:`absolute`, one with a
+    scheme other than http(s) (javascript:, data:) is kept as it stands, for the spider to refuse with
+    its reason rather than lose without one."""
+    url = (url or "").strip()
+    if not url or url.startswith("#"):
+        return ""
+    if _SCHEME.match(url) and not url.lower().startswith(("http:", "https:")):
+        return url
+    return urljoin(base, url)
+
+
+def photo_refusal(url: str) -> str:
+    """Why a photo URL is not fetched ("" where it is): only http(s) photos are, whatever the case of the scheme."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # urllib's own checks (a broken [IPv6] host)
+        return f"refused: malformed URL ({exc})"
+    if scheme in ("http", "https"):
+        return ""
+    return f"refused: {scheme or 'no'} scheme, only http(s) photos are fetched"
+
+
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "ac", "gov", "ne", "or", "go", "gv", "edu"})
+
+
+def site_of(url: str) -> str:
+    """The registrable domain a URL's host belongs to (www.ebay.de and stores.ebay.de -> ebay.de;
+    www.ebay.co.uk -> ebay.co.uk): a site's pages on its sub-domains are one site's."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
 
 
 def same_page(a: str, b: str) -> bool:

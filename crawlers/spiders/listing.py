@@ -192,6 +192,9 @@ class ListingSpider(Spider):
         if not changed:
             return
         self.crawl_stats.listings_changed += 1
+        for position, refused in enumerate(page.refused_photos, start=len(page.photos)):
+            # photo URLs the extractor found for this listing but that are never fetched (javascript:, data:)
+            yield from self._photo_refused(page.item_id, refused["url"], position, refused["reason"])
         for position, url in enumerate(page.photos):
             # one bad URL is refused alone (recorded as a rejected photo): the listing's other photos are fetched
             scheme = urlsplit(url).scheme.lower()

@@ -152,6 +152,12 @@ def test_a_seller_cannot_hide_a_listing_or_steer_what_is_recorded(
     assert canonical["url"] == f"{PUBLIC_BASE}/seller/lot-canonical.html"
     assert canonical["claimed_canonical_url"] == CLAIMED_CANONICAL
     assert nul["claimed_canonical_url"] == ""
+    # a page naming another listing's id (rel=canonical and sku) is stored under its own URL's id and never
+    # overwrites that listing's record
+    impostor = listings["lot-impostor"]
+    assert impostor["title"] == "Impostor" and impostor["url"] == f"{PUBLIC_BASE}/seller/lot-impostor.html"
+    assert impostor["claimed_canonical_url"] == f"{PUBLIC_BASE}/seller/lot-nul.html"
+    assert nul["url"] == f"{PUBLIC_BASE}/seller/lot-nul.html" and nul["title"].startswith("Bronze")
 
     # 5. every page-level refusal is recorded with its reason, and counted on the run
     pages = {

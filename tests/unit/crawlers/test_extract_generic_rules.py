@@ -7,7 +7,7 @@ import json
 
 import pytest
 from lootwatch.crawlers.extract import extract_page
-from lootwatch.crawlers.extract.text import decode_page, strip_http_headers
+from lootwatch.crawlers.extract.text import decode_page, site_of, strip_http_headers
 from lootwatch.crawlers.extract.titles import clean_title
 from lootwatch.crawlers.extract.variants import largest_of_each, photo_key, size_rank
 
@@ -262,3 +262,28 @@ def test_gallery_in_a_data_attribute_with_hundreds_of_photos_in_two_sizes() -> N
     r = extract_page(html, "https://cars.example/listing/1966-coupe/")
     assert len(r.photos) == 240 and r.photos[0] == "https://cdn.cars.example/2024/05/p000.jpg?fit=2048%2C1365"
     assert all("resize" not in p for p in r.photos) and "https://cdn.cars.example/o.jpg" not in r.photos
+
+
+def test_microdata_reads_the_products_own_name_not_a_nested_items_and_leaves_hidden_text_out() -> None:
+    html = """<html><body><div itemscope itemtype="https://schema.org/Product">
+    <ul itemscope itemtype="https://schema.org/BreadcrumbList"><li itemprop="itemListElement" itemscope
+      itemtype="https://schema.org/ListItem"><a itemprop="item" href="/c/1"><span itemprop="name">Coins</span></a>
+    </li></ul>
+    <h1 itemprop="name"><span class="g-hdn">Details zu </span>Roman denarius of Trajan</h1>
+    <img itemprop="image" src="/p/denarius.jpg"></div></body></html>"""
+    page = extract_page(html, "https://shop.example/itm/123")
+    assert page.title == "Roman denarius of Trajan"
+
+
+def test_listing_cards_may_link_to_another_host_of_the_same_site() -> None:
+    cards = "".join(
+        f'<li class="res"><a href="https://www.shop.co.uk/itm/{n}"><img src="https://img.shop.co.uk/{n}.jpg"></a>'
+        f'<h3><a href="https://www.shop.co.uk/itm/{n}">Bronze co<wbr/>in number {n}</a></h3><span>£{n}.00</span></li>'
+        for n in range(101, 105)
+    )
+    page = extract_page(f"<html><body><ul>{cards}</ul></body></html>", "https://stores.shop.co.uk/dealer")
+    assert page.page_type == "search"
+    assert [r.item_id for r in page.results] == ["101", "102", "103", "104"]
+    assert page.results[0].title == "Bronze coin number 101"  # <wbr> marks a wrap point, not a word break
+    assert site_of("https://stores.shop.co.uk/x") == site_of("https://www.shop.co.uk/") == "shop.co.uk"
+    assert site_of("https://www.ebay.de/itm/1") == "ebay.de" != site_of("https://www.facebook.com/share")

@@ -21,12 +21,17 @@ SHARED = ROOT.parent / "shared" / "data" / "auction-pages"
 FIXTURES = ROOT / "tests" / "fixtures" / "crawlers" / "pages"
 PAGES = answer_keyed_pages(SHARED, FIXTURES)
 # pages read again by the generic rules alone, with no adapter and no JSON-LD: the shared search pages (their
-# results are in their markup too) and the captured Catawiki lots (their JSON page state, found by the URL's id)
-GENERIC_ONLY = [
-    p
-    for p in answer_keyed_pages(SHARED)
-    if json.loads(p.with_name(p.name + ".expected.json").read_text())["page_type"] == "search"
-] + sorted((FIXTURES / "catawiki").glob("lot_*.html"))
+# results are in their markup too), the captured Catawiki lots (their JSON page state, found by the URL's id) and
+# the eBay.de item and shop pages (microdata, a filmstrip gallery, listing cards whose links are on www.ebay.de)
+GENERIC_ONLY = (
+    [
+        p
+        for p in answer_keyed_pages(SHARED)
+        if json.loads(p.with_name(p.name + ".expected.json").read_text())["page_type"] == "search"
+    ]
+    + sorted((FIXTURES / "catawiki").glob("lot_*.html"))
+    + sorted((FIXTURES / "ebay_de").glob("*.html"))
+)
 _JSONLD = re.compile(r'<script type="application/ld\+json">.*?</script>', re.S)
 
 

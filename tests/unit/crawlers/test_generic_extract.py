@@ -22,7 +22,9 @@ JSONLD_ITEM = """<html><head><script type="application/ld+json">
 def test_jsonld_visual_artwork_item() -> None:
     r = extract_page(JSONLD_ITEM, "https://auction.example/lot/42")
     assert r.page_type == "item"
-    assert (r.title, r.item_id, r.seller, r.status) == ("Votive stele", "L-42", "Maison X", "sold")
+    assert (r.title, r.item_id, r.seller, r.status) == ("Votive stele", "42", "Maison X", "sold")
+    assert r.extra["claimed_item_id"] == "L-42"  # the sku the URL does not carry: kept apart, never the id
+    assert extract_page(JSONLD_ITEM, "https://auction.example/lot/L-42").item_id == "L-42"
     assert r.amount == 4500.0 and r.currency == "EUR" and r.price_text == "€ 4.500,00"
     assert r.photos == [
         "https://auction.example/photos/stele-1.jpg",
@@ -48,7 +50,7 @@ def test_microdata_product() -> None:
     <div itemprop="offers" itemscope itemtype="https://schema.org/Offer"><span itemprop="price"
         content="75">$75</span>
     <meta itemprop="priceCurrency" content="USD"></div><span itemprop="sku">BM-1</span></div></body></html>"""
-    r = extract_page(html, "https://m.example/p/1")
+    r = extract_page(html, "https://m.example/p/BM-1")
     assert (r.page_type, r.title, r.item_id, r.amount, r.currency) == (
         "item",
         "Bronze mirror",
