@@ -30,7 +30,7 @@ this descriptor is refused.
 The forward pass runs on CUDA with autocast where there is a GPU. On a CPU the fastest of fp32,
 bf16 autocast and channels_last is not knowable in advance (it depends on the CPU's AMX/AVX-512
 support and the model), so ``precision="auto"`` times a few batches of each at start-up and keeps
-the fastest whose embeddings still agree with fp32 (see :mod:`workers.calibration`).
+the fastest whose embeddings still agree with fp32 (see :mod:`workers.precision`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from lootwatch.workers.precision import PRECISIONS, choose_precision
 from PIL import Image
 
 from lootwatch.core.errors import ConfigError
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "bf16", "channels_last")
 FUSION_FILE = "fusion.json"  # beside classifier.pt: the fused threshold and how it was calibrated
 
 
@@ -110,8 +110,8 @@ class MatchEngine:
         device: str = "cpu",
         top_k: int = 5,
         precision: str = "fp32",
-        calibration_batch: int = 8,
-        calibration_cache: Path | None = None,
+        precision_batch: int = 8,
+        precision_cache: Path | None = None,
         classifier_dir: Path | None = None,
     ) -> None:
         from lootwatch.matcher.store import live_descriptor_spec
@@ -130,16 +130,14 @@ class MatchEngine:
         self._classifier: LiveClassifier | None = None
         self._refused: str | None = None  # a classifier version that failed to load: not retried
         self._checked_at = 0.0
-        self.precision = self._choose_precision(precision, calibration_batch, calibration_cache)
+        self.precision = self._choose_precision(precision, precision_batch, precision_cache)
         self.reload_if_changed(force=True)
 
     def _choose_precision(self, requested: str, batch: int, cache: Path | None) -> str:
         if self.device.startswith("cuda"):
             return "cuda-autocast"
         if requested == "auto":
-            from lootwatch.workers.calibration import calibrate
-
-            return calibrate(self, batch, cache)
+            return choose_precision(self, batch, cache)
         if requested not in PRECISIONS:
             raise ConfigError(f"precision {requested!r} is not one of auto, {', '.join(PRECISIONS)}")
         self.set_precision(requested)

@@ -82,8 +82,8 @@ def build_context(settings: Settings) -> WorkerContext:
         device=pick_device(settings.device),
         top_k=settings.top_k,
         precision=getattr(settings, "precision", "auto"),
-        calibration_batch=settings.batch_size,
-        calibration_cache=settings.data_dir / "cache" / "precision.json",
+        precision_batch=settings.batch_size,
+        precision_cache=settings.data_dir / "cache" / "precision.json",
     )
     ctx = WorkerContext(settings, Database(settings.database_url), BlobStore(settings.store_dir), engine)
     _warm_up()
