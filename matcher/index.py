@@ -36,8 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +49,7 @@ from lootwatch.matcher.views import GalleryViews, embed_views
 from PIL import Image
 
 from lootwatch.core.errors import BadInputError
+from lootwatch.core.files import atomic_write
 
 KINDS = ("flat", "hnsw", "ivfpq")
 INDEX_FILE = "index.faiss"
@@ -468,8 +467,8 @@ class GalleryIndex:
         blob = b"" if self._index is None else faiss.serialize_index(self._index).tobytes()
         meta = self.meta()
         meta["index_sha256"] = hashlib.sha256(blob).hexdigest() if blob else None
-        _atomic_write(directory / INDEX_FILE, blob)
-        _atomic_write(directory / META_FILE, json.dumps(meta, indent=1).encode())
+        atomic_write(directory / INDEX_FILE, blob)
+        atomic_write(directory / META_FILE, json.dumps(meta, indent=1).encode())
         return directory
 
     @classmethod
@@ -537,19 +536,6 @@ def _check_card(built_by: Mapping[str, Any], expect_card: Any, expect_version: s
                 f"the index in {where} was built by another descriptor ({card_version(built_by)}, in use: "
                 f"{card_version(want)}; {detail}); rebuild the index with `lootwatch index build`"
             )
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _counts(values: Iterable[str]) -> dict[str, int]:

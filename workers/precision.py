@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lootwatch.models.cpu import native_bf16
 
+from lootwatch.core.files import atomic_write
+
 if TYPE_CHECKING:
     import torch
 
@@ -101,8 +103,9 @@ def choose_precision(engine: TimesForward, batch: int, cache_file: Path | None =
     _cache[key] = best
     if cache_file is not None:
         try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            cache_file.write_text(json.dumps({**_read(cache_file), _machine_key(engine, batch): best}))
+            atomic_write(
+                cache_file, json.dumps({**_read(cache_file), _machine_key(engine, batch): best}), durable=False
+            )
         except OSError:
             pass  # only a start-up shortcut
     log.info(

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hmac
 import mimetypes
-import os
 import secrets
-import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from lootwatch.alerts.review import count_items, decide, list_items, show_item
 from lootwatch.alerts.states import STATES, allowed_actions
 from lootwatch.core.db import Database
 from lootwatch.core.errors import BadInputError, NotFoundError, StateError, user_errors
+from lootwatch.core.files import atomic_write
 from lootwatch.core.images import vet_image
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore, file_of
@@ -333,7 +332,8 @@ def create_app(
                 image = vet_image(data, max_bytes=settings.max_photo_bytes, max_pixels=settings.max_photo_pixels).image
                 clf = models.get(f"classifier:{version}") or _load_classifier(checkpoint)
                 models[f"classifier:{version}"] = clf
-                _write_atomic(cached, _saliency_png(clf, image))
+                # a cache: a concurrent reader never sees half a PNG; a lost one is drawn again
+                atomic_write(cached, _saliency_png(clf, image), durable=False)
             except user_errors() as exc:
                 return Response(f"no saliency for this photo: {exc}", status_code=404, media_type="text/plain")
         return Response(
@@ -399,15 +399,6 @@ def _saliency_png(clf: Any, image: Any) -> bytes:
     buf = io.BytesIO()
     saliency_overlay(clf, image).save(buf, "PNG")
     return buf.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # write-then-rename, like BlobStore.put: a concurrent reader never sees half a PNG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def _actions_for(state: str, role: str) -> list[str]:
