@@ -6,8 +6,8 @@ without a restart; a descriptor that does not fit the new index is refused, keep
 An index version that carries its own descriptor (fine-tuned on the gallery, ``matcher.tuning``)
 brings it along: the engine swaps to it with the index, and back to the configured one for a
 version without.
-The live classifier version (``workers.retrain``: ``<checkpoints>/classifier/CURRENT``) is followed
-the same way; a version that fails to load keeps the last good one (or none).
+The live classifier version (:mod:`matcher.classifier_store`: ``<checkpoints>/classifier/CURRENT``) is
+followed the same way; a version that fails to load keeps the last good one (or none).
 
 Scores. Without a classifier a listing photo's artefact score is the descriptor's contrast score
 (``matcher.index``: cosine less half the best other artefact's cosine), the cosine kept beside it.
@@ -44,6 +44,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from lootwatch.matcher.classifier_store import FUSION_FILE, classifier_versions, load_published
+from lootwatch.matcher.fusion import DescriptorCalibration, calibrate_descriptor, fuse
+from lootwatch.matcher.index import GalleryIndex
+from lootwatch.matcher.store import descriptor_spec_for, index_versions, live_descriptor_spec
 from lootwatch.workers.precision import PRECISIONS, choose_precision
 from PIL import Image
 
@@ -51,15 +55,11 @@ from lootwatch.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
-    from lootwatch.matcher.fusion import DescriptorCalibration
-    from lootwatch.matcher.index import GalleryIndex
     from lootwatch.models.classifier import Ensemble, LoadedClassifier
 
     from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-FUSION_FILE = "fusion.json"  # beside classifier.pt: the fused threshold and how it was calibrated
 
 
 @dataclass
@@ -84,8 +84,6 @@ class LiveClassifier:
 
 def fused_matrix(p: np.ndarray, q: np.ndarray, known: np.ndarray, rule: str, weight: float) -> np.ndarray:
     """Fused (n, C) scores; columns the classifier does not know (``known`` False) keep ``q``."""
-    from lootwatch.matcher.fusion import fuse
-
     return np.where(known[None, :], fuse(p, q, weight, rule), q).astype(np.float32)
 
 
@@ -114,8 +112,7 @@ class MatchEngine:
         precision_cache: Path | None = None,
         classifier_dir: Path | None = None,
     ) -> None:
-        from lootwatch.matcher.store import live_descriptor_spec
-        from lootwatch.models.descriptor import load_descriptor
+        from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
 
         self.configured_descriptor = descriptor_spec
         self.descriptor_spec = live_descriptor_spec(index_dir, descriptor_spec)
@@ -125,10 +122,11 @@ class MatchEngine:
         self.top_k = top_k
         self._index: GalleryIndex | None = None
         self._index_version: str | None = None
+        self._index_watch = index_versions(index_dir).watch()
         self._descriptor_calibration: DescriptorCalibration | None = None
         self.classifier_dir = classifier_dir
         self._classifier: LiveClassifier | None = None
-        self._refused: str | None = None  # a classifier version that failed to load: not retried
+        self._classifier_watch = None if classifier_dir is None else classifier_versions(classifier_dir).watch()
         self._checked_at = 0.0
         self.precision = self._choose_precision(precision, precision_batch, precision_cache)
         self.reload_if_changed(force=True)
@@ -180,7 +178,7 @@ class MatchEngine:
         """Use the classifier versions published under ``classifier_dir`` (checked at once)."""
         if self.classifier_dir != classifier_dir:
             self.classifier_dir = classifier_dir
-            self._refused = None
+            self._classifier_watch = classifier_versions(classifier_dir).watch()
             self._reload_classifier()
 
     def reload_if_changed(self, force: bool = False, every_s: float = 5.0) -> bool:
@@ -192,11 +190,9 @@ class MatchEngine:
         return self._reload_classifier() or changed
 
     def _reload_index(self) -> bool:
-        from lootwatch.matcher.index import GalleryIndex
-        from lootwatch.matcher.store import current_version, descriptor_spec_for
-        from lootwatch.models.descriptor import load_descriptor
+        from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
 
-        version = current_version(self.index_dir)
+        version = self._index_watch.changed()  # a version that failed to load is not retried; a newer one is
         if version is None or version == self._index_version:
             return False
         try:
@@ -207,7 +203,6 @@ class MatchEngine:
             if self._index is None:
                 raise  # nothing to keep serving
             log.exception("index %s not loaded; keeping %s", version, self._index_version)
-            self._index_version = version  # not retried every batch; a newer CURRENT is
             return False
         if descriptor is not self.descriptor:
             self.descriptor, self.descriptor_spec = descriptor, spec
@@ -218,25 +213,22 @@ class MatchEngine:
         return True
 
     def _reload_classifier(self) -> bool:
-        if self.classifier_dir is None:
+        if self._classifier_watch is None:
             return False
-        version = _current_classifier(self.classifier_dir)
+        version = self._classifier_watch.changed()  # a version that failed to load is not retried; a newer one is
         live = self._classifier.version if self._classifier else None
-        if version is None or version in (live, self._refused):
+        if version is None or version == live:
             return False
         try:
             loaded = self._load_classifier(version)
         except Exception:  # noqa: BLE001 - any broken version: keep matching with the last good one
             log.exception("classifier %s not loaded; keeping %s", version, live or "the descriptor alone")
-            self._refused = version
             return False
         self._classifier = loaded
         log.info("classifier loaded", extra={"action": "classifier.load", "version": version})
         return True
 
     def _load_classifier(self, version: str) -> LiveClassifier:
-        from lootwatch.workers.retrain import load_published
-
         folder = self.classifier_dir / version  # type: ignore[operator]
         fusion_path = folder / FUSION_FILE
         if not fusion_path.is_file():
@@ -333,8 +325,6 @@ class MatchEngine:
     def descriptor_calibration(self) -> DescriptorCalibration:
         """cosine -> P(same artefact), fitted on this index's gallery vectors (leave-one-out)."""
         if self._descriptor_calibration is None:
-            from lootwatch.matcher.fusion import DescriptorCalibration, calibrate_descriptor
-
             try:
                 ids, vectors = _gallery_vectors(self.index)
                 self._descriptor_calibration = calibrate_descriptor(vectors, ids)
@@ -383,16 +373,6 @@ class MatchEngine:
                 ]
             )
         return out
-
-
-def _current_classifier(root: Path) -> str | None:
-    from lootwatch.workers.retrain import CHECKPOINT
-
-    try:
-        name = (root / "CURRENT").read_text().strip()
-    except FileNotFoundError:
-        return None
-    return name if name and (root / name / CHECKPOINT).is_file() else None
 
 
 def _gallery_vectors(index: GalleryIndex) -> tuple[list[str], np.ndarray]:

@@ -1,15 +1,6 @@
 """Retraining the instance classifier when the gallery changes (an RQ job).
 
-Versions live under ``settings.checkpoints_dir/classifier/``::
-
-    classifier/
-      CURRENT                       the live version's name (replaced atomically)
-      <version>/classifier.pt       checkpoint (card, state_dict, classes)
-      <version>/classifier-2.pt ... further members when ``classifier_backbones`` names several: an
-                                    ensemble whose calibrated softmax is averaged (one version)
-      <version>/card.json           its model card, plus why and from what it was trained
-      <version>/fusion.json         the fused alert threshold for the worker's descriptor (below)
-
+Versions live under ``settings.checkpoints_dir/classifier/`` (:mod:`matcher.classifier_store`).
 A training runs in a private staging folder; only a finished, loadable checkpoint is renamed to
 its version folder, and only then does CURRENT move (write-then-rename). Matching keeps reading
 the previous CURRENT the whole time, and a failed training leaves it untouched.
@@ -36,15 +27,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from lootwatch.matcher.classifier_store import (
+    CARD,
+    FUSION_FILE,
+    classifier_root,
+    classifier_versions,
+    load_published,
+    member_name,
+)
 from lootwatch.models.classifier_data import GalleryPhoto
 
 from lootwatch.core.db import Database
@@ -59,17 +54,10 @@ log = logging.getLogger(__name__)
 
 JOB = "lootwatch.workers.retrain.retrain_classifier"
 JOB_ID = "retrain-classifier"
-CHECKPOINT = "classifier.pt"
-CARD = "card.json"
-FUSION_FILE = "fusion.json"  # read by workers.engine (same name there)
 
 
 class RetrainError(LootwatchError):
     """The gallery cannot train a classifier (too few artefacts or photos)."""
-
-
-def classifier_root(settings: Settings) -> Path:
-    return settings.checkpoints_dir / "classifier"
 
 
 def gallery_photos(db: Database, store: BlobStore) -> list[GalleryPhoto]:
@@ -87,41 +75,6 @@ def gallery_photos(db: Database, store: BlobStore) -> list[GalleryPhoto]:
             raise RetrainError(f"gallery photo {r['stored_path']} of {r['artefact_id']} is missing from the store")
         photos.append(GalleryPhoto(path, r["artefact_id"], r["collection"] or ""))
     return photos
-
-
-def current_version(settings: Settings) -> str | None:
-    pointer = classifier_root(settings) / "CURRENT"
-    if not pointer.is_file():
-        return None
-    name = pointer.read_text().strip()
-    return name if name and (classifier_root(settings) / name / CHECKPOINT).is_file() else None
-
-
-def current_checkpoint(settings: Settings) -> Path | None:
-    """The live classifier checkpoint (its first member for an ensemble), or None before the first training."""
-    version = current_version(settings)
-    return classifier_root(settings) / version / CHECKPOINT if version else None
-
-
-def member_checkpoints(folder: Path) -> list[Path]:
-    """A published version's checkpoints: ``classifier.pt``, then ``classifier-2.pt``, ``classifier-3.pt``..."""
-    paths = [folder / CHECKPOINT]
-    n = 2
-    while (folder / _member_name(n)).is_file():
-        paths.append(folder / _member_name(n))
-        n += 1
-    return paths
-
-
-def _member_name(n: int) -> str:
-    return CHECKPOINT if n == 1 else f"classifier-{n}.pt"
-
-
-def load_published(folder: Path, device: str = "cpu") -> LoadedClassifier | Ensemble:
-    """The classifier a version folder holds: one checkpoint, or the ensemble of its members."""
-    from lootwatch.models.classifier import load_classifiers
-
-    return load_classifiers(member_checkpoints(folder), device)
 
 
 @dataclass
@@ -170,10 +123,10 @@ def retrain(
         raise RetrainError(f"cannot retrain the classifier: {exc}") from exc
     data_sha = ts.sha256()
 
-    root = classifier_root(settings)
-    live = current_version(settings)
+    versions = classifier_versions(classifier_root(settings))
+    live = versions.current()
     if live is not None:
-        cards = [m.card for m in members_of(load_published(root / live))]
+        cards = [m.card for m in members_of(load_published(versions.path(live)))]
         same_config = [TrainConfig.recorded(c.extra.get("config")) for c in cards] == [
             TrainConfig.recorded(cfg) for cfg in configs
         ]
@@ -181,14 +134,12 @@ def retrain(
             log.info("classifier %s already trained on this gallery; nothing to do (%s)", live, reason)
             return RetrainResult("unchanged", live, reason, len(ts.classes), ts.excluded)
 
-    staging = root / f".staging-{uuid.uuid4().hex[:12]}"
-    staging.mkdir(parents=True)
     seconds = 0.0
-    try:
+    with versions.staging() as staging:
         for n, cfg in enumerate(configs, start=1):
             log.info("training classifier member %d/%d (%s)", n, len(configs), cfg.backbone)
             try:
-                result = train_classifier(ts.photos, staging / _member_name(n), cfg, say=log.info, progress=False)
+                result = train_classifier(ts.photos, staging / member_name(n), cfg, say=log.info, progress=False)
             except ModelError as exc:  # e.g. an unknown backbone in classifier_backbones
                 raise RetrainError(f"cannot train classifier member {cfg.backbone}: {exc}") from exc
             seconds += result.seconds
@@ -206,15 +157,8 @@ def retrain(
             "members": [m.card.version for m in members],
         }
         (staging / CARD).write_text(json.dumps(card_doc, indent=1, default=str))
-        final = root / version
-        if final.exists():  # the same weights published before (deterministic training): reuse it
-            shutil.rmtree(staging)
-        else:
-            os.replace(staging, final)
-        _point_current(root, version)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        # the version names the weights: the same weights published before (deterministic training) are reused
+        versions.publish(staging, version, exist_ok=True)
     log.info("classifier %s published (%s), previous %s", version, reason, live)
     return RetrainResult("published", version, reason, len(ts.classes), ts.excluded, seconds)
 
@@ -290,12 +234,6 @@ def calibrate_fusion(
         "impostor": asdict(ScoreStats.of(impostor)),
         "descriptor_logistic": cal.to_dict(),
     }
-
-
-def _point_current(root: Path, version: str) -> None:
-    tmp = root / f".CURRENT-{uuid.uuid4().hex[:8]}"
-    tmp.write_text(version + "\n")
-    os.replace(tmp, root / "CURRENT")
 
 
 def retrain_classifier(

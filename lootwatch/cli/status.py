@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ import typer
 
 from lootwatch.core.db import Database
 from lootwatch.core.settings import Settings
+from lootwatch.core.versioned import VersionedStore
 
 
 @dataclass
@@ -45,13 +47,11 @@ def collect(settings: Settings, db: Database, redis_url: str) -> Status:
                   r.pages, r.listings, r.photos, r.errors
            FROM crawl_runs r JOIN sources s ON s.id = r.source_id ORDER BY r.id DESC LIMIT 5"""
     )
-    current = settings.index_dir / "CURRENT"
-    if current.exists():
-        st.index_version = current.read_text().strip() or None
-        meta = settings.index_dir / (st.index_version or "") / "meta.json"
+    # the index store read without loading FAISS: status stays quick
+    st.index_version = VersionedStore(settings.index_dir).current()
+    if st.index_version is not None:
+        meta = settings.index_dir / st.index_version / "meta.json"
         if meta.exists():
-            import json
-
             st.threshold = json.loads(meta.read_text()).get("threshold")
             st.threshold_source = "calibrated"
     if settings.alert_threshold is not None:

@@ -29,8 +29,8 @@ from lootwatch.core.files import atomic_write
 from lootwatch.core.images import vet_image
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore, file_of
+from lootwatch.matcher.classifier_store import current_checkpoint, current_version
 from lootwatch.web.accounts import authenticate, get_user
-from lootwatch.workers.retrain import current_checkpoint, current_version
 
 PAGE_SIZE = 25
 SESSION_HOURS = 8

@@ -36,8 +36,9 @@ def _import(db: Database, settings: Settings, folder: Path) -> None:
 def test_retrain_publishes_versions_and_keeps_the_last_good_one(
     db: Database, database_url: str, redis_url: str, settings: Settings, shared_dir: Path, tmp_path: Path
 ) -> None:
+    from lootwatch.matcher.classifier_store import classifier_root, current_checkpoint, current_version
     from lootwatch.models.classifier import load_classifier
-    from lootwatch.workers.retrain import classifier_root, current_checkpoint, current_version, enqueue_retrain, retrain
+    from lootwatch.workers.retrain import enqueue_retrain, retrain
 
     torch.set_num_threads(1)
     settings = settings.model_copy(update={"database_url": database_url, "redis_url": redis_url})
@@ -93,8 +94,9 @@ def test_retrain_publishes_versions_and_keeps_the_last_good_one(
 def test_several_backbones_publish_one_ensemble_version(
     db: Database, database_url: str, settings: Settings, shared_dir: Path, tmp_path: Path
 ) -> None:
+    from lootwatch.matcher.classifier_store import classifier_root, load_published, member_checkpoints
     from lootwatch.models.classifier import Ensemble
-    from lootwatch.workers.retrain import classifier_root, load_published, member_checkpoints, retrain
+    from lootwatch.workers.retrain import retrain
 
     torch.set_num_threads(1)
     backbones = ("tf_efficientnet_lite0", "tf_efficientnet_lite1")

@@ -130,8 +130,8 @@ def test_an_ensemble_version_is_followed_as_one_classifier(
     engine_dirs: tuple[MatchEngine, Path], shared_dir: Path
 ) -> None:
     """classifier.pt + classifier-2.pt in one version folder: their calibrated softmax averaged."""
+    from lootwatch.matcher.classifier_store import load_published, member_checkpoints
     from lootwatch.models.classifier import Ensemble, load_classifier
-    from lootwatch.workers.retrain import load_published, member_checkpoints
 
     engine, _ = engine_dirs
     root = engine_dirs[1].parent / "ensemble-classifiers"
