@@ -20,6 +20,7 @@ from lootwatch.matcher.calibrate import Calibration
 from lootwatch.matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, card_dict, embed_images
 from lootwatch.matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
 from lootwatch.matcher.views import GalleryViews, embed_views
+from lootwatch.models.card import card_version
 from PIL import Image
 
 from lootwatch.core.errors import BadInputError
@@ -68,7 +69,7 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "card_version": f"{self.card.get('name')}-{str(self.card.get('weights_sha256', ''))[:12]}",
+            "card_version": card_version(self.card),
             "card": self.card,
             "metrics": self.metrics.to_dict(),
             "by_collection": {k: m.to_dict() for k, m in self.by_collection.items()},

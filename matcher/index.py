@@ -46,10 +46,12 @@ import faiss
 import numpy as np
 from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
 from lootwatch.matcher.views import GalleryViews, embed_views
+from lootwatch.models.card import IDENTITY_FIELDS, card_version
 from PIL import Image
 
 from lootwatch.core.errors import BadInputError
 from lootwatch.core.files import atomic_write
+from lootwatch.core.gallery_photos import GalleryPhoto
 
 KINDS = ("flat", "hnsw", "ivfpq")
 INDEX_FILE = "index.faiss"
@@ -57,18 +59,6 @@ META_FILE = "meta.json"
 FORMAT = 1
 DEFAULT_CONTRAST = 0.5  # see the module doc
 IVFPQ_MIN_PHOTOS = 10_000  # k-means over 256 PQ centroids wants ~39 points each
-# card fields that change the vectors a descriptor gives; any difference refuses an index
-IDENTITY_FIELDS = (
-    "name",
-    "arch",
-    "backbone",
-    "backbone_weights",
-    "dim",
-    "input_size",
-    "mean",
-    "std",
-    "weights_sha256",
-)
 
 
 @dataclass(frozen=True)
@@ -78,13 +68,6 @@ class ArtefactHit:
     photo_id: int  # the photo that gave that score
     rank: int  # 0 = best artefact
     similarity: float = math.nan  # best cosine over the artefact's photos
-
-
-@dataclass(frozen=True)
-class GalleryPhoto:
-    photo_id: int
-    artefact_id: str
-    image: Image.Image
 
 
 class EmbedsImages(Protocol):
@@ -103,12 +86,6 @@ def card_dict(card: Any) -> dict[str, Any]:
     if isinstance(card, Mapping):
         return json.loads(json.dumps(dict(card)))  # normalise tuples to lists, as meta.json holds them
     raise TypeError(f"not a model card: {type(card).__name__}")
-
-
-def card_version(card: Any) -> str:
-    """``ModelCard.version`` computed from either form."""
-    d = card_dict(card)
-    return f"{d.get('name', '?')}-{str(d.get('weights_sha256', ''))[:12]}"
 
 
 def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
@@ -230,14 +207,14 @@ class GalleryIndex:
         items = list(photos)
         if not items:
             raise BadInputError("cannot build a gallery index from no photos")
-        images = [p.image for p in items]
+        images = [p.pixels() for p in items]
         artefact_ids = [p.artefact_id for p in items]
         views = options.get("views")
         views = views if isinstance(views, GalleryViews) else GalleryViews.from_dict(views)
         vectors = embed_views(descriptor, images, views, batch_size=batch_size, progress=progress)
         index = cls.from_vectors(
             descriptor.card,
-            [p.photo_id for p in items],
+            [p.key() for p in items],
             artefact_ids,
             vectors,
             kind=kind,
@@ -550,4 +527,4 @@ def _repeated(ids: np.ndarray) -> set[int]:
     return {int(i) for i in uniq[n > 1]}
 
 
-__all__ = ["ArtefactHit", "GalleryIndex", "GalleryPhoto", "KINDS", "card_version", "embed_images"]
+__all__ = ["ArtefactHit", "GalleryIndex", "KINDS", "card_version", "embed_images"]

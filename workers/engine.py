@@ -23,7 +23,7 @@ With one, each artefact ``a`` of the index gets (see :mod:`matcher.fusion`)
   until the retraining job publishes a version that knows it.
 
 The fused alert threshold is calibrated on the gallery alone when the classifier is published
-(``workers.retrain.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.calibrate`
+(``matcher.fusion_threshold.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.calibrate`
 applied to fused scores) and read from the version's ``fusion.json``; a version without one for
 this descriptor is refused.
 
@@ -38,14 +38,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from lootwatch.matcher.classifier_store import FUSION_FILE, classifier_versions, load_published
-from lootwatch.matcher.fusion import DescriptorCalibration, calibrate_descriptor, fuse
+from lootwatch.matcher.fused_scores import classifier_columns, fused_matrix
+from lootwatch.matcher.fusion import DescriptorCalibration, calibrate_descriptor
 from lootwatch.matcher.index import GalleryIndex
 from lootwatch.matcher.store import descriptor_spec_for, index_versions, live_descriptor_spec
 from lootwatch.workers.precision import PRECISIONS, choose_precision
@@ -80,24 +80,6 @@ class LiveClassifier:
     @property
     def threshold(self) -> float:
         return float(self.fusion["threshold"])
-
-
-def fused_matrix(p: np.ndarray, q: np.ndarray, known: np.ndarray, rule: str, weight: float) -> np.ndarray:
-    """Fused (n, C) scores; columns the classifier does not know (``known`` False) keep ``q``."""
-    return np.where(known[None, :], fuse(p, q, weight, rule), q).astype(np.float32)
-
-
-def classifier_columns(
-    model: LoadedClassifier | Ensemble, probs: np.ndarray, classes: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Classifier probabilities re-ordered to ``classes`` (0 where unknown) and the known mask."""
-    col = {c: i for i, c in enumerate(model.classes)}
-    known = np.array([c in col for c in classes], dtype=bool)
-    p = np.zeros((len(probs), len(classes)), dtype=np.float32)
-    for j, c in enumerate(classes):
-        if c in col:
-            p[:, j] = probs[:, col[c]]
-    return p, known
 
 
 class MatchEngine:

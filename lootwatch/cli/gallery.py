@@ -46,14 +46,14 @@ def _queue_retraining(redis_url: str, queue_name: str, report: ImportReport) -> 
     """The classifier knows only the artefacts it was trained on: queue its retraining (the workers
     run it; matching keeps the live classifier version until the new one is published)."""
     from lootwatch.core.queueing import photo_queue
-    from lootwatch.workers.retrain import JOB_ID, enqueue_retrain
+    from lootwatch.workers.jobs import RETRAIN_JOB_ID, enqueue_retrain  # heavy import: faiss, via the worker's engine
 
     reason = f"gallery import: {report.artefacts_added} artefacts and {report.photos_added} photos added"
     job = enqueue_retrain(photo_queue(redis_url, queue_name), reason)
     if job is None:
-        typer.echo(f"classifier retraining already queued (job {JOB_ID}); it will read this gallery")
+        typer.echo(f"classifier retraining already queued (job {RETRAIN_JOB_ID}); it will read this gallery")
     else:
-        typer.echo(f"classifier retraining queued (job {JOB_ID}: {reason})")
+        typer.echo(f"classifier retraining queued (job {RETRAIN_JOB_ID}: {reason})")
 
 
 @gallery_app.command("list")

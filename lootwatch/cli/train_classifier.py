@@ -99,10 +99,10 @@ def _photos(gallery: str) -> list[GalleryPhoto]:
         return read_gallery(gallery)
     from lootwatch.cli.context import running
     from lootwatch.core.storage import BlobStore
-    from lootwatch.workers.retrain import gallery_photos
+    from lootwatch.matcher.retrain import training_photos
 
     with running() as (s, db, _urls):
-        photos = gallery_photos(db, BlobStore(s.store_dir))
+        photos = training_photos(db, BlobStore(s.store_dir))
     artefacts = {p.artefact_id for p in photos}
     typer.echo(f"gallery in Postgres: {len(photos)} photos of {len(artefacts)} artefacts")
     return photos

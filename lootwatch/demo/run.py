@@ -161,7 +161,7 @@ def prepare(
     how = index.calibration.get("queries", "the gallery")
     say(f"     index {index.version}, alert threshold {index.threshold:.3f} (calibrated on {how})")
     if classifier:
-        from lootwatch.workers.retrain import retrain
+        from lootwatch.matcher.retrain import retrain
 
         say("     training the instance classifier on the gallery (workers fuse it with the descriptor)")
         trained = retrain(settings, db, "demo gallery")

@@ -76,7 +76,8 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     from lootwatch.matcher.classifier_store import classifier_root, current_version
     from lootwatch.workers.context import WorkerContext, install
     from lootwatch.workers.engine import MatchEngine
-    from lootwatch.workers.retrain import JOB_ID, enqueue_retrain
+    from lootwatch.workers.jobs import RETRAIN_JOB_ID as JOB_ID
+    from lootwatch.workers.jobs import enqueue_retrain
 
     torch.set_num_threads(1)
     settings = Settings(

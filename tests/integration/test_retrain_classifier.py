@@ -37,8 +37,9 @@ def test_retrain_publishes_versions_and_keeps_the_last_good_one(
     db: Database, database_url: str, redis_url: str, settings: Settings, shared_dir: Path, tmp_path: Path
 ) -> None:
     from lootwatch.matcher.classifier_store import classifier_root, current_checkpoint, current_version
+    from lootwatch.matcher.retrain import retrain
     from lootwatch.models.classifier import load_classifier
-    from lootwatch.workers.retrain import enqueue_retrain, retrain
+    from lootwatch.workers.jobs import enqueue_retrain
 
     torch.set_num_threads(1)
     settings = settings.model_copy(update={"database_url": database_url, "redis_url": redis_url})
@@ -95,8 +96,8 @@ def test_several_backbones_publish_one_ensemble_version(
     db: Database, database_url: str, settings: Settings, shared_dir: Path, tmp_path: Path
 ) -> None:
     from lootwatch.matcher.classifier_store import classifier_root, load_published, member_checkpoints
+    from lootwatch.matcher.retrain import retrain
     from lootwatch.models.classifier import Ensemble
-    from lootwatch.workers.retrain import retrain
 
     torch.set_num_threads(1)
     backbones = ("tf_efficientnet_lite0", "tf_efficientnet_lite1")

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from lootwatch.matcher.fused_scores import fused_matrix
 from lootwatch.matcher.index import GalleryIndex
 from lootwatch.matcher.store import publish
-from lootwatch.workers.engine import Hit, MatchEngine, fused_matrix
+from lootwatch.workers.engine import Hit, MatchEngine
 from PIL import Image
 
 from lootwatch.core.settings import Settings
