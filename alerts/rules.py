@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+from lootwatch.alerts.outbox import enqueue_notices
 from lootwatch.matcher.geometry import GeometryResult, geometric_check
 from psycopg.types.json import Jsonb
 
@@ -127,8 +128,6 @@ def decide_alerts(
     ``threshold`` is the global one (settings or the index's calibration); ``rules`` overrides
     what is otherwise read from ``settings``.
     """
-    from lootwatch.alerts.outbox import enqueue_notices
-
     rules = rules or AlertRules.from_settings(settings, threshold)
     store = store or BlobStore(settings.store_dir)
     rows = conn.execute(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from tqdm import tqdm
+
 from lootwatch.core.db import Database
 from lootwatch.core.errors import BadInputError
 from lootwatch.core.gallery_photos import GalleryPhoto, PhotoLimits, read_gallery_photos
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
+from lootwatch.matcher.views import GalleryViews
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +41,11 @@ def build_and_publish(
     and its threshold cross-fitted (:mod:`matcher.tuning`); the tuned copy is published with the index.
     A gallery too small for that (fewer than 3 artefacts) is indexed with the descriptor as it is.
     """
-    from tqdm import tqdm
-
-    from lootwatch.matcher.index import GalleryIndex
-    from lootwatch.matcher.store import publish
-    from lootwatch.matcher.tuning import MIN_ARTEFACTS, tune_on_gallery
-    from lootwatch.matcher.views import GalleryViews
-    from lootwatch.models.descriptor import load_descriptor
-    from lootwatch.models.finetune import gallery_hash
+    from lootwatch.matcher.index import GalleryIndex  # heavy import: faiss
+    from lootwatch.matcher.store import publish  # heavy import: faiss
+    from lootwatch.matcher.tuning import MIN_ARTEFACTS, tune_on_gallery  # heavy import: faiss
+    from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
+    from lootwatch.models.finetune import gallery_hash  # heavy import: torch
 
     spec = descriptor_spec or settings.descriptor
     views = GalleryViews(settings.gallery_scales, settings.gallery_mirror)

@@ -44,9 +44,10 @@ from typing import Any, Protocol
 
 import faiss
 import numpy as np
+from lootwatch.matcher.calibrate import calibrate_threshold, calibrate_with_descriptor
 from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
 from lootwatch.matcher.views import GalleryViews, embed_views
-from lootwatch.models.card import IDENTITY_FIELDS, card_version
+from lootwatch.models.card import IDENTITY_FIELDS, card_dict, card_version
 from PIL import Image
 
 from lootwatch.core.errors import BadInputError
@@ -77,15 +78,6 @@ class EmbedsImages(Protocol):
     def card(self) -> Any: ...
 
     def embed(self, images: list[Image.Image]) -> np.ndarray: ...
-
-
-def card_dict(card: Any) -> dict[str, Any]:
-    """A ModelCard or its dict form -> a plain JSON-able dict."""
-    if hasattr(card, "to_dict"):
-        return dict(card.to_dict())
-    if isinstance(card, Mapping):
-        return json.loads(json.dumps(dict(card)))  # normalise tuples to lists, as meta.json holds them
-    raise TypeError(f"not a model card: {type(card).__name__}")
 
 
 def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
@@ -244,8 +236,6 @@ class GalleryIndex:
     ) -> None:
         """Set ``threshold`` from the gallery alone: re-staged copies of ``images`` when given
         with their ``descriptor``, else the gallery vectors themselves (leave-one-out)."""
-        from lootwatch.matcher.calibrate import calibrate_threshold, calibrate_with_descriptor
-
         if descriptor is not None and images is not None:
             result = calibrate_with_descriptor(
                 lambda imgs: embed_images(descriptor, imgs, batch_size=batch_size, progress=progress),
@@ -527,4 +517,4 @@ def _repeated(ids: np.ndarray) -> set[int]:
     return {int(i) for i in uniq[n > 1]}
 
 
-__all__ = ["ArtefactHit", "GalleryIndex", "KINDS", "card_version", "embed_images"]
+__all__ = ["ArtefactHit", "GalleryIndex", "KINDS", "card_dict", "card_version", "embed_images"]

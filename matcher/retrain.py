@@ -75,7 +75,7 @@ def retrain(
 
     One classifier per ``settings.classifier_backbones`` (several: an ensemble, published as one version)."""
     from lootwatch.models.classifier import members_of  # heavy import: torch
-    from lootwatch.models.classifier_train import TrainConfig, benchmark_config, train_classifier  # torch too
+    from lootwatch.models.classifier_train import TrainConfig, benchmark_config, train_classifier  # heavy import: torch
 
     photos = training_photos(db, BlobStore(settings.store_dir))
     overrides: dict[str, Any] = {"pretrained": pretrained, "name": "classifier"}

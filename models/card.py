@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,15 @@ class ModelCard:
             )
         except (TypeError, ValueError) as exc:
             raise ModelError(f"malformed model card: {exc}") from exc
+
+
+def card_dict(card: Any) -> dict[str, Any]:
+    """A ModelCard (or anything with ``to_dict``) or its dict form -> a plain JSON-able dict."""
+    if hasattr(card, "to_dict"):
+        return dict(card.to_dict())
+    if isinstance(card, Mapping):
+        return json.loads(json.dumps(dict(card)))  # normalise tuples to lists, as meta.json holds them
+    raise TypeError(f"not a model card: {type(card).__name__}")
 
 
 def card_version(card: ModelCard | Mapping[str, Any]) -> str:

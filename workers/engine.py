@@ -124,7 +124,7 @@ class MatchEngine:
         return requested
 
     def set_precision(self, precision: str) -> None:
-        import torch
+        import torch  # heavy import
 
         fmt = torch.channels_last if precision == "channels_last" else torch.contiguous_format
         self.descriptor.to(memory_format=fmt)  # type: ignore[call-overload]
@@ -241,7 +241,7 @@ class MatchEngine:
         photo larger than that at a reduced scale loses nothing they see (see ``vet_image``)."""
         sizes = [*self.descriptor.card.input_size]
         if self._classifier is not None:
-            from lootwatch.models.classifier import focuses, members_of
+            from lootwatch.models.classifier import focuses, members_of  # heavy import: torch
 
             for member in members_of(self._classifier.model):
                 # a focusing classifier reads a crop of the photo: twice its side, so the crop is not upsampled
@@ -251,7 +251,7 @@ class MatchEngine:
 
     def forward(self, x: torch.Tensor, precision: str | None = None) -> torch.Tensor:
         """One batch through the descriptor in the chosen (or given) precision; float32 rows out."""
-        import torch
+        import torch  # heavy import
 
         mode = precision or self.precision
         with torch.inference_mode():

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 
+import click
 import typer
 
 from lootwatch.core.errors import user_errors
@@ -74,8 +75,6 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors arrive here with standalone_mode=False
-        import click
-
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import typer
 
+from lootwatch.cli.context import running
 from lootwatch.core.errors import ConfigError
+from lootwatch.crawlers.extract import extract_page
+from lootwatch.crawlers.sites import load_sites
 
 
 def _sites(sites_file: Path | None, default: Path | None, names: list[str] | None):  # type: ignore[no-untyped-def]
-    from lootwatch.crawlers.sites import load_sites
-
     available = load_sites(sites_file or default)
     if not names:
         return list(available.values())
@@ -37,8 +38,7 @@ def crawl(
     sites_file: Path | None = typer.Option(None, "--sites-file", help="TOML sites file (default: settings / bundled)."),
 ) -> None:
     """Crawl sites once: listings, page snapshots and photos are stored; new photos are queued."""
-    from lootwatch.cli.context import running
-    from lootwatch.crawlers.run import run_crawl
+    from lootwatch.crawlers.run import run_crawl  # heavy import: playwright
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)
@@ -56,8 +56,6 @@ def extract(
     ),
 ) -> None:
     """Print what the crawler reads from a saved page, as JSON."""
-    from lootwatch.crawlers.extract import extract_page
-
     try:
         result = extract_page(page.read_text(encoding="utf-8", errors="replace"), url, adapter=adapter)
     except ValueError as exc:
@@ -72,8 +70,7 @@ def scheduler(
     once: bool = typer.Option(False, "--once", help="Run the due sites once and exit."),
 ) -> None:
     """Crawl each site on its cadence; two runs of one site never overlap."""
-    from lootwatch.cli.context import running
-    from lootwatch.crawlers.scheduler import run_scheduler
+    from lootwatch.crawlers.scheduler import run_scheduler  # heavy import: playwright
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import typer
 
+from lootwatch.alerts.evidence import build_evidence_zip
 from lootwatch.cli.context import running
 from lootwatch.core.files import atomic_write
+from lootwatch.core.storage import BlobStore
 
 
 def register(app: typer.Typer) -> None:
@@ -18,9 +20,6 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="ZIP to write (default: evidence-ALERT_ID.zip)."),
     ) -> None:
         """Page snapshots, photos, matched gallery photos, scores, versions and decisions, with hashes."""
-        from lootwatch.alerts.evidence import build_evidence_zip
-        from lootwatch.core.storage import BlobStore
-
         with running() as (s, db, _urls):
             data = build_evidence_zip(db, BlobStore(s.store_dir), alert_id)
         path = out or Path(f"evidence-{alert_id}.zip")

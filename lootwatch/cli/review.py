@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lootwatch.alerts.review import count_items, decide, list_items, show_item
+from lootwatch.alerts.states import allowed_actions
 from lootwatch.cli.context import running
 
 review_app = typer.Typer(help="Review possible matches: list, show, decide.", no_args_is_help=True)
@@ -41,8 +43,6 @@ def list_cmd(
     site: str | None = typer.Option(None, help="Only listings of this site."),
 ) -> None:
     """Review items, newest first."""
-    from lootwatch.alerts.review import count_items, list_items
-
     with running() as (_, db, _urls):
         rows = list_items(db, state=state, limit=limit, site=site)
         total = count_items(db, state=state, site=site)
@@ -66,9 +66,6 @@ def list_cmd(
 @review_app.command("show")
 def show_cmd(item_id: int = typer.Argument(..., help="Review item id.")) -> None:
     """One item: listing, artefact, scores, photos, evidence and decisions."""
-    from lootwatch.alerts.review import show_item
-    from lootwatch.alerts.states import allowed_actions
-
     with running() as (_, db, _urls):
         d = show_item(db, item_id)
     item, listing, artefact = d["item"], d["listing"], d["artefact"]
@@ -134,8 +131,6 @@ def decide_cmd(
     actor: str = typer.Option(None, help="Who decides (default: the OS user)."),
 ) -> None:
     """Confirm, dismiss or escalate an item; the decision is appended to the audit log."""
-    from lootwatch.alerts.review import decide
-
     with running() as (_, db, _urls):
         d = decide(db, item_id, action.value, actor or _os_user(), comment)
     typer.echo(f"review item {d.review_item_id}: {d.from_state} -> {d.to_state} by {d.actor}")

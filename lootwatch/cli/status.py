@@ -8,7 +8,9 @@ from typing import Any
 
 import typer
 
+from lootwatch.cli.context import running
 from lootwatch.core.db import Database
+from lootwatch.core.queueing import photo_queue
 from lootwatch.core.settings import Settings
 from lootwatch.core.versioned import VersionedStore
 
@@ -32,8 +34,6 @@ def _counts(db: Database, table: str, column: str) -> dict[str, int]:
 
 
 def collect(settings: Settings, db: Database, redis_url: str) -> Status:
-    from lootwatch.core.queueing import photo_queue
-
     try:
         depth: int | None = photo_queue(redis_url, settings.queue_name).count
     except Exception:  # noqa: BLE001 - status must show what it can
@@ -86,7 +86,5 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status() -> None:
         """Queue depth, photos / review items / notices by state, last crawl runs, live index."""
-        from lootwatch.cli.context import running
-
         with running() as (s, db, urls):
             typer.echo(render(collect(s, db, urls.redis_url)))

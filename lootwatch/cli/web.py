@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -14,8 +16,6 @@ users_app = typer.Typer(help="Accounts of the review web app.", no_args_is_help=
 
 def _password(password_stdin: bool) -> str:
     if password_stdin:
-        import sys
-
         return sys.stdin.readline().rstrip("\n")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
@@ -27,7 +27,7 @@ def add_cmd(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ) -> None:
     """Create an account (the password is asked for, never taken as an argument)."""
-    from lootwatch.web.accounts import add_user
+    from lootwatch.web.accounts import add_user  # heavy import: argon2, only for the web commands
 
     password = _password(password_stdin)
     with running() as (_, db, _urls):
@@ -41,7 +41,7 @@ def password_cmd(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ) -> None:
     """Set a new password."""
-    from lootwatch.web.accounts import set_password
+    from lootwatch.web.accounts import set_password  # heavy import: argon2, only for the web commands
 
     password = _password(password_stdin)
     with running() as (_, db, _urls):
@@ -52,7 +52,7 @@ def password_cmd(
 @users_app.command("list")
 def list_cmd() -> None:
     """Accounts and their last login."""
-    from lootwatch.web.accounts import list_users
+    from lootwatch.web.accounts import list_users  # heavy import: argon2, only for the web commands
 
     with running() as (_, db, _urls):
         rows = list_users(db)
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         """Serve the review app: queue, evidence, decisions with audit log."""
         import uvicorn
 
-        from lootwatch.web.app import create_app
+        from lootwatch.web.app import create_app  # heavy import: FastAPI, only for `lootwatch web`
 
         with running() as (s, db, _urls):
             if not db.fetchone("SELECT 1 AS x FROM users WHERE disabled_at IS NULL LIMIT 1"):

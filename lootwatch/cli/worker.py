@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         burst: bool = typer.Option(False, help="Exit when the queue is empty."),
     ) -> None:
         """Run RQ workers (model and index loaded once per process, photos matched in batches)."""
-        from lootwatch.workers.process import run_pool, run_worker
+        from lootwatch.workers.process import run_pool, run_worker  # heavy import: faiss
 
         with running() as (s, _db, urls):
             child_settings = resolved(s, urls)
