@@ -19,8 +19,6 @@ from lootwatch.core.metrics import ERRORS, JOB_LATENCY, PHOTOS
 
 log = logging.getLogger(__name__)
 
-RETRAIN_JOB_ID = "retrain-classifier"  # one retraining waits at a time
-
 # A database outage shorter than this is ridden out inside the job; a longer one fails the job and
 # the sweeper queues the photo again once the database is back (Postgres still says 'queued').
 DB_OUTAGE_PATIENCE_S = 120.0
@@ -84,20 +82,3 @@ def retrain_classifier(
     """Retrain the classifier from the Postgres gallery of this worker's settings (``matcher.retrain``)."""
     ctx = current()
     return retrain(ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views).to_dict()
-
-
-def enqueue_retrain(queue: Queue, reason: str, **kwargs: Any) -> Job | None:
-    """Queue a retraining (``queue``: an RQ queue with the JSON serializer); None when one is
-    already waiting: it will read the gallery as it is when it starts, so one is enough. A running
-    one does not count, since it may have read the gallery before this change."""
-    existing = Job.fetch_many([RETRAIN_JOB_ID], connection=queue.connection, serializer=queue.serializer)[0]
-    if existing is not None and existing.get_status(refresh=False) in ("queued", "deferred", "scheduled"):
-        return None
-    return queue.enqueue(
-        retrain_classifier,
-        args=(reason,),
-        kwargs=kwargs,
-        job_id=RETRAIN_JOB_ID,
-        job_timeout=3600,
-        description=f"retrain the instance classifier: {reason}",
-    )

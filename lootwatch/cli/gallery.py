@@ -10,7 +10,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from lootwatch.cli.context import running
-from lootwatch.core.queueing import photo_queue
+from lootwatch.core.queueing import RETRAIN_JOB_ID, enqueue_retrain, photo_queue
 from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import ImportReport, import_gallery
 
@@ -46,7 +46,6 @@ def import_cmd(
 def _queue_retraining(redis_url: str, queue_name: str, report: ImportReport) -> None:
     """The classifier knows only the artefacts it was trained on: queue its retraining (the workers
     run it; matching keeps the live classifier version until the new one is published)."""
-    from lootwatch.workers.jobs import RETRAIN_JOB_ID, enqueue_retrain  # heavy import: faiss, via the worker's engine
 
     reason = f"gallery import: {report.artefacts_added} artefacts and {report.photos_added} photos added"
     job = enqueue_retrain(photo_queue(redis_url, queue_name), reason)

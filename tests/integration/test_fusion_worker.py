@@ -76,8 +76,9 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     from lootwatch.matcher.classifier_store import classifier_root, current_version
     from lootwatch.workers.context import WorkerContext, install
     from lootwatch.workers.engine import MatchEngine
-    from lootwatch.workers.jobs import RETRAIN_JOB_ID as JOB_ID
-    from lootwatch.workers.jobs import enqueue_retrain
+
+    from lootwatch.core.queueing import RETRAIN_JOB_ID as JOB_ID
+    from lootwatch.core.queueing import enqueue_retrain
 
     torch.set_num_threads(1)
     settings = Settings(

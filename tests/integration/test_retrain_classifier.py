@@ -39,7 +39,8 @@ def test_retrain_publishes_versions_and_keeps_the_last_good_one(
     from lootwatch.matcher.classifier_store import classifier_root, current_checkpoint, current_version
     from lootwatch.matcher.retrain import retrain
     from lootwatch.models.classifier import load_classifier
-    from lootwatch.workers.jobs import enqueue_retrain
+
+    from lootwatch.core.queueing import enqueue_retrain
 
     torch.set_num_threads(1)
     settings = settings.model_copy(update={"database_url": database_url, "redis_url": redis_url})
