@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system.sh | sha256sum | cut -c1-12)
 
-.PHONY: install demo test test-unit test-integration lint bench clean
+.PHONY: install demo test test-unit test-integration test-acceptance lint bench clean
 
 install: $(STAMP)
 
@@ -28,6 +28,9 @@ test-unit: install
 
 test-integration: install
 	$(BIN)/pytest -q tests/integration
+
+test-acceptance: install
+	$(BIN)/pytest -q tests/acceptance
 
 lint: install
 	$(BIN)/ruff check .

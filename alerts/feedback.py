@@ -128,7 +128,7 @@ def _index_new_photos(
     listing_photo_ids: list[int],
     descriptor: Any,
 ) -> tuple[list[int], str | None]:
-    from lootwatch.matcher.store import live_descriptor_spec, load_current, publish
+    from lootwatch.matcher.store import live_descriptor_spec, load_current, publish  # heavy import: faiss
 
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INDEX_LOCK,))
@@ -136,7 +136,7 @@ def _index_new_photos(
         spec = live_descriptor_spec(settings.index_dir, settings.descriptor)
         bundled = spec != settings.descriptor
         if descriptor is None:
-            from lootwatch.models.descriptor import load_descriptor
+            from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
 
             descriptor = load_descriptor(spec)
         index = load_current(settings.index_dir, expect_card=descriptor.card)

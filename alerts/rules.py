@@ -7,7 +7,7 @@ A pair opens an item when
    global / calibrated one), and
 2. there is agreeing evidence: at least ``min_agreeing_photos`` distinct photos of the listing
    pass (1), OR the local features of the best listing photo and its best gallery photo agree
-   geometrically (ORB keypoints + RANSAC homography with ``min_inliers`` inliers).
+   geometrically (``matcher.geometry``: ORB keypoints + RANSAC homography with ``min_inliers`` inliers).
 
 One item per (listing, artefact). A relisted object, a listing sharing a photo with an earlier
 listing that already has an item (or a link) for the artefact, is linked to that item in
@@ -19,13 +19,14 @@ them, and a second notice would be noise.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+from lootwatch.alerts.outbox import enqueue_notices
+from lootwatch.matcher.geometry import GeometryResult, geometric_check
 from psycopg.types.json import Jsonb
 
 from lootwatch.core.db import Conn
@@ -34,10 +35,6 @@ from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
 
 log = logging.getLogger(__name__)
-
-# ORB needs room around keypoints (31 px patches): tiny photos are upscaled before detection
-_GEOMETRY_MIN_SIDE = 256
-_GEOMETRY_MAX_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -74,125 +71,6 @@ class AlertRules:
             raise ConfigError(f"alert_min_agreeing_photos must be at least 1, got {self.min_agreeing_photos}")
         if self.min_inliers < 4:
             raise ConfigError(f"alert_min_inliers must be at least 4 (a homography needs 4), got {self.min_inliers}")
-
-
-# ---- geometric verification --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GeometryResult:
-    available: bool  # False: OpenCV missing or an image unreadable (reason says which)
-    keypoints: tuple[int, int] = (0, 0)
-    good_matches: int = 0
-    inliers: int = 0
-    passed: bool = False
-    reason: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _gray(data: bytes) -> tuple[Any, float, float]:
-    """The photo in gray, resized for ORB, and the x and y factors from the photo's own pixels."""
-    import numpy as np
-    from PIL import Image
-
-    opened = Image.open(io.BytesIO(data))
-    width, height = opened.size
-    opened.draft("L", (_GEOMETRY_MAX_SIDE, _GEOMETRY_MAX_SIDE))  # JPEG: decode already reduced
-    img = opened.convert("L")
-    scale = 1.0
-    if min(img.size) < _GEOMETRY_MIN_SIDE:
-        scale = _GEOMETRY_MIN_SIDE / min(img.size)
-    if max(img.size) * scale > _GEOMETRY_MAX_SIDE:
-        scale = _GEOMETRY_MAX_SIDE / max(img.size)
-    if scale != 1.0:
-        img = img.resize(
-            (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BICUBIC
-        )
-    return np.asarray(img), img.width / width, img.height / height
-
-
-@dataclass(frozen=True)
-class _OrbFit:
-    keypoints: tuple[int, int]
-    good: list[Any]  # cv2.DMatch pairs that passed the ratio test
-    query_points: Any  # (n, 2) float32, one row per good match, in the resized query
-    reference_points: Any
-    homography: Any = None
-    inlier_mask: Any = None
-    reason: str = ""
-
-
-def _orb_ransac(a: Any, b: Any) -> _OrbFit:
-    import cv2
-    import numpy as np
-
-    cv2.setNumThreads(1)  # shares the worker's core with torch
-    orb = cv2.ORB.create(nfeatures=1500, fastThreshold=12)
-    ka, da = orb.detectAndCompute(a, None)
-    kb, db = orb.detectAndCompute(b, None)
-    counts = (len(ka), len(kb))
-    none = np.zeros((0, 2), np.float32)
-    if da is None or db is None or len(ka) < 4 or len(kb) < 4:
-        return _OrbFit(counts, [], none, none, reason="too few keypoints")
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
-    src = np.array([ka[m.queryIdx].pt for m in good], dtype=np.float32).reshape(-1, 2)
-    dst = np.array([kb[m.trainIdx].pt for m in good], dtype=np.float32).reshape(-1, 2)
-    if len(good) < 4:
-        return _OrbFit(counts, good, src, dst, reason="too few matching keypoints")
-    h, mask = cv2.findHomography(src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), cv2.RANSAC, 5.0)
-    if h is None or mask is None:
-        return _OrbFit(counts, good, src, dst, reason="no homography")
-    return _OrbFit(counts, good, src, dst, h, mask.ravel().astype(bool))
-
-
-def geometric_check(query: bytes, reference: bytes, min_inliers: int = 12) -> GeometryResult:
-    """Do ``query`` and ``reference`` show the same surface? ORB + ratio test + RANSAC homography.
-
-    A homography fits a flat or distant object seen from two viewpoints; for the few-degree
-    view changes between a listing photo and a museum photo of the same side it holds well enough,
-    while unrelated objects leave only a handful of chance inliers.
-    """
-    try:
-        import cv2  # noqa: F401
-        import numpy as np
-    except ImportError:
-        return GeometryResult(False, reason="opencv-python-headless is not installed")
-    try:
-        (a, _, _), (b, _, _) = _gray(query), _gray(reference)
-    except (OSError, ValueError) as exc:
-        return GeometryResult(False, reason=f"unreadable image: {exc}")
-    fit = _orb_ransac(a, b)
-    if fit.homography is None:
-        return GeometryResult(True, fit.keypoints, len(fit.good), reason=fit.reason)
-    # distinct reference keypoints: many query points collapsing onto a few is no evidence
-    inliers = len({fit.good[i].trainIdx for i in np.flatnonzero(fit.inlier_mask)})
-    # a (near-)singular or mirroring homography is a chance fit, not the same surface
-    det = float(np.linalg.det(fit.homography[:2, :2]))
-    plausible = 0.05 < det < 20.0
-    passed = plausible and inliers >= min_inliers
-    reason = "" if plausible else f"implausible homography (det {det:.3g})"
-    return GeometryResult(True, fit.keypoints, len(fit.good), inliers, passed, reason)
-
-
-Point = tuple[float, float]
-
-
-def inlier_pairs(query: bytes, reference: bytes) -> list[tuple[Point, Point]]:
-    """The RANSAC inlier keypoint pairs of :func:`geometric_check`, as (query point, reference point)
-    in each photo's own pixel coordinates: what a picture of the check draws. Empty when the check
-    finds no homography; :class:`ImportError` without OpenCV, ``OSError``/``ValueError`` for a bad image."""
-    (a, ax, ay), (b, bx, by) = _gray(query), _gray(reference)
-    fit = _orb_ransac(a, b)
-    if fit.homography is None:
-        return []
-    return [
-        ((float(q[0]) / ax, float(q[1]) / ay), (float(r[0]) / bx, float(r[1]) / by))
-        for q, r, keep in zip(fit.query_points, fit.reference_points, fit.inlier_mask, strict=True)
-        if keep
-    ]
 
 
 # ---- the rule ----------------------------------------------------------------------------
@@ -250,8 +128,6 @@ def decide_alerts(
     ``threshold`` is the global one (settings or the index's calibration); ``rules`` overrides
     what is otherwise read from ``settings``.
     """
-    from lootwatch.alerts.outbox import enqueue_notices
-
     rules = rules or AlertRules.from_settings(settings, threshold)
     store = store or BlobStore(settings.store_dir)
     rows = conn.execute(

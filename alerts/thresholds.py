@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from lootwatch.core.db import Database
 from lootwatch.core.errors import BadInputError
@@ -43,8 +43,6 @@ class CollectionReport:
     reason: str = ""  # why there is no suggestion
 
     def to_dict(self) -> dict:
-        from dataclasses import asdict
-
         return asdict(self)
 
 

@@ -85,8 +85,8 @@ def _bare_child(settings_json: str, photos: list[bytes], barrier, out) -> None: 
         settings.index_dir,
         device=pick_device(settings.device),
         precision=settings.precision,
-        calibration_batch=settings.batch_size,
-        calibration_cache=settings.data_dir / "cache" / "precision.json",
+        precision_batch=settings.batch_size,
+        precision_cache=settings.data_dir / "cache" / "precision.json",
     )
     images = [vet_image(p, with_phash=False).image for p in photos]
     b = settings.batch_size

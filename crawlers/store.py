@@ -167,6 +167,20 @@ def _listing_values(page: PageResult) -> dict[str, Any]:
     }
 
 
+def _runs_without_repeats(fetched: list[FetchedPage]) -> Iterator[list[FetchedPage]]:
+    """``fetched`` in order, cut into runs in which no listing appears twice."""
+    run: list[FetchedPage] = []
+    seen: set[str] = set()
+    for f in fetched:
+        if f.page.item_id in seen:
+            yield run
+            run, seen = [], set()
+        run.append(f)
+        seen.add(f.page.item_id)
+    if run:
+        yield run
+
+
 def content_hash(page: PageResult) -> str:
     """Hash of the extracted fields: equal hashes mean nothing in the listing changed."""
     fields = {k: getattr(page, k) for k in _HASHED}
@@ -367,45 +381,25 @@ class CrawlStore:
         fetched_at: datetime | None = None,
         notes: tuple[str, ...] | list[str] = (),
     ) -> tuple[int, bool]:
-        """Upsert the listing, record changed fields, keep the page; (listing id, changed).
+        """:meth:`save_listings` for one page; (listing id, changed)."""
+        return self.save_listings(source_id, [FetchedPage(page, body, http_status, fetched_at, tuple(notes))])[0]
+
+    def save_listings(self, source_id: int, fetched: list[FetchedPage]) -> list[tuple[int, bool]]:
+        """Upsert each page's listing, record its changed fields, keep the page; (listing id, changed) each.
 
         The page is evidence: its exact bytes are stored gzipped under their sha256 (never
         overwritten) and every fetch adds a page_snapshots row with the time it was fetched.
-        """
-        digest = content_hash(page)
-        sha, rel = self._page_blobs([FetchedPage(page, body, http_status, fetched_at)])[0]
-        values = _listing_values(page)
-        with self._tx() as conn:
-            old = conn.execute(
-                "SELECT * FROM listings WHERE source_id = %s AND item_id = %s FOR UPDATE",
-                (source_id, page.item_id),
-            ).fetchone()
-            if old is None:
-                row = conn.execute(
-                    _INSERT_LISTING + " RETURNING id",
-                    {**values, "source_id": source_id, "item_id": page.item_id, "hash": digest},
-                ).fetchone()
-                listing_id, changed = int(row["id"]), True
-            else:
-                listing_id, changed = int(old["id"]), old["content_hash"] != digest
-                if changed:
-                    for field in HISTORY_FIELDS:
-                        if str(old[field]) != str(values[field]):
-                            conn.execute(_INSERT_HISTORY, (listing_id, field, old[field], values[field]))
-                    conn.execute(_UPDATE_LISTING, {**values, "hash": digest, "id": listing_id})
-                else:
-                    conn.execute("UPDATE listings SET last_seen = now() WHERE id = %s", (listing_id,))
-            conn.execute(_INSERT_SNAPSHOT, (listing_id, page.url, sha, rel, http_status, fetched_at))
-            for note in notes:
-                conn.execute(_INSERT_FIELD_NOTE, (page.url, note))
-        return listing_id, changed
+        A few statements for the lot (one per kind of write, each sent in pipeline mode), not three
+        or more round trips per page; a listing fetched twice in the lot is saved in page order,
+        so its history stays in order."""
+        out: list[tuple[int, bool]] = []
+        for run in _runs_without_repeats(fetched):
+            out += self._upsert_listings(source_id, run)
+        return out
 
-    def save_listings(self, source_id: int, fetched: list[FetchedPage]) -> list[tuple[int, bool]]:
-        """:meth:`save_listing` for many pages in a few statements (one per kind of write, each
-        sent in pipeline mode), not three or more round trips per page."""
+    def _upsert_listings(self, source_id: int, fetched: list[FetchedPage]) -> list[tuple[int, bool]]:
+        """The upsert of :meth:`save_listings`, for pages of distinct listings, in one transaction."""
         ids = [f.page.item_id for f in fetched]
-        if len(set(ids)) != len(ids):  # one listing twice: one at a time keeps its history in order
-            return [self.save_listing(source_id, f.page, f.body, f.http_status, f.fetched_at, f.notes) for f in fetched]
         blobs = self._page_blobs(fetched)
         prepared = [
             (f, _listing_values(f.page), content_hash(f.page), blob) for f, blob in zip(fetched, blobs, strict=True)

@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+
+from tqdm import tqdm
 
 from lootwatch.core.db import Database
 from lootwatch.core.errors import BadInputError
-from lootwatch.core.images import vet_image
+from lootwatch.core.gallery_photos import GalleryPhoto, PhotoLimits, read_gallery_photos
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
+from lootwatch.matcher.views import GalleryViews
 
 log = logging.getLogger(__name__)
 
 
-def gallery_photos(db: Database, store: BlobStore, settings: Settings) -> Iterator:  # noqa: ANN401
-    from lootwatch.matcher.index import GalleryPhoto
-
-    rows = db.fetchall(
-        """SELECT p.id, p.artefact_id, p.stored_path FROM artefact_photos p
-           JOIN artefacts a ON a.id = p.artefact_id WHERE a.removed_at IS NULL ORDER BY p.id"""
-    )
-    if not rows:
+def gallery_photos(db: Database, store: BlobStore, settings: Settings) -> list[GalleryPhoto]:
+    """The live gallery decoded for embedding; BadInputError when it is empty."""
+    photos = read_gallery_photos(db, store, decode=PhotoLimits(settings.max_photo_bytes, settings.max_photo_pixels))
+    if not photos:
         raise BadInputError("the gallery is empty: run `lootwatch gallery import PATH` first")
-    for row in rows:
-        vetted = vet_image(
-            store.read(row["stored_path"]),
-            max_bytes=settings.max_photo_bytes,
-            max_pixels=settings.max_photo_pixels,
-            with_phash=False,
-        )
-        yield GalleryPhoto(int(row["id"]), row["artefact_id"], vetted.image)
+    return photos
 
 
 def build_and_publish(
@@ -49,19 +41,16 @@ def build_and_publish(
     and its threshold cross-fitted (:mod:`matcher.tuning`); the tuned copy is published with the index.
     A gallery too small for that (fewer than 3 artefacts) is indexed with the descriptor as it is.
     """
-    from tqdm import tqdm
-
-    from lootwatch.matcher.index import GalleryIndex
-    from lootwatch.matcher.store import publish
-    from lootwatch.matcher.tuning import MIN_ARTEFACTS, tune_on_gallery
-    from lootwatch.matcher.views import GalleryViews
-    from lootwatch.models.descriptor import load_descriptor
-    from lootwatch.models.finetune import gallery_hash
+    from lootwatch.matcher.index import GalleryIndex  # heavy import: faiss
+    from lootwatch.matcher.store import publish  # heavy import: faiss
+    from lootwatch.matcher.tuning import MIN_ARTEFACTS, tune_on_gallery  # heavy import: faiss
+    from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
+    from lootwatch.models.finetune import gallery_hash  # heavy import: torch
 
     spec = descriptor_spec or settings.descriptor
     views = GalleryViews(settings.gallery_scales, settings.gallery_mirror)
     steps = settings.fine_tune_steps if fine_tune_steps is None else fine_tune_steps
-    photos = list(gallery_photos(db, BlobStore(settings.store_dir), settings))
+    photos = gallery_photos(db, BlobStore(settings.store_dir), settings)
     n_artefacts = len({p.artefact_id for p in photos})
     bar = (lambda it: tqdm(list(it), desc="embedding gallery", unit="batch")) if progress else None
     if steps and n_artefacts < MIN_ARTEFACTS:
@@ -76,7 +65,7 @@ def build_and_publish(
         return index
     tuned = tune_on_gallery(
         lambda: load_descriptor(spec, "cpu"),  # training runs on the CPU (models.train_descriptor)
-        [p.image for p in photos],
+        [p.pixels() for p in photos],
         [p.artefact_id for p in photos],
         steps=steps,
         folds=settings.fine_tune_folds,

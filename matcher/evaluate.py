@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 from lootwatch.matcher.benchmark import Benchmark, open_image
 from lootwatch.matcher.calibrate import Calibration
-from lootwatch.matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, card_dict, embed_images
+from lootwatch.matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, embed_images
 from lootwatch.matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
 from lootwatch.matcher.views import GalleryViews, embed_views
+from lootwatch.models.card import card_dict, card_version
 from PIL import Image
 
 from lootwatch.core.errors import BadInputError
@@ -68,7 +69,7 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "card_version": f"{self.card.get('name')}-{str(self.card.get('weights_sha256', ''))[:12]}",
+            "card_version": card_version(self.card),
             "card": self.card,
             "metrics": self.metrics.to_dict(),
             "by_collection": {k: m.to_dict() for k, m in self.by_collection.items()},
@@ -206,7 +207,7 @@ def train_baselines(
     ``options``: further ``TrainConfig`` fields, e.g. those of the evaluated descriptor's own
     training (:func:`training_options`), so baselines differ from it by their head only.
     """
-    from lootwatch.models.train_descriptor import train_descriptor
+    from lootwatch.models.train_descriptor import train_descriptor  # heavy import: torch
 
     if not Path(train_images).is_dir():
         raise BadInputError(f"training images folder {train_images} does not exist")

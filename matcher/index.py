@@ -36,8 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,11 +44,15 @@ from typing import Any, Protocol
 
 import faiss
 import numpy as np
+from lootwatch.matcher.calibrate import calibrate_threshold, calibrate_with_descriptor
 from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
 from lootwatch.matcher.views import GalleryViews, embed_views
+from lootwatch.models.card import IDENTITY_FIELDS, card_dict, card_version
 from PIL import Image
 
 from lootwatch.core.errors import BadInputError
+from lootwatch.core.files import atomic_write
+from lootwatch.core.gallery_photos import GalleryPhoto
 
 KINDS = ("flat", "hnsw", "ivfpq")
 INDEX_FILE = "index.faiss"
@@ -58,18 +60,6 @@ META_FILE = "meta.json"
 FORMAT = 1
 DEFAULT_CONTRAST = 0.5  # see the module doc
 IVFPQ_MIN_PHOTOS = 10_000  # k-means over 256 PQ centroids wants ~39 points each
-# card fields that change the vectors a descriptor gives; any difference refuses an index
-IDENTITY_FIELDS = (
-    "name",
-    "arch",
-    "backbone",
-    "backbone_weights",
-    "dim",
-    "input_size",
-    "mean",
-    "std",
-    "weights_sha256",
-)
 
 
 @dataclass(frozen=True)
@@ -81,13 +71,6 @@ class ArtefactHit:
     similarity: float = math.nan  # best cosine over the artefact's photos
 
 
-@dataclass(frozen=True)
-class GalleryPhoto:
-    photo_id: int
-    artefact_id: str
-    image: Image.Image
-
-
 class EmbedsImages(Protocol):
     """What the index needs of a descriptor (models.descriptor.Descriptor satisfies it)."""
 
@@ -95,21 +78,6 @@ class EmbedsImages(Protocol):
     def card(self) -> Any: ...
 
     def embed(self, images: list[Image.Image]) -> np.ndarray: ...
-
-
-def card_dict(card: Any) -> dict[str, Any]:
-    """A ModelCard or its dict form -> a plain JSON-able dict."""
-    if hasattr(card, "to_dict"):
-        return dict(card.to_dict())
-    if isinstance(card, Mapping):
-        return json.loads(json.dumps(dict(card)))  # normalise tuples to lists, as meta.json holds them
-    raise TypeError(f"not a model card: {type(card).__name__}")
-
-
-def card_version(card: Any) -> str:
-    """``ModelCard.version`` computed from either form."""
-    d = card_dict(card)
-    return f"{d.get('name', '?')}-{str(d.get('weights_sha256', ''))[:12]}"
 
 
 def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
@@ -231,14 +199,14 @@ class GalleryIndex:
         items = list(photos)
         if not items:
             raise BadInputError("cannot build a gallery index from no photos")
-        images = [p.image for p in items]
+        images = [p.pixels() for p in items]
         artefact_ids = [p.artefact_id for p in items]
         views = options.get("views")
         views = views if isinstance(views, GalleryViews) else GalleryViews.from_dict(views)
         vectors = embed_views(descriptor, images, views, batch_size=batch_size, progress=progress)
         index = cls.from_vectors(
             descriptor.card,
-            [p.photo_id for p in items],
+            [p.key() for p in items],
             artefact_ids,
             vectors,
             kind=kind,
@@ -268,8 +236,6 @@ class GalleryIndex:
     ) -> None:
         """Set ``threshold`` from the gallery alone: re-staged copies of ``images`` when given
         with their ``descriptor``, else the gallery vectors themselves (leave-one-out)."""
-        from lootwatch.matcher.calibrate import calibrate_threshold, calibrate_with_descriptor
-
         if descriptor is not None and images is not None:
             result = calibrate_with_descriptor(
                 lambda imgs: embed_images(descriptor, imgs, batch_size=batch_size, progress=progress),
@@ -468,8 +434,8 @@ class GalleryIndex:
         blob = b"" if self._index is None else faiss.serialize_index(self._index).tobytes()
         meta = self.meta()
         meta["index_sha256"] = hashlib.sha256(blob).hexdigest() if blob else None
-        _atomic_write(directory / INDEX_FILE, blob)
-        _atomic_write(directory / META_FILE, json.dumps(meta, indent=1).encode())
+        atomic_write(directory / INDEX_FILE, blob)
+        atomic_write(directory / META_FILE, json.dumps(meta, indent=1).encode())
         return directory
 
     @classmethod
@@ -539,19 +505,6 @@ def _check_card(built_by: Mapping[str, Any], expect_card: Any, expect_version: s
             )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _counts(values: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in values:
@@ -564,4 +517,4 @@ def _repeated(ids: np.ndarray) -> set[int]:
     return {int(i) for i in uniq[n > 1]}
 
 
-__all__ = ["ArtefactHit", "GalleryIndex", "GalleryPhoto", "KINDS", "card_version", "embed_images"]
+__all__ = ["ArtefactHit", "GalleryIndex", "KINDS", "card_dict", "card_version", "embed_images"]

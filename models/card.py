@@ -2,18 +2,22 @@
 
 A card travels with every checkpoint and every index built from it. A model is always rebuilt
 from its card (architecture, backbone, pooling, dim, input size, normalisation), never unpickled.
+This module loads no torch, so the matcher and the web app read cards without it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from lootwatch.models.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
 
 CARD_FIELDS = (
     "name",
@@ -28,6 +32,18 @@ CARD_FIELDS = (
     "weights_sha256",
     "training_data_sha256",
     "extra",
+)
+# the fields that change the vectors a descriptor gives: an index built under another value is refused
+IDENTITY_FIELDS = (
+    "name",
+    "arch",
+    "backbone",
+    "backbone_weights",
+    "dim",
+    "input_size",
+    "mean",
+    "std",
+    "weights_sha256",
 )
 
 
@@ -48,7 +64,7 @@ class ModelCard:
 
     @property
     def version(self) -> str:
-        return f"{self.name}-{self.weights_sha256[:12]}"
+        return card_version(self)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -91,8 +107,27 @@ class ModelCard:
             raise ModelError(f"malformed model card: {exc}") from exc
 
 
+def card_dict(card: Any) -> dict[str, Any]:
+    """A ModelCard (or anything with ``to_dict``) or its dict form -> a plain JSON-able dict."""
+    if hasattr(card, "to_dict"):
+        return dict(card.to_dict())
+    if isinstance(card, Mapping):
+        return json.loads(json.dumps(dict(card)))  # normalise tuples to lists, as meta.json holds them
+    raise TypeError(f"not a model card: {type(card).__name__}")
+
+
+def card_version(card: ModelCard | Mapping[str, Any]) -> str:
+    """A card's version, ``<name>-<first 12 of weights_sha256>``, from a card or its dict form
+    (as an index's meta.json holds it)."""
+    if isinstance(card, ModelCard):
+        return f"{card.name}-{card.weights_sha256[:12]}"
+    return f"{card.get('name', '?')}-{str(card.get('weights_sha256', ''))[:12]}"
+
+
 def state_dict_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
     """A hash of names, dtypes, shapes and values, independent of how the file was written."""
+    import torch  # heavy import: only where weights are hashed, so reading a card loads no torch
+
     h = hashlib.sha256()
     for name in sorted(state_dict):
         t = state_dict[name].detach().to("cpu").contiguous()

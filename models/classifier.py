@@ -32,6 +32,8 @@ from lootwatch.models.focus import focus_object
 from PIL import Image
 from torch import nn
 
+from lootwatch.core.files import atomic_write
+
 HIDDEN = 2048
 CARD_ARCH = "instance-classifier"
 
@@ -240,10 +242,11 @@ def save_checkpoint(path: Path, model: InstanceClassifier, card: ModelCard, clas
     if len(classes) != card.dim:
         raise ModelError(f"{len(classes)} class names for a card of dim {card.dim}")
     card.weights_sha256 = state_dict_sha256(model.state_dict())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"card": card.to_dict(), "state_dict": model.state_dict(), "classes": list(classes)}, tmp)
-    tmp.replace(path)  # a crash mid-write never leaves half a checkpoint under the real name
+    # a crash mid-write never leaves half a checkpoint under the real name
+    atomic_write(
+        path,
+        lambda fh: torch.save({"card": card.to_dict(), "state_dict": model.state_dict(), "classes": list(classes)}, fh),
+    )
 
 
 def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:

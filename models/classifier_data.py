@@ -16,15 +16,12 @@ from pathlib import Path
 
 from lootwatch.models.errors import ModelError
 
+from lootwatch.core.gallery_photos import GalleryPhoto
+
+__all__ = ["GalleryPhoto", "Split", "TrainingSet", "read_gallery", "select_artefacts", "split_per_artefact"]
+
 DEFAULT_MIN_IMAGES = 3  # the paper's smallest --min-images
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
-
-
-@dataclass(frozen=True)
-class GalleryPhoto:
-    path: Path
-    artefact_id: str
-    collection: str = ""
 
 
 @dataclass
@@ -44,7 +41,7 @@ class TrainingSet:
     def sha256(self) -> str:
         """Identity of the training data: every (artefact, photo bytes) pair, order-free."""
         h = hashlib.sha256()
-        for key in sorted(f"{p.artefact_id}:{_file_sha(p.path)}" for p in self.photos):
+        for key in sorted(f"{p.artefact_id}:{_file_sha(p.file())}" for p in self.photos):
             h.update(key.encode())
         return h.hexdigest()
 
@@ -81,13 +78,13 @@ def _read_csv(path: Path) -> list[GalleryPhoto]:
             p = path.parent / image
             if not p.is_file():
                 raise ModelError(f"{path}:{line}: photo {p} does not exist")
-            photos.append(GalleryPhoto(p, artefact, (row.get("collection") or "").strip()))
+            photos.append(GalleryPhoto(artefact, p, collection=(row.get("collection") or "").strip()))
     return photos
 
 
 def _read_folders(root: Path) -> list[GalleryPhoto]:
     photos = [
-        GalleryPhoto(f, d.name, root.name)
+        GalleryPhoto(d.name, f, collection=root.name)
         for d in sorted(root.iterdir())
         if d.is_dir()
         for f in sorted(d.iterdir())

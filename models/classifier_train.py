@@ -302,7 +302,7 @@ def _pool_if_done(x: torch.Tensor, frozen: int, n_stages: int) -> torch.Tensor:
 def _views(photos: Sequence[GalleryPhoto | Path], n: int, rng: random.Random, keep_original: bool) -> list[Image.Image]:
     out: list[Image.Image] = []
     for p in photos:
-        path = p.path if isinstance(p, GalleryPhoto) else p
+        path = p.file() if isinstance(p, GalleryPhoto) else p
         with Image.open(path) as im:
             img = im.convert("RGB")
         if keep_original:

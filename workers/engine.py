@@ -6,8 +6,8 @@ without a restart; a descriptor that does not fit the new index is refused, keep
 An index version that carries its own descriptor (fine-tuned on the gallery, ``matcher.tuning``)
 brings it along: the engine swaps to it with the index, and back to the configured one for a
 version without.
-The live classifier version (``workers.retrain``: ``<checkpoints>/classifier/CURRENT``) is followed
-the same way; a version that fails to load keeps the last good one (or none).
+The live classifier version (:mod:`matcher.classifier_store`: ``<checkpoints>/classifier/CURRENT``) is
+followed the same way; a version that fails to load keeps the last good one (or none).
 
 Scores. Without a classifier a listing photo's artefact score is the descriptor's contrast score
 (``matcher.index``: cosine less half the best other artefact's cosine), the cosine kept beside it.
@@ -23,14 +23,14 @@ With one, each artefact ``a`` of the index gets (see :mod:`matcher.fusion`)
   until the retraining job publishes a version that knows it.
 
 The fused alert threshold is calibrated on the gallery alone when the classifier is published
-(``workers.retrain.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.calibrate`
+(``matcher.fusion_threshold.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.calibrate`
 applied to fused scores) and read from the version's ``fusion.json``; a version without one for
 this descriptor is refused.
 
 The forward pass runs on CUDA with autocast where there is a GPU. On a CPU the fastest of fp32,
 bf16 autocast and channels_last is not knowable in advance (it depends on the CPU's AMX/AVX-512
 support and the model), so ``precision="auto"`` times a few batches of each at start-up and keeps
-the fastest whose embeddings still agree with fp32 (see :mod:`workers.calibration`).
+the fastest whose embeddings still agree with fp32 (see :mod:`workers.precision`).
 """
 
 from __future__ import annotations
@@ -38,28 +38,28 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from lootwatch.matcher.classifier_store import FUSION_FILE, classifier_versions, load_published
+from lootwatch.matcher.fused_scores import classifier_columns, fused_matrix
+from lootwatch.matcher.fusion import DescriptorCalibration, calibrate_descriptor
+from lootwatch.matcher.index import GalleryIndex
+from lootwatch.matcher.store import descriptor_spec_for, index_versions, live_descriptor_spec
+from lootwatch.workers.precision import PRECISIONS, choose_precision
 from PIL import Image
 
 from lootwatch.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
-    from lootwatch.matcher.fusion import DescriptorCalibration
-    from lootwatch.matcher.index import GalleryIndex
     from lootwatch.models.classifier import Ensemble, LoadedClassifier
 
     from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-PRECISIONS = ("fp32", "bf16", "channels_last")
-FUSION_FILE = "fusion.json"  # beside classifier.pt: the fused threshold and how it was calibrated
 
 
 @dataclass
@@ -82,26 +82,6 @@ class LiveClassifier:
         return float(self.fusion["threshold"])
 
 
-def fused_matrix(p: np.ndarray, q: np.ndarray, known: np.ndarray, rule: str, weight: float) -> np.ndarray:
-    """Fused (n, C) scores; columns the classifier does not know (``known`` False) keep ``q``."""
-    from lootwatch.matcher.fusion import fuse
-
-    return np.where(known[None, :], fuse(p, q, weight, rule), q).astype(np.float32)
-
-
-def classifier_columns(
-    model: LoadedClassifier | Ensemble, probs: np.ndarray, classes: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Classifier probabilities re-ordered to ``classes`` (0 where unknown) and the known mask."""
-    col = {c: i for i, c in enumerate(model.classes)}
-    known = np.array([c in col for c in classes], dtype=bool)
-    p = np.zeros((len(probs), len(classes)), dtype=np.float32)
-    for j, c in enumerate(classes):
-        if c in col:
-            p[:, j] = probs[:, col[c]]
-    return p, known
-
-
 class MatchEngine:
     def __init__(
         self,
@@ -110,12 +90,11 @@ class MatchEngine:
         device: str = "cpu",
         top_k: int = 5,
         precision: str = "fp32",
-        calibration_batch: int = 8,
-        calibration_cache: Path | None = None,
+        precision_batch: int = 8,
+        precision_cache: Path | None = None,
         classifier_dir: Path | None = None,
     ) -> None:
-        from lootwatch.matcher.store import live_descriptor_spec
-        from lootwatch.models.descriptor import load_descriptor
+        from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
 
         self.configured_descriptor = descriptor_spec
         self.descriptor_spec = live_descriptor_spec(index_dir, descriptor_spec)
@@ -125,28 +104,27 @@ class MatchEngine:
         self.top_k = top_k
         self._index: GalleryIndex | None = None
         self._index_version: str | None = None
+        self._index_watch = index_versions(index_dir).watch()
         self._descriptor_calibration: DescriptorCalibration | None = None
         self.classifier_dir = classifier_dir
         self._classifier: LiveClassifier | None = None
-        self._refused: str | None = None  # a classifier version that failed to load: not retried
+        self._classifier_watch = None if classifier_dir is None else classifier_versions(classifier_dir).watch()
         self._checked_at = 0.0
-        self.precision = self._choose_precision(precision, calibration_batch, calibration_cache)
+        self.precision = self._choose_precision(precision, precision_batch, precision_cache)
         self.reload_if_changed(force=True)
 
     def _choose_precision(self, requested: str, batch: int, cache: Path | None) -> str:
         if self.device.startswith("cuda"):
             return "cuda-autocast"
         if requested == "auto":
-            from lootwatch.workers.calibration import calibrate
-
-            return calibrate(self, batch, cache)
+            return choose_precision(self, batch, cache)
         if requested not in PRECISIONS:
             raise ConfigError(f"precision {requested!r} is not one of auto, {', '.join(PRECISIONS)}")
         self.set_precision(requested)
         return requested
 
     def set_precision(self, precision: str) -> None:
-        import torch
+        import torch  # heavy import
 
         fmt = torch.channels_last if precision == "channels_last" else torch.contiguous_format
         self.descriptor.to(memory_format=fmt)  # type: ignore[call-overload]
@@ -182,7 +160,7 @@ class MatchEngine:
         """Use the classifier versions published under ``classifier_dir`` (checked at once)."""
         if self.classifier_dir != classifier_dir:
             self.classifier_dir = classifier_dir
-            self._refused = None
+            self._classifier_watch = classifier_versions(classifier_dir).watch()
             self._reload_classifier()
 
     def reload_if_changed(self, force: bool = False, every_s: float = 5.0) -> bool:
@@ -194,11 +172,9 @@ class MatchEngine:
         return self._reload_classifier() or changed
 
     def _reload_index(self) -> bool:
-        from lootwatch.matcher.index import GalleryIndex
-        from lootwatch.matcher.store import current_version, descriptor_spec_for
-        from lootwatch.models.descriptor import load_descriptor
+        from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
 
-        version = current_version(self.index_dir)
+        version = self._index_watch.changed()  # a version that failed to load is not retried; a newer one is
         if version is None or version == self._index_version:
             return False
         try:
@@ -209,7 +185,6 @@ class MatchEngine:
             if self._index is None:
                 raise  # nothing to keep serving
             log.exception("index %s not loaded; keeping %s", version, self._index_version)
-            self._index_version = version  # not retried every batch; a newer CURRENT is
             return False
         if descriptor is not self.descriptor:
             self.descriptor, self.descriptor_spec = descriptor, spec
@@ -220,25 +195,22 @@ class MatchEngine:
         return True
 
     def _reload_classifier(self) -> bool:
-        if self.classifier_dir is None:
+        if self._classifier_watch is None:
             return False
-        version = _current_classifier(self.classifier_dir)
+        version = self._classifier_watch.changed()  # a version that failed to load is not retried; a newer one is
         live = self._classifier.version if self._classifier else None
-        if version is None or version in (live, self._refused):
+        if version is None or version == live:
             return False
         try:
             loaded = self._load_classifier(version)
         except Exception:  # noqa: BLE001 - any broken version: keep matching with the last good one
             log.exception("classifier %s not loaded; keeping %s", version, live or "the descriptor alone")
-            self._refused = version
             return False
         self._classifier = loaded
         log.info("classifier loaded", extra={"action": "classifier.load", "version": version})
         return True
 
     def _load_classifier(self, version: str) -> LiveClassifier:
-        from lootwatch.workers.retrain import load_published
-
         folder = self.classifier_dir / version  # type: ignore[operator]
         fusion_path = folder / FUSION_FILE
         if not fusion_path.is_file():
@@ -269,7 +241,7 @@ class MatchEngine:
         photo larger than that at a reduced scale loses nothing they see (see ``vet_image``)."""
         sizes = [*self.descriptor.card.input_size]
         if self._classifier is not None:
-            from lootwatch.models.classifier import focuses, members_of
+            from lootwatch.models.classifier import focuses, members_of  # heavy import: torch
 
             for member in members_of(self._classifier.model):
                 # a focusing classifier reads a crop of the photo: twice its side, so the crop is not upsampled
@@ -279,7 +251,7 @@ class MatchEngine:
 
     def forward(self, x: torch.Tensor, precision: str | None = None) -> torch.Tensor:
         """One batch through the descriptor in the chosen (or given) precision; float32 rows out."""
-        import torch
+        import torch  # heavy import
 
         mode = precision or self.precision
         with torch.inference_mode():
@@ -335,8 +307,6 @@ class MatchEngine:
     def descriptor_calibration(self) -> DescriptorCalibration:
         """cosine -> P(same artefact), fitted on this index's gallery vectors (leave-one-out)."""
         if self._descriptor_calibration is None:
-            from lootwatch.matcher.fusion import DescriptorCalibration, calibrate_descriptor
-
             try:
                 ids, vectors = _gallery_vectors(self.index)
                 self._descriptor_calibration = calibrate_descriptor(vectors, ids)
@@ -385,16 +355,6 @@ class MatchEngine:
                 ]
             )
         return out
-
-
-def _current_classifier(root: Path) -> str | None:
-    from lootwatch.workers.retrain import CHECKPOINT
-
-    try:
-        name = (root / "CURRENT").read_text().strip()
-    except FileNotFoundError:
-        return None
-    return name if name and (root / name / CHECKPOINT).is_file() else None
 
 
 def _gallery_vectors(index: GalleryIndex) -> tuple[list[str], np.ndarray]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from lootwatch.alerts.feedback import add_listing_photos_to_gallery
+from lootwatch.matcher.retrain import retrain
 from lootwatch.workers.context import current
 from lootwatch.workers.matching import OnCommit, match_batch
 from lootwatch.workers.resilience import retry_transient
+from lootwatch.workers.training import training_context
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 from rq.job import Job
@@ -91,3 +94,10 @@ def add_to_gallery(review_item_id: int) -> dict:
                "added": len(added.added_photo_ids), "indexed": len(added.indexed_photo_ids)},
     )  # fmt: skip
     return added.to_dict()
+def retrain_classifier(
+    reason: str, epochs: int | None = None, input_size: int | None = None, views: int | None = None
+) -> dict[str, Any]:
+    """RQ job (training queue): retrain the classifier from the Postgres gallery of this worker's settings
+    (``matcher.retrain``)."""
+    ctx = training_context()
+    return retrain(ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views).to_dict()

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lootwatch.alerts.rules import decide_alerts
+from lootwatch.matcher.classifier_store import classifier_root
 from lootwatch.workers.context import WorkerContext
 from lootwatch.workers.engine import Hit
-from lootwatch.workers.retrain import classifier_root
 
 from lootwatch.core.db import Conn, connect
 from lootwatch.core.errors import BadInputError

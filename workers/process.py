@@ -9,6 +9,7 @@ PostgreSQL restarts: the RQ loop that lost its server is started again after a b
 from __future__ import annotations
 
 import ctypes
+import io
 import logging
 import multiprocessing as mp
 import os
@@ -19,10 +20,13 @@ import threading
 import time
 from collections.abc import Sequence
 
+import faiss
+import lootwatch.alerts.outbox  # noqa: F401 - loaded with the worker, not by its first job
 from lootwatch.workers.context import WorkerContext, install
 from lootwatch.workers.engine import MatchEngine
 from lootwatch.workers.resilience import Backoff, retry_transient, transient_reason
 from lootwatch.workers.sweeper import requeue_stale, worker_name
+from PIL import Image
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
@@ -40,7 +44,7 @@ LISTENER_POLL_S = 1.0  # how long RQ's command listener waits for a message at a
 
 
 def pick_device(requested: str) -> str:
-    import torch
+    import torch  # heavy import: torch, loaded when a worker starts, not when this module is imported
 
     if requested != "auto":
         return requested
@@ -67,8 +71,7 @@ def tune_allocator() -> bool:
 
 
 def build_context(settings: Settings) -> WorkerContext:
-    import faiss
-    import torch
+    import torch  # heavy import: torch, loaded when a worker starts, not when this module is imported
 
     tune_allocator()
     # processes scale, threads per process collapse on a small CPU: torch and FAISS alike
@@ -82,8 +85,8 @@ def build_context(settings: Settings) -> WorkerContext:
         device=pick_device(settings.device),
         top_k=settings.top_k,
         precision=getattr(settings, "precision", "auto"),
-        calibration_batch=settings.batch_size,
-        calibration_cache=settings.data_dir / "cache" / "precision.json",
+        precision_batch=settings.batch_size,
+        precision_cache=settings.data_dir / "cache" / "precision.json",
     )
     ctx = WorkerContext(settings, Database(settings.database_url), BlobStore(settings.store_dir), engine)
     _warm_up()
@@ -92,13 +95,8 @@ def build_context(settings: Settings) -> WorkerContext:
 
 
 def _warm_up() -> None:
-    """What the first job would otherwise import or set up mid-batch: the decode and perceptual hash path
-    and the alert outbox (about 1 s when scipy's DCT was behind the hash)."""
-    import io
-
-    import lootwatch.alerts.outbox  # noqa: F401
-    from PIL import Image
-
+    """What the first job would otherwise set up mid-batch: the decode and perceptual hash path (the alert
+    outbox is imported with this module)."""
     buf = io.BytesIO()
     Image.new("RGB", (64, 64)).save(buf, "JPEG")
     vet_image(buf.getvalue())

@@ -16,6 +16,7 @@ import psycopg
 import redis
 
 from lootwatch.core.errors import ConfigError
+from lootwatch.core.metrics import ERRORS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,7 +73,5 @@ def retry_transient(fn: Callable[[], T], what: str, *, give_up_after_s: float = 
                     "error": str(exc)[:200],
                 },
             )
-            from lootwatch.core.metrics import ERRORS
-
             ERRORS.labels(f"{reason}_unavailable").inc()
             time.sleep(delay)

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 
-from rq import Queue
+from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -54,8 +54,6 @@ def worker_name(hostname: str, pid: int) -> str:
 
 
 def _worker_gone(job: Job, queue: Queue) -> bool:
-    from rq import Worker
-
     name = job.worker_name
     if not name:
         return True

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import typer
 
+from lootwatch.cli.context import running
 from lootwatch.core.errors import ConfigError
 from lootwatch.core.services import resolved
+from lootwatch.crawlers.extract import extract_page
+from lootwatch.crawlers.extract.text import decode_page
+from lootwatch.crawlers.scheduler import run_scheduler
+from lootwatch.crawlers.sites import load_sites
 
 
 def _sites(sites_file: Path | None, default: Path | None, names: list[str] | None):  # type: ignore[no-untyped-def]
-    from lootwatch.crawlers.sites import load_sites
-
     available = load_sites(sites_file or default)
     if not names:
         return list(available.values())
@@ -39,8 +42,7 @@ def crawl(
     sites_file: Path | None = typer.Option(None, "--sites-file", help="TOML sites file (default: settings / bundled)."),
 ) -> None:
     """Crawl sites once: listings, page snapshots and photos are stored; new photos are queued."""
-    from lootwatch.cli.context import running
-    from lootwatch.crawlers.run import run_crawl
+    from lootwatch.crawlers.run import run_crawl  # heavy import: playwright
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)
@@ -58,9 +60,6 @@ def extract(
     ),
 ) -> None:
     """Print what the crawler reads from a saved page, as JSON."""
-    from lootwatch.crawlers.extract import extract_page
-    from lootwatch.crawlers.extract.text import decode_page
-
     try:
         result = extract_page(decode_page(page.read_bytes()), url, adapter=adapter)
     except ValueError as exc:
@@ -75,8 +74,6 @@ def scheduler(
     once: bool = typer.Option(False, "--once", help="Queue the due sites once and exit."),
 ) -> None:
     """Queue each site's crawl on its cadence for `lootwatch crawl-worker`s; runs of one site never overlap."""
-    from lootwatch.cli.context import running
-    from lootwatch.crawlers.scheduler import run_scheduler
 
     with running() as (s, _db, urls):
         chosen = _sites(sites_file, s.sites_file, sites)
@@ -96,9 +93,7 @@ def crawl_worker(
     name: str | None = typer.Option(None, help="Worker name shown by RQ (default: host and pid)."),
 ) -> None:
     """Take crawl jobs off the `crawl` queue (one crawl at a time; run any number, on any machines)."""
-    from lootwatch.cli.context import running
-    from lootwatch.crawlers.jobs import CrawlContext, run_crawl_worker
-    from lootwatch.crawlers.sites import load_sites
+    from lootwatch.crawlers.jobs import CrawlContext, run_crawl_worker  # heavy import: scrapy, twisted
 
     with running() as (s, _db, urls):
         if sites_file is not None:

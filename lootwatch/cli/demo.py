@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lootwatch.cli.context import running
+from lootwatch.demo.run import StageFailed, run_demo
 
 
 def register(app: typer.Typer) -> None:
@@ -20,8 +21,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Synthetic gallery + local auction site -> crawl -> queue -> match -> alerts -> notices."""
-        from lootwatch.demo.run import StageFailed, run_demo
-
         console = Console()
         with running() as (s, _db, urls):
             try:

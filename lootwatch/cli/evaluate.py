@@ -11,10 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from lootwatch.cli.context import settings
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.values import parse_scales
+from lootwatch.matcher.benchmark import read_benchmark
+from lootwatch.matcher.views import GalleryViews
+from lootwatch.models.classifier_data import DEFAULT_MIN_IMAGES, read_gallery, select_artefacts
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from lootwatch.matcher.evaluate import RunResult
     from lootwatch.matcher.metrics import Metrics
 
@@ -106,14 +114,10 @@ def eval_cmd(
     ),
 ) -> None:
     """Index the benchmark's gallery photos, score every listing photo against them, print the metrics."""
-    from lootwatch.cli.context import settings
-    from lootwatch.core.errors import BadInputError
-    from lootwatch.matcher.benchmark import read_benchmark
-
     # cheap checks first: a usage mistake is reported before torch loads
     if compare and train_images is None:
         raise BadInputError("--compare trains the baselines: give --train-images DIR (e.g. coil100-train)")
-    from lootwatch.matcher.fusion import RULES
+    from lootwatch.matcher.fusion import RULES  # heavy import: faiss
 
     if fusion_rule not in RULES:
         raise BadInputError(f"--fusion-rule {fusion_rule!r} is not one of {', '.join(RULES)}")
@@ -122,26 +126,20 @@ def eval_cmd(
             raise BadInputError(f"--classifier {ckpt} does not exist")
     bench = read_benchmark(bench_dir)
     if train_classifier:  # a gallery too small to train on is refused before any model loads
-        from lootwatch.models.classifier_data import DEFAULT_MIN_IMAGES, read_gallery, select_artefacts
-
         select_artefacts(read_gallery(bench.root / "gallery.csv"), DEFAULT_MIN_IMAGES)
 
-    import torch
-    from rich.console import Console
-    from tqdm import tqdm
+    import torch  # heavy import
 
-    from lootwatch.matcher.evaluate import (
+    from lootwatch.matcher.evaluate import (  # heavy import: faiss
         UNTRAINED_BASELINE,
         BenchImages,
         evaluate_descriptor,
         train_baselines,
         training_options,
     )
-    from lootwatch.models.descriptor import load_descriptor
+    from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
 
     s = settings()
-    from lootwatch.core.values import parse_scales
-    from lootwatch.matcher.views import GalleryViews
 
     views = GalleryViews(
         parse_scales(gallery_scales) if gallery_scales is not None else s.gallery_scales,
@@ -195,14 +193,14 @@ def eval_cmd(
     extra_payload: dict[str, Any] = {}
     clf_paths = list(classifier or [])
     if train_classifier:
-        from lootwatch.matcher.fusion import train_for_benchmark
+        from lootwatch.matcher.fusion import train_for_benchmark  # heavy import: faiss
 
         out = (checkpoints or s.checkpoints_dir) / f"classifier-{bench.root.name}.pt"
         clf_paths.append(train_for_benchmark(images, out, negatives=train_images, retrain=retrain, say=console.print))
     clf_model = None
     if clf_paths:
-        from lootwatch.matcher.fusion import classification_tables, classifier_runs, fuse
-        from lootwatch.models.classifier import load_classifiers
+        from lootwatch.matcher.fusion import classification_tables, classifier_runs, fuse  # heavy import: faiss
+        from lootwatch.models.classifier import load_classifiers  # heavy import: torch
 
         clf_model = load_classifiers(clf_paths, dev)
         extra, fs = classifier_runs(
@@ -251,12 +249,12 @@ def eval_cmd(
         json_path.write_text(json.dumps(payload, indent=1, allow_nan=False))
         console.print(f"wrote {json_path}")
     if plots is not None:
-        from lootwatch.matcher.plots import plot_pr, plot_scores, safe_name
+        from lootwatch.matcher.plots import plot_pr, plot_scores, safe_name  # heavy import: matplotlib
 
         written = [plot_pr(runs, plots / "pr_curve.png")]
         written += [plot_scores(r, plots / f"scores_{safe_name(r.name)}.png") for r in runs]
         if clf_model is not None:
-            from lootwatch.models.classifier_plots import classifier_figures
+            from lootwatch.models.classifier_plots import classifier_figures  # heavy import: torch
 
             written += classifier_figures(clf_model, images.listings, _listing_labels(bench), plots, n_saliency=6)
         console.print(f"wrote {', '.join(str(p) for p in written)}")
@@ -265,10 +263,8 @@ def eval_cmd(
 def _fine_tuned(images: Any, spec: str, steps: int, folds: int, contrast: float, views: Any, say: Any) -> Any:
     """The descriptor fine-tuned on the benchmark's gallery photos (never its listing photos) as `index build`
     does it, with its cross-fitted calibration (:mod:`matcher.tuning`)."""
-    from tqdm import tqdm
-
-    from lootwatch.matcher.tuning import tune_on_gallery
-    from lootwatch.models.descriptor import load_descriptor
+    from lootwatch.matcher.tuning import tune_on_gallery  # heavy import: faiss
+    from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
 
     return tune_on_gallery(
         lambda: load_descriptor(spec, "cpu"),  # training runs on the CPU (models.train_descriptor)
@@ -305,8 +301,6 @@ def _row(label: str, m: Metrics) -> list[str]:
 
 
 def print_runs(console: Console, runs: list[RunResult]) -> None:
-    from rich.table import Table
-
     table = Table(title="listing photos: protected/unprotected; t = threshold calibrated on the gallery alone")
     for col in (
         "descriptor / subset",
@@ -341,8 +335,6 @@ def _listing_labels(bench: Any) -> list[str]:
 
 def print_classification(console: Console, tables: dict[str, Any]) -> None:
     """The paper's Tables 3-4 / Fig. 4 shapes: P/R/F1 and top-k per collection and per photo count."""
-    from rich.table import Table
-
     table = Table(title="closed-set classification of protected listing photos (macro P/R/F1 over artefacts)")
     for col in ("model / subset", "n", "P", "R", "F1", "top1", "top3", "top5", "top10"):
         table.add_column(col, justify="left" if col.startswith("model") else "right")

@@ -10,6 +10,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from lootwatch.cli.context import running
+from lootwatch.core.queueing import RETRAIN_JOB_ID, TRAINING_QUEUE, enqueue_retrain, training_queue
 from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import ImportReport, import_gallery
 
@@ -46,15 +47,12 @@ def _queue_retraining(redis_url: str, report: ImportReport) -> None:
     """The classifier knows only the artefacts it was trained on: queue its retraining on the training
     queue, which only a training worker takes (photo workers go on matching with the live classifier
     version until the new one is published)."""
-    from lootwatch.core.queueing import TRAINING_QUEUE, training_queue
-    from lootwatch.workers.retrain import JOB_ID, enqueue_retrain
-
     reason = f"gallery import: {report.artefacts_added} artefacts and {report.photos_added} photos added"
     job = enqueue_retrain(training_queue(redis_url), reason)
     if job is None:
-        typer.echo(f"classifier retraining already queued (job {JOB_ID}); it will read this gallery")
+        typer.echo(f"classifier retraining already queued (job {RETRAIN_JOB_ID}); it will read this gallery")
     else:
-        typer.echo(f"classifier retraining queued on the {TRAINING_QUEUE!r} queue (job {JOB_ID}: {reason})")
+        typer.echo(f"classifier retraining queued on the {TRAINING_QUEUE!r} queue (job {RETRAIN_JOB_ID}: {reason})")
     typer.echo(f"  run it with: lootwatch worker --queue {TRAINING_QUEUE}")
 
 

@@ -7,6 +7,7 @@ import json
 import typer
 
 from lootwatch.cli.context import running, settings
+from lootwatch.indexing import build_and_publish
 
 index_app = typer.Typer(help="Build and inspect the gallery index.", no_args_is_help=True)
 
@@ -23,8 +24,6 @@ def build(
     ),
 ) -> None:
     """Embed the gallery (fine-tuning the descriptor on it first), calibrate the alert threshold, publish."""
-    from lootwatch.indexing import build_and_publish
-
     with running() as (s, db, _):
         index = build_and_publish(
             db, s, descriptor_spec=descriptor, kind=kind, fine_tune_steps=fine_tune_steps, say=typer.echo
@@ -37,7 +36,7 @@ def build(
 @index_app.command("show")
 def show() -> None:
     """The live index version, its descriptor card and calibration."""
-    from lootwatch.matcher.store import load_current
+    from lootwatch.matcher.store import load_current  # heavy import: faiss
 
     index = load_current(settings().index_dir)
     meta = index.meta()

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from lootwatch.alerts.dispatch import deliver_due, run_sender
+from lootwatch.alerts.outbox import channels
+from lootwatch.alerts.recipients import enqueue_digests, list_recipients
 from lootwatch.cli.context import running
 
 if TYPE_CHECKING:
@@ -25,10 +28,6 @@ def register(app: typer.Typer) -> None:
         poll: float = typer.Option(2.0, min=0.1, help="Seconds between looks at the outbox."),
     ) -> None:
         """Deliver due notices (and daily digests, after midnight UTC), retrying failures with backoff."""
-        from lootwatch.alerts.dispatch import deliver_due, run_sender
-        from lootwatch.alerts.outbox import channels
-        from lootwatch.alerts.recipients import enqueue_digests, list_recipients
-
         with running() as (s, db, _urls):
             if not channels(s) and not list_recipients(db):
                 typer.secho(

@@ -7,7 +7,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lootwatch.alerts.recipients import add_recipient, list_recipients, remove_recipient
 from lootwatch.cli.context import running
+from lootwatch.core.errors import NotFoundError
 
 recipients_app = typer.Typer(help="Notice recipients: immediate or daily digest, per collection.", no_args_is_help=True)
 
@@ -20,8 +22,6 @@ def add_cmd(
     collection: str | None = typer.Option(None, help="Only alerts on artefacts of this collection."),
 ) -> None:
     """Add a recipient of alert notices."""
-    from lootwatch.alerts.recipients import add_recipient
-
     with running() as (s, db, _urls):
         rid = add_recipient(db, channel, address, mode, collection)
         if channel == "email" and not s.smtp_host:
@@ -34,8 +34,6 @@ def list_cmd(
     all_: bool = typer.Option(False, "--all", help="Include removed recipients."),
 ) -> None:
     """Recipients, with the settings' email_to / slack_webhook_url (always immediate)."""
-    from lootwatch.alerts.recipients import list_recipients
-
     with running() as (s, db, _urls):
         rows = list_recipients(db, include_removed=all_)
     table = Table("id", "channel", "address", "mode", "collection", "active", "last digest up to")
@@ -61,9 +59,6 @@ def list_cmd(
 @recipients_app.command("remove")
 def remove_cmd(recipient_id: int = typer.Argument(..., help="Id shown by `lootwatch recipients list`.")) -> None:
     """Stop notices to a recipient (queued ones are still delivered)."""
-    from lootwatch.alerts.recipients import remove_recipient
-    from lootwatch.core.errors import NotFoundError
-
     with running() as (_s, db, _urls):
         if not remove_recipient(db, recipient_id):
             raise NotFoundError(f"no active recipient {recipient_id}")

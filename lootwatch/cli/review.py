@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lootwatch.alerts.review import count_items, decide, list_items, show_item
+from lootwatch.alerts.states import allowed_actions
 from lootwatch.cli.context import running
 from lootwatch.core.db import Database
 from lootwatch.core.errors import BadInputError, NotFoundError, StateError
@@ -44,8 +46,6 @@ def list_cmd(
     site: str | None = typer.Option(None, help="Only listings of this site."),
 ) -> None:
     """Review items, newest first."""
-    from lootwatch.alerts.review import count_items, list_items
-
     with running() as (_, db, _urls):
         rows = list_items(db, state=state, limit=limit, site=site)
         total = count_items(db, state=state, site=site)
@@ -69,9 +69,6 @@ def list_cmd(
 @review_app.command("show")
 def show_cmd(item_id: int = typer.Argument(..., help="Review item id.")) -> None:
     """One item: listing, artefact, scores, photos, evidence and decisions."""
-    from lootwatch.alerts.review import show_item
-    from lootwatch.alerts.states import allowed_actions
-
     with running() as (_, db, _urls):
         d = show_item(db, item_id)
     item, listing, artefact = d["item"], d["listing"], d["artefact"]
@@ -144,7 +141,6 @@ def decide_cmd(
 
     The web app's rules hold: the actor is an existing, enabled account, and only an admin settles
     (confirms or dismisses) an escalated item."""
-    from lootwatch.alerts.review import decide
 
     if not comment.strip():
         raise BadInputError("a decision needs a comment for the audit log (--comment / -m)")

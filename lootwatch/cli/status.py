@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import typer
+from rq import Worker
+from rq.job import Job
 
+from lootwatch.cli.context import running
 from lootwatch.core.db import Database
+from lootwatch.core.queueing import RETRAIN_JOB_ID, photo_queue, redis_connection, training_queue
 from lootwatch.core.settings import Settings
+from lootwatch.core.versioned import VersionedStore
 from lootwatch.crawlers.crawl_queue import CrawlJobs, crawl_jobs
 
 
@@ -44,11 +50,6 @@ def _counts(db: Database, table: str, column: str) -> dict[str, int]:
 
 
 def _training(redis_url: str) -> Training:
-    from rq import Worker
-    from rq.job import Job
-
-    from lootwatch.core.queueing import RETRAIN_JOB_ID, training_queue
-
     queue = training_queue(redis_url)
     found = Job.fetch_many([RETRAIN_JOB_ID], connection=queue.connection, serializer=queue.serializer)[0]
     job = ""
@@ -62,8 +63,6 @@ def _training(redis_url: str) -> Training:
 
 
 def collect(settings: Settings, db: Database, redis_url: str) -> Status:
-    from lootwatch.core.queueing import photo_queue, redis_connection
-
     try:
         depth: int | None = photo_queue(redis_url, settings.queue_name).count
         jobs: CrawlJobs | None = crawl_jobs(redis_connection(redis_url))
@@ -94,13 +93,11 @@ def collect(settings: Settings, db: Database, redis_url: str) -> Status:
                 WHERE kind = 'page' AND {day} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8"""  # noqa: S608
         )
     }
-    current = settings.index_dir / "CURRENT"
-    if current.exists():
-        st.index_version = current.read_text().strip() or None
-        meta = settings.index_dir / (st.index_version or "") / "meta.json"
+    # the index store read without loading FAISS: status stays quick
+    st.index_version = VersionedStore(settings.index_dir).current()
+    if st.index_version is not None:
+        meta = settings.index_dir / st.index_version / "meta.json"
         if meta.exists():
-            import json
-
             st.threshold = json.loads(meta.read_text()).get("threshold")
             st.threshold_source = "calibrated"
     if settings.alert_threshold is not None:
@@ -166,7 +163,5 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status() -> None:
         """Queue depth, photos / review items / notices by state, last crawl runs, live index."""
-        from lootwatch.cli.context import running
-
         with running() as (s, db, urls):
             typer.echo(render(collect(s, db, urls.redis_url)))

@@ -9,6 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lootwatch.alerts.thresholds import suggest, toml_snippet
+from lootwatch.cli.context import running
+
 thresholds_app = typer.Typer(help="Tune alert thresholds from analysts' decisions.", no_args_is_help=True)
 
 
@@ -20,9 +23,6 @@ def suggest_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
 ) -> None:
     """Precision / recall per candidate threshold, overall and per collection, with suggestions."""
-    from lootwatch.alerts.thresholds import suggest, toml_snippet
-    from lootwatch.cli.context import running
-
     with running() as (_, db, _urls):
         reports = suggest(db, min_recall=min_recall, min_decisions=min_decisions, step=step)
     if as_json:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import typer
 
+from lootwatch.cli.train_classifier import register_classifier
+from lootwatch.models.card import ModelCard
+
 train_app = typer.Typer(help="Train descriptors and classifiers.", no_args_is_help=True)
 
 ARCHS = "pan|pan-noatt|pan-single|gem|gem-learn|rmac|spoc|mac|netvlad"
@@ -42,9 +45,8 @@ def descriptor_cmd(
     ),
 ) -> None:
     """Triplet-train a retrieval descriptor (PAN by default) and write checkpoint + card."""
-    from lootwatch.models.card import ModelCard
-    from lootwatch.models.descriptor import read_checkpoint
-    from lootwatch.models.train_descriptor import train_descriptor
+    from lootwatch.models.descriptor import read_checkpoint  # heavy import: torch
+    from lootwatch.models.train_descriptor import train_descriptor  # heavy import: torch
 
     logging.getLogger("models").setLevel(logging.INFO)
     path = train_descriptor(
@@ -76,8 +78,6 @@ def descriptor_cmd(
 
 def register(app: typer.Typer) -> None:
     try:
-        from lootwatch.cli.train_classifier import register_classifier
-
         register_classifier(train_app)
     except ModuleNotFoundError as exc:
         if exc.name != "lootwatch.cli.train_classifier":

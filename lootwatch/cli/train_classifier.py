@@ -7,6 +7,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from lootwatch.cli.context import running
+from lootwatch.core.errors import BadInputError
+from lootwatch.core.storage import BlobStore
+from lootwatch.models.classifier_data import read_gallery
+from lootwatch.models.focus import FOCUS_MODES
+
 if TYPE_CHECKING:
     from lootwatch.models.classifier_data import GalleryPhoto
 
@@ -56,15 +62,11 @@ def classifier_cmd(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train the instance classifier (paper head, weighted NLL) and write checkpoint + card."""
-    from lootwatch.models.focus import FOCUS_MODES  # numpy and PIL only: a typo is reported before torch loads
-
     if focus not in FOCUS_MODES:
-        from lootwatch.core.errors import BadInputError
-
         raise BadInputError(f"--focus {focus!r}: use {' or '.join(reversed(FOCUS_MODES))}")
-    import torch
+    import torch  # heavy import
 
-    from lootwatch.models.classifier_train import TrainConfig, train_classifier
+    from lootwatch.models.classifier_train import TrainConfig, train_classifier  # heavy import: torch
 
     torch.set_num_threads(threads)
     if out.exists() and not resume:
@@ -93,16 +95,12 @@ def classifier_cmd(
 
 
 def _photos(gallery: str) -> list[GalleryPhoto]:
-    from lootwatch.models.classifier_data import read_gallery
-
     if gallery != "db":
         return read_gallery(gallery)
-    from lootwatch.cli.context import running
-    from lootwatch.core.storage import BlobStore
-    from lootwatch.workers.retrain import gallery_photos
+    from lootwatch.matcher.retrain import training_photos  # heavy import: faiss
 
     with running() as (s, db, _urls):
-        photos = gallery_photos(db, BlobStore(s.store_dir))
+        photos = training_photos(db, BlobStore(s.store_dir))
     artefacts = {p.artefact_id for p in photos}
     typer.echo(f"gallery in Postgres: {len(photos)} photos of {len(artefacts)} artefacts")
     return photos

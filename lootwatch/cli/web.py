@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         """Serve the review app: queue, evidence, decisions with audit log."""
         import uvicorn
 
-        from lootwatch.web.app import create_app
+        from lootwatch.web.app import create_app  # heavy import: FastAPI, only for `lootwatch web`
 
         with running() as (s, db, urls):
             if not db.fetchone("SELECT 1 AS x FROM users WHERE disabled_at IS NULL LIMIT 1"):

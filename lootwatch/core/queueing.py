@@ -18,8 +18,9 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 MATCH_JOB = "lootwatch.workers.jobs.match_photo"
-TRAINING_QUEUE = "training"  # classifier retraining jobs (lootwatch.workers.retrain), never the photo queue
+TRAINING_QUEUE = "training"  # classifier retraining jobs, never the photo queue
 RESERVED_QUEUES = frozenset({TRAINING_QUEUE})
+RETRAIN_JOB = "lootwatch.workers.jobs.retrain_classifier"
 RETRAIN_JOB_ID = "retrain-classifier"  # one retraining waits at a time: it reads the gallery when it starts
 JOB_TIMEOUT_S = 600
 ACTIVE = ("queued", "started", "deferred", "scheduled")  # a job in these states still gets done
@@ -69,3 +70,20 @@ def enqueue_photos(queue: Queue, photos: Sequence[tuple[int, str]]) -> int:
     if todo:
         queue.enqueue_many(todo)
     return len(todo)
+
+
+def enqueue_retrain(queue: Queue, reason: str, **kwargs: Any) -> Job | None:
+    """Queue a retraining (``queue``: an RQ queue with the JSON serializer); None when one is
+    already waiting: it will read the gallery as it is when it starts, so one is enough. A running
+    one does not count, since it may have read the gallery before this change."""
+    existing = Job.fetch_many([RETRAIN_JOB_ID], connection=queue.connection, serializer=queue.serializer)[0]
+    if existing is not None and existing.get_status(refresh=False) in ("queued", "deferred", "scheduled"):
+        return None
+    return queue.enqueue(
+        RETRAIN_JOB,
+        args=(reason,),
+        kwargs=kwargs,
+        job_id=RETRAIN_JOB_ID,
+        job_timeout=3600,
+        description=f"retrain the instance classifier: {reason}",
+    )

@@ -25,12 +25,19 @@ from pathlib import Path
 import psycopg
 from psycopg import conninfo
 
+from lootwatch.alerts.dispatch import deliver_due
 from lootwatch.core.db import Database
 from lootwatch.core.db.migrate import migrate
 from lootwatch.core.errors import LootwatchError
+from lootwatch.core.queueing import photo_queue
 from lootwatch.core.services import ServiceUrls
 from lootwatch.core.settings import Settings
+from lootwatch.core.storage import BlobStore
 from lootwatch.demo.sinks import LocalSinks
+from lootwatch.demo.site import JS_SELECTORS, PLAIN_SELECTORS, serve
+from lootwatch.demo.synth import generate
+from lootwatch.gallery import import_gallery
+from lootwatch.indexing import build_and_publish
 
 DEMO_DB = "lootwatch_demo"
 
@@ -120,12 +127,6 @@ def prepare(
     base: Settings, urls: ServiceUrls, say: Callable[[str], None] = print, *, classifier: bool = False
 ) -> DemoRun:
     """Stages 1-3: synthetic gallery and site, gallery import, index build (and classifier training)."""
-    from lootwatch.core.queueing import photo_queue
-    from lootwatch.core.storage import BlobStore
-    from lootwatch.demo.synth import generate
-    from lootwatch.gallery import import_gallery
-    from lootwatch.indexing import build_and_publish
-
     data_dir = base.data_dir / "demo"
     for sub in ("store", "index", "synth"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
@@ -161,7 +162,7 @@ def prepare(
     how = index.calibration.get("queries", "the gallery")
     say(f"     index {index.version}, alert threshold {index.threshold:.3f} (calibrated on {how})")
     if classifier:
-        from lootwatch.workers.retrain import retrain
+        from lootwatch.matcher.retrain import retrain  # heavy import: faiss
 
         say("     training the instance classifier on the gallery (workers fuse it with the descriptor)")
         trained = retrain(settings, db, "demo gallery")
@@ -171,9 +172,6 @@ def prepare(
 
 def crawl(run: DemoRun, say: Callable[[str], None] = print) -> int:
     """Stage 4: serve the demo site and crawl its three styles in a `lootwatch crawl` process."""
-    from lootwatch.core.queueing import photo_queue
-    from lootwatch.demo.site import serve
-
     with serve(run.site_dir) as site:
         say(f"4/7 crawling the demo auction site at {site.url} (three page styles, one needs Chromium)")
         sites_file = run.settings.data_dir / "sites.toml"
@@ -259,8 +257,6 @@ def _count(db: Database, sql: str) -> int:
 
 
 def demo_sites_toml(base_url: str) -> str:
-    from lootwatch.demo.site import JS_SELECTORS, PLAIN_SELECTORS
-
     def table(name: str, start: str, selectors: dict[str, str] | None, needs_js: bool = False) -> str:
         lines = [f"[sites.{name}]", f'start_urls = ["{base_url}{start}"]', 'adapter = "generic"']
         lines += ["needs_js = true"] if needs_js else []
@@ -281,8 +277,6 @@ def demo_sites_toml(base_url: str) -> str:
 
 def deliver_all(db: Database, settings: Settings, timeout_s: float = 60.0) -> int:
     """Deliver the outbox until nothing is pending (retries included); return notices sent."""
-    from lootwatch.alerts.dispatch import deliver_due
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         deliver_due(db, settings)

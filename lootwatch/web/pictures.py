@@ -8,9 +8,6 @@ once and kept in the blob store (``thumbs/``, ``geometry/``, ``saliency/``).
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -20,15 +17,6 @@ THUMB_SIDE = 160
 PAIR_HEIGHT = 480
 _LINE_COLOURS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
                  (70, 240, 240), (240, 50, 230)]  # fmt: skip
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    # write-then-rename: a concurrent reader never sees half a picture
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def thumbnail_jpeg(image: Image.Image, side: int = THUMB_SIDE) -> bytes:

@@ -22,8 +22,8 @@ from lootwatch.core.errors import NotFoundError
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import PackFile
 from lootwatch.core.warc import page_record
+from tests.fixtures.photos import jpeg, restage, textured
 from tests.integration.test_rules import INDEX, MODEL, World, make_world
-from tests.unit.alerts.test_rules import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]

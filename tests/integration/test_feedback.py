@@ -11,16 +11,17 @@ from lootwatch.alerts.feedback import add_listing_photos_to_gallery, hard_negati
 from lootwatch.alerts.review import decide
 from lootwatch.alerts.rules import AlertRules
 from lootwatch.matcher.errors import IndexNotFoundError
-from lootwatch.matcher.index import GalleryIndex, GalleryPhoto, embed_images
+from lootwatch.matcher.index import GalleryIndex, embed_images
 from lootwatch.matcher.store import CURRENT, current_version, load_current, publish
 from lootwatch.matcher.views import GalleryViews, embed_views
 
 from lootwatch.core.db import Database
 from lootwatch.core.errors import StateError
+from lootwatch.core.gallery_photos import GalleryPhoto
 from lootwatch.core.images import vet_image
 from lootwatch.core.settings import Settings
+from tests.fixtures.photos import jpeg, restage, textured
 from tests.integration.test_rules import World, make_world
-from tests.unit.alerts.test_rules import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres
 
@@ -33,7 +34,8 @@ def world(db: Database, settings: Settings) -> World:
 def _gallery_index(world: World, descriptor: Any, views: GalleryViews | None = None) -> GalleryIndex:
     rows = world.db.fetchall("SELECT id, artefact_id, stored_path FROM artefact_photos ORDER BY id")
     photos = [
-        GalleryPhoto(r["id"], r["artefact_id"], vet_image(world.store.read(r["stored_path"])).image) for r in rows
+        GalleryPhoto(r["artefact_id"], photo_id=r["id"], image=vet_image(world.store.read(r["stored_path"])).image)
+        for r in rows
     ]
     index = GalleryIndex.build(descriptor, photos, calibrate=False, threshold=0.8, views=views)
     publish(index, world.settings.index_dir)

@@ -15,8 +15,8 @@ from lootwatch.alerts.thresholds import ALL, suggest
 
 from lootwatch.core.db import Database
 from lootwatch.core.settings import Settings
+from tests.fixtures.photos import jpeg, textured
 from tests.integration.test_rules import World, make_world
-from tests.unit.alerts.test_rules import jpeg, textured
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]

@@ -73,9 +73,12 @@ def _cli_import(settings: Settings, folder: Path) -> str:
 def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     db: Database, redis_url: str, tmp_path: Path, shared_dir: Path
 ) -> None:
+    from lootwatch.matcher.classifier_store import classifier_root, current_version
     from lootwatch.workers.context import WorkerContext, install
     from lootwatch.workers.engine import MatchEngine
-    from lootwatch.workers.retrain import JOB_ID, classifier_root, current_version, enqueue_retrain
+
+    from lootwatch.core.queueing import RETRAIN_JOB_ID as JOB_ID
+    from lootwatch.core.queueing import enqueue_retrain
 
     torch.set_num_threads(1)
     settings = Settings(

@@ -7,9 +7,9 @@ import io
 from pathlib import Path
 
 import pytest
-from lootwatch.matcher.index import card_version
 from lootwatch.matcher.store import DESCRIPTOR_FILE, live_descriptor_spec, live_views
 from lootwatch.matcher.views import GalleryViews
+from lootwatch.models.card import card_version
 from lootwatch.workers.engine import MatchEngine
 from PIL import Image
 

@@ -13,7 +13,7 @@ from lootwatch.core.db import Database
 from lootwatch.core.images import vet_image
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
-from tests.unit.alerts.test_rules import jpeg, restage, textured
+from tests.fixtures.photos import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres
 

@@ -69,7 +69,9 @@ def test_gallery_import_queues_training_apart_and_the_training_worker_runs_it(
 
     # the queued job trains at full size; the same job, sized for a test, is what the worker runs here
     Job.fetch(RETRAIN_JOB_ID, connection=queue.connection, serializer=queue.serializer).delete()
-    from lootwatch.workers.retrain import current_version, enqueue_retrain
+    from lootwatch.matcher.classifier_store import current_version
+
+    from lootwatch.core.queueing import enqueue_retrain
 
     assert enqueue_retrain(queue, "test: tiny training", **TINY) is not None
     worked = _lootwatch(db, redis_url, data, "worker", "--queue", "training", "--burst")

@@ -21,9 +21,9 @@ from lootwatch.core.storage import BlobStore
 from lootwatch.web.accounts import add_user, authenticate
 from lootwatch.web.app import create_app
 from tests.fixtures.models.tiny_classifier import publish_tiny_classifier
+from tests.fixtures.photos import jpeg, restage, textured
 from tests.integration.test_alerts_seed import seed_item
 from tests.integration.test_rules import make_world
-from tests.unit.alerts.test_rules import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres
 PASSWORD = "correct horse battery"
@@ -275,13 +275,14 @@ def test_confirm_queues_the_gallery_addition_for_a_worker(
     db: Database, settings: Settings, descriptor: Any, redis_url: str
 ) -> None:
     from lootwatch.alerts.rules import AlertRules
-    from lootwatch.matcher.index import GalleryIndex, GalleryPhoto
+    from lootwatch.matcher.index import GalleryIndex
     from lootwatch.matcher.store import load_current, publish
     from lootwatch.workers.context import WorkerContext, install
     from lootwatch.workers.engine import MatchEngine
     from rq import Queue, SimpleWorker
     from rq.serializers import JSONSerializer
 
+    from lootwatch.core.gallery_photos import GalleryPhoto
     from lootwatch.core.images import vet_image
 
     world = make_world(db, settings)
@@ -289,7 +290,8 @@ def test_confirm_queues_the_gallery_addition_for_a_worker(
     g2 = world.artefact("A2", jpeg(textured(2)))
     rows = db.fetchall("SELECT id, artefact_id, stored_path FROM artefact_photos ORDER BY id")
     gallery = [
-        GalleryPhoto(r["id"], r["artefact_id"], vet_image(world.store.read(r["stored_path"])).image) for r in rows
+        GalleryPhoto(r["artefact_id"], photo_id=r["id"], image=vet_image(world.store.read(r["stored_path"])).image)
+        for r in rows
     ]
     publish(GalleryIndex.build(descriptor, gallery, calibrate=False, threshold=0.8), settings.index_dir)
     _, photos = world.listing("lot-1", [jpeg(restage(textured(1)))])

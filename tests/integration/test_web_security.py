@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from lootwatch.alerts.review import MAX_COMMENT
 
 from lootwatch.core.db import Database
 from lootwatch.core.settings import Settings
 from lootwatch.web.accounts import add_user, disable_user
 from lootwatch.web.app import create_app
-from lootwatch.alerts.review import MAX_COMMENT
 from lootwatch.web.throttle import LoginThrottle
 from tests.integration.test_alerts_cli import lootwatch
 from tests.integration.test_alerts_seed import seed_item

@@ -12,12 +12,12 @@ from lootwatch.alerts.evidence import build_evidence_zip
 from lootwatch.alerts.review import MAX_COMMENT, decide, show_item
 from lootwatch.alerts.states import ACTIONS, STATES, allowed_actions
 from lootwatch.core.errors import BadInputError, NotFoundError, ServiceUnavailable, StateError
+from lootwatch.matcher.classifier_store import current_checkpoint
 from lootwatch.web.deps import CsrfChecked, Ctx, CurrentUser, WebContext
 from lootwatch.web.gallery_jobs import enqueue_gallery_addition, gallery_job_state
 from lootwatch.web.pages import error_page, render
 from lootwatch.web.sessions import User
 from lootwatch.web.stored import is_stored
-from lootwatch.workers.retrain import current_checkpoint
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from PIL import Image
 
-from lootwatch.alerts.rules import inlier_pairs
 from lootwatch.core.errors import LootwatchError, user_errors
+from lootwatch.core.files import atomic_write
 from lootwatch.core.images import vet_image
+from lootwatch.matcher.classifier_store import current_checkpoint, current_version
+from lootwatch.matcher.geometry import geometric_check
 from lootwatch.web.deps import Ctx, WebContext, current_user
-from lootwatch.web.pictures import inlier_picture, saliency_png, thumbnail_jpeg, write_atomic
+from lootwatch.web.pictures import inlier_picture, saliency_png, thumbnail_jpeg
 from lootwatch.web.stored import stored
-from lootwatch.workers.retrain import current_checkpoint, current_version
 
 router = APIRouter(dependencies=[Depends(current_user)])
 CACHE = {"Cache-Control": "private, max-age=86400"}
@@ -55,7 +56,7 @@ def thumb(ctx: Ctx, kind: Literal["listing", "gallery"], photo_id: int) -> Respo
     cached = ctx.store.path(f"thumbs/{row['sha256'][:2]}/{row['sha256']}.jpg")
     if not cached.is_file():
         try:
-            write_atomic(cached, thumbnail_jpeg(_vetted(ctx, data)))
+            atomic_write(cached, thumbnail_jpeg(_vetted(ctx, data)), durable=False)  # a cache: rebuilt if lost
         except user_errors() as exc:
             return _text(404, f"no thumbnail: {exc}")
     return Response(cached.read_bytes(), media_type="image/jpeg", headers=CACHE)
@@ -105,11 +106,12 @@ def geometry(ctx: Ctx, item_id: int) -> Response:
         return _text(404, "a photo of the best match is not in the store")
     cached = ctx.store.path(f"geometry/{pair['photo_sha'][:2]}/{pair['photo_sha']}-{pair['gallery_sha']}.png")
     if not cached.is_file():
+        check = geometric_check(query, reference)
+        if not check.available:
+            return _text(404, f"no geometry picture: {check.reason}")
         try:
-            pairs = inlier_pairs(query, reference)
-            write_atomic(cached, inlier_picture(_vetted(ctx, query), _vetted(ctx, reference), pairs))
-        except ImportError:
-            return _text(404, "no geometry picture: opencv-python-headless is not installed")
+            picture = inlier_picture(_vetted(ctx, query), _vetted(ctx, reference), list(check.pairs))
+            atomic_write(cached, picture, durable=False)  # a cache: rebuilt if lost
         except (LootwatchError, OSError, ValueError) as exc:
             return _text(404, f"no geometry picture: {exc}")
     return Response(cached.read_bytes(), media_type="image/png", headers=CACHE)
@@ -129,7 +131,7 @@ def saliency(ctx: Ctx, item_id: int) -> Response:
         try:
             clf = ctx.models.get(f"classifier:{version}") or _load_classifier(checkpoint)
             ctx.models[f"classifier:{version}"] = clf
-            write_atomic(cached, saliency_png(clf, _vetted(ctx, data)))
+            atomic_write(cached, saliency_png(clf, _vetted(ctx, data)), durable=False)  # a cache: rebuilt if lost
         except user_errors() as exc:
             return _text(404, f"no saliency for this photo: {exc}")
     return Response(cached.read_bytes(), media_type="image/png", headers=CACHE)

@@ -6,9 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
-from lootwatch.matcher.index import GalleryIndex, GalleryPhoto, card_version
+from lootwatch.matcher.index import GalleryIndex
+from lootwatch.models.card import card_version
 
 from lootwatch.core.errors import BadInputError, LootwatchError
+from lootwatch.core.gallery_photos import GalleryPhoto
 
 
 def unit(rng: np.random.Generator, n: int, dim: int = 64) -> np.ndarray:
@@ -189,10 +191,9 @@ def test_ivfpq_needs_a_gallery_big_enough_to_train(card_factory) -> None:
 
 
 def test_build_embeds_photos_and_calibrates_on_restaged_copies(hist_descriptor, coil_dir: Path) -> None:
-    from PIL import Image
 
     photos = [
-        GalleryPhoto(10 * n + i, f"A{n}", Image.open(coil_dir / obj / f"{angle:03d}.png").convert("RGB"))
+        GalleryPhoto(f"A{n}", coil_dir / obj / f"{angle:03d}.png", photo_id=10 * n + i)
         for n, obj in enumerate(["obj002", "obj003", "obj004"])
         for i, angle in enumerate((0, 90, 180))
     ]
@@ -200,7 +201,7 @@ def test_build_embeds_photos_and_calibrates_on_restaged_copies(hist_descriptor, 
     assert index.ntotal == 9 and index.artefacts == {"A0", "A1", "A2"}
     assert index.calibration["queries"] == "restaged gallery photos"
     assert index.calibration["n_queries"] == 18 and index.threshold is not None
-    hits = index.search(hist_descriptor.embed([photos[4].image]), k=3)[0]
+    hits = index.search(hist_descriptor.embed([photos[4].pixels()]), k=3)[0]
     assert hits[0].photo_id == 11 and hits[0].similarity == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(BadInputError, match="no photos"):
         GalleryIndex.build(hist_descriptor, [])

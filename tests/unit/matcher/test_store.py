@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
 from lootwatch.matcher.index import GalleryIndex
-from lootwatch.matcher.store import IndexWatcher, current_version, load_current, prune, publish
+from lootwatch.matcher.store import current_version, load_current, prune, publish
 
 
 def small_index(card, n: int, seed: int = 0) -> GalleryIndex:
@@ -33,24 +33,6 @@ def test_republishing_never_overwrites_a_version(tmp_path: Path, card_factory) -
     b = publish(index, tmp_path)  # same content, same second: gets the next time stamp
     assert a != b and a.exists() and b.exists()
     assert current_version(tmp_path) == b.name
-
-
-def test_watcher_picks_up_a_new_version_without_restart(tmp_path: Path, card_factory) -> None:
-    publish(small_index(card_factory(), 6), tmp_path)
-    now = [0.0]
-    watcher = IndexWatcher(tmp_path, poll_s=5.0, clock=lambda: now[0], expect_card=card_factory())
-    assert watcher.get().ntotal == 6
-    publish(small_index(card_factory(), 8, seed=1), tmp_path)
-    assert watcher.get().ntotal == 6  # not polled yet
-    now[0] = 6.0
-    assert watcher.get().ntotal == 8
-
-    errors: list[Exception] = []
-    watcher.on_error = errors.append
-    publish(small_index(card_factory(weights="ef" * 32), 10), tmp_path)
-    now[0] = 20.0
-    assert watcher.get().ntotal == 8  # the foreign index is refused, the old one keeps serving
-    assert len(errors) == 1 and isinstance(errors[0], IndexMismatchError)
 
 
 def test_prune_keeps_the_newest_and_the_live_version(tmp_path: Path, card_factory) -> None:

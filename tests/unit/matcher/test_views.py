@@ -4,11 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lootwatch.matcher.index import GalleryIndex, GalleryPhoto
+from lootwatch.matcher.index import GalleryIndex
 from lootwatch.matcher.store import live_views, publish
 from lootwatch.matcher.views import GalleryViews, ViewsError, embed_views
 from PIL import Image, ImageOps
 
+from lootwatch.core.gallery_photos import GalleryPhoto
 from lootwatch.core.settings import Settings
 
 
@@ -96,7 +97,7 @@ def test_a_descriptor_without_input_sizes_is_told_how_to_go_on(hist_descriptor, 
 def test_index_records_its_views_and_embeds_additions_with_them(lite0, coil_dir: Path, tmp_path: Path) -> None:
     images = coil_photos(coil_dir, 4)
     views = GalleryViews((0.75, 1.0))
-    photos = [GalleryPhoto(i + 1, f"A{i // 2}", im) for i, im in enumerate(images[:3])]
+    photos = [GalleryPhoto(f"A{i // 2}", photo_id=i + 1, image=im) for i, im in enumerate(images[:3])]
     index = GalleryIndex.build(lite0, photos, calibrate=False, views=views)
     assert index.views == views
     assert np.allclose(index.embed_gallery(lite0, images[:1]), embed_views(lite0, images[:1], views), atol=1e-6)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,13 @@ def test_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
         load_descriptor(str(tmp_path / "junk.pt"))
     with pytest.raises(ModelError, match="no checkpoint"):
         load_descriptor(str(tmp_path / "missing.pt"))
+
+
+def test_reading_cards_and_indexes_loads_no_torch() -> None:
+    """The matcher reads model cards (an index's identity) without loading torch."""
+    code = (
+        "import sys, lootwatch.models.card, lootwatch.matcher.index, lootwatch.matcher.store;"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

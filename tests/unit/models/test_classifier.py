@@ -55,7 +55,7 @@ def test_paper_input_sizes() -> None:
 
 
 def _photos(counts: dict[str, int]) -> list[GalleryPhoto]:
-    return [GalleryPhoto(Path(f"{a}/{i}.png"), a, "c") for a, n in counts.items() for i in range(n)]
+    return [GalleryPhoto(a, Path(f"{a}/{i}.png"), collection="c") for a, n in counts.items() for i in range(n)]
 
 
 def test_split_keeps_every_artefact_in_training() -> None:

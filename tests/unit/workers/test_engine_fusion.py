@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from lootwatch.matcher.fused_scores import fused_matrix
 from lootwatch.matcher.index import GalleryIndex
 from lootwatch.matcher.store import publish
-from lootwatch.workers.engine import Hit, MatchEngine, fused_matrix
+from lootwatch.workers.engine import Hit, MatchEngine
 from PIL import Image
 
 from lootwatch.core.settings import Settings
@@ -130,8 +131,8 @@ def test_an_ensemble_version_is_followed_as_one_classifier(
     engine_dirs: tuple[MatchEngine, Path], shared_dir: Path
 ) -> None:
     """classifier.pt + classifier-2.pt in one version folder: their calibrated softmax averaged."""
+    from lootwatch.matcher.classifier_store import load_published, member_checkpoints
     from lootwatch.models.classifier import Ensemble, load_classifier
-    from lootwatch.workers.retrain import load_published, member_checkpoints
 
     engine, _ = engine_dirs
     root = engine_dirs[1].parent / "ensemble-classifiers"

@@ -13,20 +13,39 @@ import logging
 import platform
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lootwatch.models.cpu import native_bf16
+
+from lootwatch.core.files import atomic_write
 
 if TYPE_CHECKING:
-    from lootwatch.workers.engine import MatchEngine
+    import torch
 
 log = logging.getLogger(__name__)
 
+PRECISIONS = ("fp32", "bf16", "channels_last")
 MIN_AGREEMENT = 0.995
 TIMED_RUNS = 2
 _cache: dict[tuple[str, int], str] = {}
 
 
-def _machine_key(engine: MatchEngine, batch: int) -> str:
-    import torch
+class TimesForward(Protocol):
+    """What the choice needs of a match engine (workers.engine.MatchEngine is one)."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    @property
+    def descriptor(self) -> Any: ...
+
+    def set_precision(self, precision: str) -> None: ...
+
+    def forward(self, x: torch.Tensor, precision: str | None = None) -> torch.Tensor: ...
+
+
+def _machine_key(engine: TimesForward, batch: int) -> str:
+    import torch  # heavy import: deferred to the worker that times a forward pass
 
     return f"{engine.model_version}|{batch}|{platform.machine()}|{platform.node()}|torch-{torch.__version__}"
 
@@ -38,10 +57,9 @@ def _read(cache_file: Path | None) -> dict[str, str]:
         return {}
 
 
-def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -> str:
-    import torch
-    from lootwatch.models.cpu import native_bf16
-    from lootwatch.workers.engine import PRECISIONS
+def choose_precision(engine: TimesForward, batch: int, cache_file: Path | None = None) -> str:
+    """The fastest CPU precision of ``engine`` whose embeddings agree with fp32; set on it and returned."""
+    import torch  # heavy import: deferred to the worker that times a forward pass
 
     key = (engine.model_version, batch)
     known = _cache.get(key) or _read(cache_file).get(_machine_key(engine, batch))
@@ -56,7 +74,7 @@ def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -
     for mode in PRECISIONS:
         if mode == "bf16" and not native_bf16():
             # emulated bf16 is ~10x slower: timing it would cost minutes of start-up to learn that
-            log.info("precision skipped", extra={"action": "calibrate.skip", "mode": mode, "error": "no native bf16"})
+            log.info("precision skipped", extra={"action": "precision.skip", "mode": mode, "error": "no native bf16"})
             continue
         engine.set_precision(mode)
         try:
@@ -64,7 +82,7 @@ def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -
         except RuntimeError as exc:  # e.g. no bf16 kernels on this CPU
             log.info(
                 "precision unavailable",
-                extra={"action": "calibrate.skip", "mode": mode, "error": str(exc)[:200]},
+                extra={"action": "precision.skip", "mode": mode, "error": str(exc)[:200]},
             )
             continue
         if reference is None:
@@ -73,7 +91,7 @@ def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -
         if agreement < MIN_AGREEMENT:
             log.info(
                 "precision disagrees with fp32",
-                extra={"action": "calibrate.skip", "mode": mode, "cosine": agreement},
+                extra={"action": "precision.skip", "mode": mode, "cosine": agreement},
             )
             continue
         start = time.perf_counter()
@@ -85,14 +103,15 @@ def calibrate(engine: MatchEngine, batch: int, cache_file: Path | None = None) -
     _cache[key] = best
     if cache_file is not None:
         try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            cache_file.write_text(json.dumps({**_read(cache_file), _machine_key(engine, batch): best}))
+            atomic_write(
+                cache_file, json.dumps({**_read(cache_file), _machine_key(engine, batch): best}), durable=False
+            )
         except OSError:
             pass  # only a start-up shortcut
     log.info(
         "forward precision chosen",
         extra={
-            "action": "calibrate.done",
+            "action": "precision.chosen",
             "chosen": best,
             "batch_s": {k: round(v, 4) for k, v in timings.items()},
         },
