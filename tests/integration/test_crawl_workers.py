@@ -138,7 +138,7 @@ def test_two_workers_hold_the_domain_delay_and_store_each_listing_once(
 
     logs = "\n".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("worker-*.log")))
     assert [j.get_status() for j in jobs] == ["finished", "finished"], logs
-    results = {j.args[0]: j.return_value() for j in jobs}
+    results = {j.args[0]: j.return_value() or {} for j in jobs}
     assert results["plain"]["status"] == "finished" and results["jsonld"]["status"] == "finished"
     assert seen_running == {"plain", "jsonld"}  # both ran, each on its own worker
     workers_used = {j.worker_name for j in jobs}
@@ -184,6 +184,7 @@ def test_a_job_for_a_site_being_crawled_is_refused_and_the_refusal_recorded(
 
     job = Job.fetch("crawl-plain", connection=redis, serializer=JSONSerializer)
     result = job.return_value()
+    assert result is not None
     assert job.get_status() == "finished" and result["status"] == "skipped"
     assert "already has a crawl running" in result["note"]
     refused = db.fetchall("SELECT status, note, finished_at FROM crawl_runs WHERE status = 'refused'")

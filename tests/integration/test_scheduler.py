@@ -57,7 +57,7 @@ def _crawl_queued(env: dict[str, str], log: Path) -> list[CrawlStats]:
     worker = start_crawl_worker(env, "crawler", burst=True, log=log)
     assert worker.wait(timeout=240) == 0, log.read_text()
     jobs = Job.fetch_many(ids, connection=redis, serializer=JSONSerializer)
-    return [CrawlStats(**j.return_value()) for j in jobs if j is not None]
+    return [CrawlStats(**(j.return_value() or {})) for j in jobs if j is not None]
 
 
 def test_two_ticks_two_runs_incremental_and_price_history(db: Database, redis_url: str, tmp_path: Path) -> None:

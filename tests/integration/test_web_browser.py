@@ -130,7 +130,7 @@ def test_alert_screens_fit_the_viewport_and_enlarge_without_scripts(
     from playwright.sync_api import sync_playwright
 
     from lootwatch.core.storage import BlobStore
-    from tests.unit.alerts.test_rules import jpeg, restage, textured
+    from tests.fixtures.photos import jpeg, restage, textured
 
     add_user(db, "ana", PASSWORD, "analyst")
     target = seed_item(db, 1, title="Long title " * 12 + "\u202egpj.exe", score=0.93)

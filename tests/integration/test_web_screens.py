@@ -17,7 +17,7 @@ from lootwatch.web.accounts import add_user
 from lootwatch.web.app import create_app
 from tests.integration.test_alerts_seed import seed_item
 from tests.integration.test_web_app import PASSWORD, _login
-from tests.unit.alerts.test_rules import jpeg, restage, textured
+from tests.fixtures.photos import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lootwatch.crawlers.crawl_queue import CRAWL_JOB, crawl_job_id, crawl_jobs, crawl_queue, enqueue_crawl
 from redis import Redis
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 pytestmark = pytest.mark.redis
 
@@ -33,6 +33,6 @@ def test_a_site_is_queued_once_until_its_job_is_done(redis_url: str) -> None:
     jobs = crawl_jobs(redis)
     assert jobs.queued == ["plain", "jsonld"] and jobs.running == []  # running ones: tests/integration
 
-    job.set_status("finished")  # done: the next cadence queues it again
+    job.set_status(JobStatus.FINISHED)  # done: the next cadence queues it again
     assert enqueue_crawl(queue, "plain", timeout_s=60).queued
     assert Job.fetch("crawl-plain", connection=redis, serializer=queue.serializer).get_status() == "queued"
