@@ -15,9 +15,9 @@ from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
 from lootwatch.web.accounts import add_user
 from lootwatch.web.app import create_app
+from tests.fixtures.photos import jpeg, restage, textured
 from tests.integration.test_alerts_seed import seed_item
 from tests.integration.test_web_app import PASSWORD, _login
-from tests.fixtures.photos import jpeg, restage, textured
 
 pytestmark = pytest.mark.postgres
 
