@@ -28,10 +28,11 @@ from lootwatch.alerts.senders import send_email, send_slack
 
 from lootwatch.core.db import Database
 from lootwatch.core.settings import Settings
+from lootwatch.core.settings_parts import NoticeSettings
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[dict, Settings], None]
+Sender = Callable[[dict, NoticeSettings], None]
 SENDERS: Mapping[str, Sender] = {"email": send_email, "slack": send_slack}
 
 LEASE_S = 300.0  # longer than any sender's own timeout, so a live send is never reclaimed
@@ -143,7 +144,7 @@ def deliver_due(
             send = senders.get(row["channel"])
             if send is None:
                 raise ValueError(f"no sender for channel {row['channel']!r}")
-            send(row["payload"], settings)
+            send(row["payload"], settings.notices)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried
             error = str(exc) or exc.__class__.__name__
         _record(db, settings, row, error, stats)

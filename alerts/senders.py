@@ -13,13 +13,14 @@ import logging
 import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate
+from pathlib import Path
 
 import httpx
 from lootwatch.alerts.messages import photos_html, photos_text
 
 from lootwatch.core.errors import ConfigError, LootwatchError
 from lootwatch.core.images import vet_image
-from lootwatch.core.settings import Settings
+from lootwatch.core.settings_parts import NoticeSettings
 from lootwatch.core.storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,9 @@ def _photo_caption(ref: dict) -> str:
     return f"{'listing' if ref['role'] == 'listing' else 'gallery'} photo #{ref['id']}"
 
 
-def load_photos(payload: dict, settings: Settings) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+def load_photos(payload: dict, store_dir: Path) -> tuple[list[tuple[str, str, bytes]], list[str]]:
     """(Content-ID, caption, JPEG) of each readable photo of the payload, and why the others are not."""
-    store = BlobStore(settings.store_dir)
+    store = BlobStore(store_dir)
     inline: list[tuple[str, str, bytes]] = []
     missing: list[str] = []
     for ref in payload.get("photos") or []:
@@ -78,18 +79,18 @@ def load_photos(payload: dict, settings: Settings) -> tuple[list[tuple[str, str,
     return inline, missing
 
 
-def build_email(payload: dict, settings: Settings) -> EmailMessage:
-    recipients = payload.get("to") or settings.email_to
+def build_email(payload: dict, notices: NoticeSettings) -> EmailMessage:
+    recipients = payload.get("to") or notices.email_to
     if not recipients:
         raise ConfigError("no email recipients: set email_to")
     msg = EmailMessage()
-    msg["From"] = settings.email_from
+    msg["From"] = notices.email_from
     msg["To"] = ", ".join(recipients)
     msg["Subject"] = payload["subject"]
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = message_id(payload["idempotency_key"], settings.email_from)
+    msg["Message-ID"] = message_id(payload["idempotency_key"], notices.email_from)
     msg["X-Lootwatch-Ref"] = payload["idempotency_key"]
-    inline, missing = load_photos(payload, settings)
+    inline, missing = load_photos(payload, notices.store_dir)
     captions = [(cid, caption) for cid, caption, _data in inline]
     text, html_body = payload["text"], payload["html"]
     if inline or missing:
@@ -109,26 +110,26 @@ def build_email(payload: dict, settings: Settings) -> EmailMessage:
     return msg
 
 
-def send_email(payload: dict, settings: Settings) -> None:
-    if not settings.smtp_host:
+def send_email(payload: dict, notices: NoticeSettings) -> None:
+    if not notices.smtp_host:
         raise ConfigError("email notice pending but smtp_host is not set")
-    msg = build_email(payload, settings)
+    msg = build_email(payload, notices)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_S) as smtp:
-            if settings.smtp_starttls:
+        with smtplib.SMTP(notices.smtp_host, notices.smtp_port, timeout=SMTP_TIMEOUT_S) as smtp:
+            if notices.smtp_starttls:
                 smtp.starttls()
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password or "")
+            if notices.smtp_user:
+                smtp.login(notices.smtp_user, notices.smtp_password or "")
             refused = smtp.send_message(msg)
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
+        raise DeliveryError(f"SMTP {notices.smtp_host}:{notices.smtp_port}: {exc}") from exc
     if refused:
         # the others took it (all refused raises above); a retry would duplicate it for them
         log.warning("SMTP refused some recipients of %s: %s", payload["idempotency_key"], ", ".join(refused))
 
 
-def send_slack(payload: dict, settings: Settings) -> None:
-    url = payload.get("webhook_url") or settings.slack_webhook_url  # a recipient's own, else the settings'
+def send_slack(payload: dict, notices: NoticeSettings) -> None:
+    url = payload.get("webhook_url") or notices.slack_webhook_url  # a recipient's own, else the settings'
     if not url:
         raise ConfigError("Slack notice pending but slack_webhook_url is not set")
     body = dict(payload["slack"])

@@ -45,7 +45,7 @@ def record_refusal(database_url: str, source_id: int, why: str) -> None:
 def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list[SiteConfig]) -> list[CrawlStats]:
     """Crawl ``sites`` in one CrawlerProcess (blocks until all are done). Once per process."""
     store = make_store(settings, database_url, redis_url)
-    process = CrawlerProcess(process_settings(settings))
+    process = CrawlerProcess(process_settings())
     # Scrapy opens the root logger to every level when it does not install its own handler, and sets
     # its own "scrapy" logger to DEBUG (so its records pass whatever the root's level): keep the CLI's
     # handler at INFO (LogStats progress lines), not one DEBUG line per request
@@ -71,7 +71,7 @@ def run_crawl(settings: Settings, database_url: str, redis_url: str, sites: list
             stats.status, stats.note = "skipped", str(exc)
             record_refusal(database_url, source_id, stats.note)
             continue
-        scrapy_settings = crawler_settings(settings, site)
+        scrapy_settings = crawler_settings(settings.crawl, site)
         scrapy_settings.set(PACE_URL_SETTING, redis_url)  # per-domain politeness shared with other processes
         # the first crawler installs the (asyncio) reactor; the others find it installed
         crawler = Crawler(ListingSpider, scrapy_settings, init_reactor=not runs)

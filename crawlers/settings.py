@@ -1,4 +1,4 @@
-"""Scrapy settings built from lootwatch Settings and a site entry (no settings.py module magic)."""
+"""Scrapy settings built from the crawl part of the settings and a site entry (no settings.py module magic)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from lootwatch.crawlers.sites import SiteConfig
 from scrapy.settings import Settings as ScrapySettings
 
-from lootwatch.core.settings import Settings
+from lootwatch.core.settings_parts import CrawlSettings
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -30,11 +30,11 @@ CONCURRENT_ITEMS = 8
 PLAYWRIGHT_HANDLER = "lootwatch.crawlers.browser.LazyPlaywrightHandler"  # Chromium started only when a page needs it
 
 
-def chromium_path(settings: Settings) -> str:
-    return settings.chromium_path or shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+def chromium_path(crawl: CrawlSettings) -> str:
+    return crawl.chromium_path or shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 
 
-def process_settings(settings: Settings) -> dict[str, Any]:
+def process_settings() -> dict[str, Any]:
     """Settings of the one CrawlerProcess (the reactor is chosen here, once per process)."""
     return {
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
@@ -49,15 +49,15 @@ def process_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
+def crawler_settings(crawl: CrawlSettings, site: SiteConfig) -> ScrapySettings:
     """Per-site crawler settings: politeness, safety limits, playwright, the store pipeline."""
-    delay = max(settings.download_delay_s if site.download_delay is None else site.download_delay, 0.0)
+    delay = max(crawl.download_delay_s if site.download_delay is None else site.download_delay, 0.0)
     values: dict[str, Any] = {
-        **process_settings(settings),
+        **process_settings(),
         "BOT_NAME": "lootwatch",
-        "USER_AGENT": settings.user_agent,
+        "USER_AGENT": crawl.user_agent,
         "ROBOTSTXT_OBEY": True,
-        "ROBOTSTXT_USER_AGENT": settings.user_agent,
+        "ROBOTSTXT_USER_AGENT": crawl.user_agent,
         "DOWNLOAD_DELAY": delay,
         "DOWNLOAD_DELAY_JITTER": 0.5 if delay > 0 else 0.0,  # each delay 0.5-1.5x ours
         "CONCURRENT_REQUESTS": max(16, site.concurrency),
@@ -76,7 +76,7 @@ def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
             "scrapy.extensions.throttle.AutoThrottle": None,
             "lootwatch.crawlers.middlewares.PoliteThrottle": 0,
         },
-        "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
+        "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_TIMEOUT": 60,
         "REDIRECT_MAX_TIMES": 5,
@@ -90,7 +90,7 @@ def crawler_settings(settings: Settings, site: SiteConfig) -> ScrapySettings:
         "ITEM_PIPELINES": {"lootwatch.crawlers.pipelines.StorePipeline": 300},
         "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
-        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": chromium_path(settings), "args": CHROMIUM_ARGS},
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": chromium_path(crawl), "args": CHROMIUM_ARGS},
         "PLAYWRIGHT_MAX_CONTEXTS": 2,  # contexts bounded; pages are closed after each response
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 30_000,

@@ -22,6 +22,14 @@ from pydantic_settings import (
 
 from lootwatch.core.errors import BadInputError
 from lootwatch.core.queueing import RESERVED_QUEUES
+from lootwatch.core.settings_parts import (
+    AlertSettings,
+    CrawlSettings,
+    MatchingSettings,
+    NoticeSettings,
+    WebSettings,
+    part_of,
+)
 from lootwatch.core.values import parse_scales
 
 
@@ -192,6 +200,27 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("name at least one classifier backbone")
         return value
+
+    # --- each component's part (lootwatch.core.settings_parts) -------------------------------
+    @property
+    def crawl(self) -> CrawlSettings:
+        return part_of(self, CrawlSettings)
+
+    @property
+    def matching(self) -> MatchingSettings:
+        return part_of(self, MatchingSettings)
+
+    @property
+    def alerts(self) -> AlertSettings:
+        return part_of(self, AlertSettings)
+
+    @property
+    def notices(self) -> NoticeSettings:
+        return part_of(self, NoticeSettings)
+
+    @property
+    def web(self) -> WebSettings:
+        return part_of(self, WebSettings)
 
     # --- derived paths --------------------------------------------------------------------
     @property

@@ -68,8 +68,8 @@ def test_helpers() -> None:
 def test_email_is_multipart_with_a_stable_message_id() -> None:
     payload = {**_render(), "idempotency_key": "review:7:email", "to": ["a@example.org", "b@example.org"]}
     settings = Settings.model_validate({"email_from": "Lootwatch <alerts@heritage.example>"})
-    first = build_email(payload, settings)
-    again = build_email(payload, settings)
+    first = build_email(payload, settings.notices)
+    again = build_email(payload, settings.notices)
     assert first["Message-ID"] == again["Message-ID"] == "<review.7.email.lootwatch@heritage.example>"
     assert message_id("review:7:email", "x@y.z") == "<review.7.email.lootwatch@y.z>"
     parsed = message_from_bytes(first.as_bytes(), policy=policy.default)
