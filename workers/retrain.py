@@ -28,6 +28,12 @@ the threshold would say nothing about unknown objects. ``threshold = quantile(im
 capped at ``quantile(genuine, 0.5)``. Caveat: the classifier was trained on these photos
 (re-staged differently), so its genuine scores are optimistic.
 
+Whether to fuse at all is decided before the refit, on views of held-out gallery photos the
+classifier never trained on (``matcher.fusion.fusion_judge``): the descriptor alone, the logit
+pool, or the classifier alone, whichever has the best AP there. ``fusion.json`` records the check
+(``fusion_check``) and ``use``: ``descriptor`` (the worker then matches with the descriptor alone
+and the index's threshold) or ``fusion`` (with the chosen weight and its calibrated threshold).
+
 Idempotent: the gallery's identity (every live artefact and photo sha256) plus the training
 settings are recorded in the card; a job that finds them equal to CURRENT's does nothing.
 """
@@ -62,6 +68,7 @@ JOB_ID = "retrain-classifier"
 CHECKPOINT = "classifier.pt"
 CARD = "card.json"
 FUSION_FILE = "fusion.json"  # read by workers.engine (same name there)
+FUSION_MODES = ("auto", "always")
 
 
 class RetrainError(LootwatchError):
@@ -146,8 +153,13 @@ def retrain(
     input_size: int | None = None,
     views: int | None = None,
     pretrained: bool = True,
+    fusion: str = "auto",
 ) -> RetrainResult:
     """Train on the Postgres gallery and publish a new version, unless CURRENT already is that.
+
+    ``fusion``: ``auto`` decides on held-out gallery views whether the worker fuses this classifier
+    with the descriptor (module doc); ``always`` fuses at the default weight whatever the check says
+    (the check is still run and recorded), for operators who want the classifier's scores regardless.
 
     One classifier per ``settings.classifier_backbones`` (several: an ensemble, published as one version)."""
     from lootwatch.models.classifier import members_of
@@ -163,6 +175,8 @@ def retrain(
         overrides.update(input_size=(input_size, input_size))
     if views is not None:
         overrides.update(views_per_photo=views, val_views_per_photo=max(1, views))
+    if fusion not in FUSION_MODES:
+        raise RetrainError(f"fusion must be one of {', '.join(FUSION_MODES)}, got {fusion!r}")
     configs = [benchmark_config(**overrides, backbone=b) for b in settings.classifier_backbones]
     try:
         ts = select_artefacts(photos, configs[0].min_images)
@@ -184,18 +198,37 @@ def retrain(
     staging = root / f".staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir(parents=True)
     seconds = 0.0
+    check: dict[str, Any] | None = None
     try:
         for n, cfg in enumerate(configs, start=1):
             log.info("training classifier member %d/%d (%s)", n, len(configs), cfg.backbone)
+            # the first member's held-out views decide whether the published version fuses at all
+            judge = _fusion_judge(settings) if n == 1 else None
             try:
-                result = train_classifier(ts.photos, staging / _member_name(n), cfg, say=log.info, progress=False)
+                result = train_classifier(
+                    ts.photos, staging / _member_name(n), cfg, say=log.info, progress=False, judge=judge
+                )
             except ModelError as exc:  # e.g. an unknown backbone in classifier_backbones
                 raise RetrainError(f"cannot train classifier member {cfg.backbone}: {exc}") from exc
             seconds += result.seconds
+            check = result.fusion_check if n == 1 else check
         clf = load_published(staging)  # only loadable checkpoints are published
         version = clf.version
-        fusion = calibrate_fusion(settings, clf, photos)
-        (staging / FUSION_FILE).write_text(json.dumps(fusion, indent=1))
+        if fusion == "auto" and check is not None and check["use"] == "descriptor":
+            # the classifier did not beat the descriptor alone on held-out views: published (and
+            # recorded) but not fused, so the worker matches with the descriptor and its threshold
+            published = {
+                "use": "descriptor",
+                "descriptor": check["descriptor"],
+                "classifier": version,
+                "threshold": None,
+            }
+        else:
+            weight = float(check["weight"]) if check is not None and fusion == "auto" else 0.5
+            published = {"use": "fusion", **calibrate_fusion(settings, clf, photos, weight=weight)}
+        published["fusion_check"] = check
+        published["mode"] = fusion
+        (staging / FUSION_FILE).write_text(json.dumps(published, indent=1))
         members = members_of(clf)
         card_doc = {
             **members[0].card.to_dict(),
@@ -217,6 +250,16 @@ def retrain(
         raise
     log.info("classifier %s published (%s), previous %s", version, reason, live)
     return RetrainResult("published", version, reason, len(ts.classes), ts.excluded, seconds)
+
+
+def _fusion_judge(settings: Settings) -> Any:
+    """Held-out fusion check against the live index's descriptor, embedded as the index holds photos."""
+    from lootwatch.matcher.fusion import fusion_judge
+    from lootwatch.matcher.store import live_descriptor_spec, live_views
+    from lootwatch.models.descriptor import load_descriptor
+
+    descriptor = load_descriptor(live_descriptor_spec(settings.index_dir, settings.descriptor))
+    return fusion_judge(descriptor, views=live_views(settings.index_dir))
 
 
 def calibrate_fusion(
@@ -299,13 +342,19 @@ def _point_current(root: Path, version: str) -> None:
 
 
 def retrain_classifier(
-    reason: str, epochs: int | None = None, input_size: int | None = None, views: int | None = None
+    reason: str,
+    epochs: int | None = None,
+    input_size: int | None = None,
+    views: int | None = None,
+    fusion: str = "auto",
 ) -> dict[str, Any]:
     """RQ job: retrain the classifier from the Postgres gallery of this worker's settings."""
     from lootwatch.workers.context import current
 
     ctx = current()
-    return retrain(ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views).to_dict()
+    return retrain(
+        ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views, fusion=fusion
+    ).to_dict()
 
 
 def enqueue_retrain(queue: Any, reason: str, **kwargs: Any) -> Any:
