@@ -42,7 +42,9 @@ def shared_photos(root: Path) -> list[Photo]:
         base = root / source
         for d in sorted(p for p in base.iterdir() if p.is_dir()):
             out.extend(
-                Photo(f, f"{source}:{d.name}", source) for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES
+                Photo(f, f"{source}:{d.name}", source)
+                for f in sorted(d.iterdir())
+                if f.suffix.lower() in IMAGE_SUFFIXES
             )
     for bench in ("bench-antiquities-dev", "bench-coil-dev"):
         with (root / bench / "gallery.csv").open(encoding="utf-8") as fh:
@@ -92,7 +94,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch  # deferred: heavy
-
     from lootwatch.models.augment import listing_style
     from lootwatch.models.descriptor import load_descriptor
     from PIL import Image
@@ -103,9 +104,7 @@ def main() -> None:
     d = chunk_dir(args.out, version)
     d.mkdir(parents=True, exist_ok=True)
     photos = shared_photos(args.data)
-    (d / "photos.tsv").write_text(
-        "".join(f"{p.path}\t{p.object_id}\t{p.source}\n" for p in photos), encoding="utf-8"
-    )
+    (d / "photos.tsv").write_text("".join(f"{p.path}\t{p.object_id}\t{p.source}\n" for p in photos), encoding="utf-8")
     print(f"{len(photos)} photos, {args.variants + 1} variants each -> {d}", flush=True)
     began, done = time.perf_counter(), 0
     for v in range(args.variants + 1):
