@@ -156,7 +156,7 @@ def decide_fusion(
     alone before any fusion), so the deployed scoring is never worse on these views than the
     better of the two models. Returns the decision and every candidate's numbers.
     """
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for w in weights:
         m = compute_metrics(heldout_results(p, q, labels, w, rule))
         # nan (e.g. FP@R90 when recall 0.9 is never reached) as None: the card and fusion.json are JSON

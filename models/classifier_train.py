@@ -381,11 +381,12 @@ def _build_features(
     for name, photos, n, keep in plan:
         total = len(photos) * (n + int(keep))
         with tqdm(total=total, desc=f"{name} views", disable=not progress, leave=False) as bar:
+
+            def tick(rows: int, bar: tqdm = bar) -> None:
+                bar.update(rows - bar.n)
+
             files[name] = write_features(
-                folder / f"{name}.f32",
-                iter_views(photos, n, cfg.seed, keep),
-                encode,
-                tick=lambda rows, bar=bar: bar.update(rows - bar.n),
+                folder / f"{name}.f32", iter_views(photos, n, cfg.seed, keep), encode, tick=tick
             )
     labels = {
         "train": [index[p.artefact_id] for p in split.train for _ in range(cfg.views_per_photo + 1)],
