@@ -60,12 +60,13 @@ from lootwatch.core.errors import BadInputError
 KINDS = ("flat", "hnsw", "ivfflat", "ivfpq")
 IVF_KINDS = ("ivfflat", "ivfpq")  # trained on the first vectors added
 AUTO = "auto"  # from_vectors / build: the kind ``choose_kind`` gives for the gallery's size
-# Measured by bench/bench_faiss.py on descriptor vectors of real photos (README): exact search stays
-# within 10% of the descriptor's per-photo time up to about this many gallery photos on one CPU
-# thread, and the approximate setting below keeps exact search's top-1 artefact for >= 99% of
-# queries at every size measured.
-AUTO_EXACT_MAX_PHOTOS = 200_000
-AUTO_APPROXIMATE: tuple[str, dict[str, int]] = ("hnsw", {"hnsw_m": 32, "ef_search": 128})
+# Measured by bench/bench_faiss.py on descriptor vectors of real photos (README): a flat query stays
+# under a tenth of the descriptor's per-photo time up to about 380k gallery photos on one CPU thread
+# (rounded down here), so exact search -- exact, and deletable in place -- is kept up to there; HNSW
+# at M=16, efSearch 64 kept exact search's top-1 artefact for every query at every size measured and
+# was the fastest such setting at 100k.
+AUTO_EXACT_MAX_PHOTOS = 300_000
+AUTO_APPROXIMATE: tuple[str, dict[str, int]] = ("hnsw", {"hnsw_m": 16, "ef_search": 64})
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
 FORMAT = 1
