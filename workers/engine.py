@@ -176,7 +176,7 @@ class MatchEngine:
     @property
     def models_version(self) -> str:
         """What ``matches.model_version`` records: the descriptor, plus the classifier when fused."""
-        if self._classifier is None:
+        if self._classifier is None or not self._classifier.fuses:
             return self.model_version
         return f"{self.model_version}+{self._classifier.version}"
 

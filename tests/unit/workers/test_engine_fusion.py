@@ -131,6 +131,7 @@ def test_a_version_whose_held_out_check_chose_the_descriptor_is_not_fused(
     engine.follow_classifiers(root)
     listing = [_view(shared_dir, 3, 45)]
     assert engine.classifier is not None and not engine.classifier.fuses
+    assert engine.models_version == engine.model_version  # matches record the descriptor alone
     hits = engine.match(listing)[0]
     assert hits[0].artefact_id == "A2"
     assert all(set(_scores(h)) == {"descriptor", "descriptor_contrast"} for h in hits)
