@@ -30,7 +30,7 @@ def build_and_publish(
     settings: Settings,
     *,
     descriptor_spec: str | None = None,
-    kind: str = "flat",
+    kind: str = "auto",
     progress: bool = True,
     fine_tune_steps: int | None = None,
     say: Callable[[str], None] = log.info,

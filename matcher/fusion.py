@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -112,6 +112,123 @@ def fuse(p: np.ndarray, q: np.ndarray, weight: float = DEFAULT_WEIGHT, rule: str
 def _logit(x: np.ndarray) -> np.ndarray:
     x = np.clip(np.asarray(x, dtype=np.float64), 1e-6, 1 - 1e-6)
     return np.log(x) - np.log1p(-x)
+
+
+# Fusion weights the held-out check chooses from: 0 = the descriptor alone, 1 = the classifier alone
+# (for the artefacts it knows), 0.5 = the logit pool. Three fixed candidates, not a fitted weight:
+# a few hundred held-out views can tell these apart, not tune a continuous weight.
+CHECK_WEIGHTS = (0.0, DEFAULT_WEIGHT, 1.0)
+
+
+def heldout_results(
+    p: np.ndarray, q: np.ndarray, labels: np.ndarray, weight: float, rule: str = DEFAULT_RULE
+) -> list[ListingResult]:
+    """Held-out view scores as benchmark listings: each view once as a protected query (its own
+    artefact in the gallery) and once as an UNPROTECTED one -- its artefact's column removed from
+    the descriptor and the classifier's softmax renormalised over the other artefacts, i.e. an
+    unknown object that a closed-set classifier forces into some protected class."""
+    n, c = p.shape
+    rows = np.arange(n)
+    fused = fuse(p, q, weight, rule)
+    unknown_p = p.copy()
+    unknown_p[rows, labels] = 0.0
+    unknown_p /= np.maximum(unknown_p.sum(axis=1, keepdims=True), 1e-12)
+    others = fuse(unknown_p, q, weight, rule)
+    others[rows, labels] = -np.inf
+    out = []
+    for r in range(n):
+        best = int(np.argmax(fused[r]))
+        out.append(ListingResult(str(labels[r]), (str(best),), float(fused[r, best])))
+        if c > 1:
+            other = int(np.argmax(others[r]))
+            out.append(ListingResult(None, (str(other),), float(others[r, other])))
+    return out
+
+
+def decide_fusion(
+    p: np.ndarray, q: np.ndarray, labels: np.ndarray, rule: str = DEFAULT_RULE, weights: Sequence[float] = CHECK_WEIGHTS
+) -> dict[str, Any]:
+    """Which of descriptor alone / fusion / classifier alone ranks held-out views best.
+
+    ``p``: the classifier's calibrated softmax on views of photos it never trained on; ``q``: the
+    calibrated descriptor scores of the same views against a gallery without their photos. The
+    weight with the highest AP wins (top-1 breaks ties, then the lower weight: the descriptor
+    alone before any fusion), so the deployed scoring is never worse on these views than the
+    better of the two models. Returns the decision and every candidate's numbers.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for w in weights:
+        m = compute_metrics(heldout_results(p, q, labels, w, rule))
+        # nan (e.g. FP@R90 when recall 0.9 is never reached) as None: the card and fusion.json are JSON
+        rows[f"{w:g}"] = {
+            "weight": w,
+            "ap": m.ap,
+            "top1": m.top1,
+            "r_at_p95": nan_to_none(m.r_at_p95),
+            "fp_at_r90": nan_to_none(m.fp_at_r90),
+        }
+    best = max(rows.values(), key=lambda r: (round(r["ap"], 6), round(r["top1"], 6), -r["weight"]))
+    use = "descriptor" if best["weight"] == 0.0 else "fusion"
+    desc = rows.get("0")
+    reason = f"weight {best['weight']:g}: AP {best['ap']:.3f}, top-1 {best['top1']:.3f}" + (
+        f" vs descriptor alone AP {desc['ap']:.3f}, top-1 {desc['top1']:.3f}" if desc and use != "descriptor" else ""
+    )
+    return {
+        "use": use,
+        "weight": float(best["weight"]),
+        "rule": rule,
+        "reason": reason,
+        "n_views": int(len(labels)),
+        "queries": "listing-style views of held-out gallery photos, each also as an unprotected object",
+        "candidates": rows,
+    }
+
+
+def fusion_judge(
+    descriptor: EmbedsImages,
+    *,
+    views: GalleryViews | None = None,
+    rule: str = DEFAULT_RULE,
+    batch_size: int = 32,
+) -> Callable[[Any], dict[str, Any]]:
+    """The ``judge`` of ``models.classifier_train.train_classifier``: scores the phase-1 model's
+    held-out views (``HeldOut``) with ``descriptor`` too -- its gallery the training photos only,
+    embedded as an index holds them (``views``), calibrated as the worker calibrates it -- and
+    returns ``decide_fusion``'s answer, plus the descriptor that was judged."""
+
+    def judge(held: Any) -> dict[str, Any]:
+        images = [photo.pixels() for photo in held.train]
+        ids = [photo.artefact_id for photo in held.train]
+        gallery = embed_views(descriptor, images, views or GalleryViews(), batch_size=batch_size)
+        del images
+        calibration = calibrate_descriptor(gallery, ids)
+        queries = _embed_stream(descriptor, held.images(), batch_size)
+        col = {c: j for j, c in enumerate(held.classes)}
+        label = np.array([col[a] for a in ids])
+        sims = queries @ gallery.T
+        cosine = np.full((len(queries), len(held.classes)), -1.0, dtype=np.float32)
+        for j in range(len(held.classes)):
+            if (label == j).any():
+                cosine[:, j] = sims[:, label == j].max(axis=1)
+        out = decide_fusion(np.asarray(held.probs), calibration(cosine), np.asarray(held.labels), rule)
+        out["descriptor"] = str(descriptor.card.version) if hasattr(descriptor.card, "version") else None
+        out["descriptor_logistic"] = calibration.to_dict()
+        return out
+
+    return judge
+
+
+def _embed_stream(descriptor: EmbedsImages, images: Iterable[Image.Image], batch_size: int) -> np.ndarray:
+    """Embed an image stream batch by batch, never holding more than a batch of images."""
+    out, batch = [], []
+    for img in images:
+        batch.append(img)
+        if len(batch) == batch_size:
+            out.append(descriptor.embed(batch))
+            batch = []
+    if batch:
+        out.append(descriptor.embed(batch))
+    return np.concatenate(out) if out else np.zeros((0, int(card_dict(descriptor.card)["dim"])), np.float32)
 
 
 @dataclass
@@ -217,7 +334,9 @@ def classifier_runs(
     batch_size: int = 32,
     views: GalleryViews | None = None,
 ) -> tuple[list[RunResult], FusedScores]:
-    """[classifier alone, descriptor (calibrated) alone, fusion] on a benchmark, plus the raw scores.
+    """[classifier alone, descriptor (calibrated) alone, fusion] on a benchmark, plus the raw scores;
+    and a fourth run, what a deployment scores with, when the classifier's card records a held-out
+    fusion check (``fusion_judge``): the descriptor alone or the fusion at the weight it chose.
 
     Alert thresholds: the classifier's and the fusion's operating point is 0.5 on their calibrated
     scale (more likely the artefact than not); AP / R@P95 / FP@R90 do not depend on it.
@@ -248,7 +367,34 @@ def classifier_runs(
             threshold=0.5,
         ),
     ]
+    check = _fusion_check(classifier)
+    if check is not None:
+        w = float(check["weight"])
+        deployed = (
+            fs.descriptor if check["use"] == "descriptor" else fuse(fs.classifier, fs.descriptor, w, check["rule"])
+        )
+        runs.append(
+            run_from_scores(
+                images,
+                deployed,
+                fs.classes,
+                name=f"deployed: {'descriptor only' if check['use'] == 'descriptor' else f'fusion w={w:g}'} "
+                "(held-out check)",
+                card={"classifier": ccard, "descriptor": dcard},
+                calibration={**cal, "fusion_check": check},
+                threshold=0.5,
+            )
+        )
     return runs, fs
+
+
+def _fusion_check(classifier: Any) -> dict[str, Any] | None:
+    """The held-out fusion decision recorded in a classifier's card (the first member's for an ensemble)."""
+    card = getattr(classifier, "card", None) or getattr(
+        next(iter(getattr(classifier, "members", [])), None), "card", None
+    )
+    check = (card.extra.get("fusion_check") if card is not None else None) or None
+    return dict(check) if check else None
 
 
 def classification_tables(images: BenchImages, fs: FusedScores, fused: np.ndarray | None = None) -> dict[str, Any]:
@@ -285,11 +431,16 @@ def train_for_benchmark(
     backbone: str = "tf_efficientnet_lite0",
     retrain: bool = False,
     say: Callable[[str], None] = print,
+    descriptor: EmbedsImages | None = None,
+    views: GalleryViews | None = None,
 ) -> Path:
     """Train a classifier on the benchmark's GALLERY photos only (plus optional negatives such as
     coil100-train for outlier exposure); listing photos are never read.
 
-    A checkpoint already at ``out`` trained the same way on the same gallery photos is reused.
+    ``descriptor`` (with the gallery ``views`` the index uses): also decide on held-out gallery
+    views whether fusing with it helps (``fusion_judge``), recorded in the card.
+    A checkpoint already at ``out`` trained the same way on the same gallery photos (and checked
+    against the same descriptor, when one is given) is reused.
     """
     from lootwatch.models.classifier import load_classifier
     from lootwatch.models.classifier_data import read_gallery, select_artefacts
@@ -297,14 +448,17 @@ def train_for_benchmark(
 
     gallery = images.bench.root / "gallery.csv"
     cfg = benchmark_config(backbone=backbone, negatives=negatives)
+    judged = str(descriptor.card.version) if descriptor is not None and hasattr(descriptor.card, "version") else None
     if out.is_file() and not retrain:
         card = load_classifier(out).card
         data_sha = select_artefacts(read_gallery(gallery), cfg.min_images).sha256()
         same_config = TrainConfig.recorded(card.extra.get("config")) == TrainConfig.recorded(cfg)
-        if card.training_data_sha256 == data_sha and same_config:
+        same_check = judged is None or (card.extra.get("fusion_check") or {}).get("descriptor") == judged
+        if card.training_data_sha256 == data_sha and same_config and same_check:
             say(f"classifier: reusing {out} (same gallery photos, same training settings)")
             return out
-    return train_classifier(gallery, out, cfg, say=say).checkpoint
+    judge = fusion_judge(descriptor, views=views) if descriptor is not None else None
+    return train_classifier(gallery, out, cfg, say=say, judge=judge).checkpoint
 
 
 def nan_to_none(v: float) -> float | None:

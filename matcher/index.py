@@ -18,14 +18,19 @@ cosines. With a single artefact in the index, the "other" similarity is taken as
 
 ``kind`` selects the FAISS structure:
 
-- ``flat`` (default): exact search; removal with ``remove_ids``. Right up to ~1M photos.
+- ``flat`` (default): exact search; removal with ``remove_ids``.
 - ``hnsw``: graph search, sub-linear query time, approximate; FAISS cannot delete from HNSW,
   so removed photos are tombstoned (filtered out of results) and the graph is rebuilt from its
   own stored vectors once tombstones pass a quarter of the index.
+- ``ivfflat``: inverted lists of full vectors: exact scores within the ``nprobe`` lists searched;
+  needs a training set as ivfpq does.
 - ``ivfpq``: inverted lists + product quantisation: ~16x less memory, approximate scores; needs
   a training set (the gallery itself, at least :data:`IVFPQ_MIN_PHOTOS` photos).
 
-The recall cost of the approximate kinds is measured by ``bench/bench_faiss.py``.
+``auto`` (for ``from_vectors`` and ``build``) picks by gallery size (``choose_kind``): exact search
+up to ``AUTO_EXACT_MAX_PHOTOS`` photos, where a query still costs under a tenth of embedding the
+photo, then HNSW at the setting that kept exact search's top-1 artefact for >= 99% of queries.
+Both numbers come from ``bench/bench_faiss.py`` on descriptor vectors of real photos.
 
 ``views``: how gallery photos are embedded (:mod:`matcher.views`: mean over input scales and
 mirrors); recorded with the index so that photos added later are embedded the same way.
@@ -54,12 +59,21 @@ from lootwatch.core.errors import BadInputError
 from lootwatch.core.files import atomic_write
 from lootwatch.core.gallery_photos import GalleryPhoto
 
-KINDS = ("flat", "hnsw", "ivfpq")
+KINDS = ("flat", "hnsw", "ivfflat", "ivfpq")
+IVF_KINDS = ("ivfflat", "ivfpq")  # trained on the first vectors added
+AUTO = "auto"  # from_vectors / build: the kind ``choose_kind`` gives for the gallery's size
+# Measured by bench/bench_faiss.py on descriptor vectors of real photos (README): a flat query stays
+# under a tenth of the descriptor's per-photo time up to about 380k gallery photos on one CPU thread
+# (rounded down here), so exact search -- exact, and deletable in place -- is kept up to there; HNSW
+# at M=16, efSearch 64 kept exact search's top-1 artefact for every query at every size measured and
+# was the fastest such setting at 100k.
+AUTO_EXACT_MAX_PHOTOS = 300_000
+AUTO_APPROXIMATE: tuple[str, dict[str, int]] = ("hnsw", {"hnsw_m": 16, "ef_search": 64})
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
 FORMAT = 1
 DEFAULT_CONTRAST = 0.5  # see the module doc
-IVFPQ_MIN_PHOTOS = 10_000  # k-means over 256 PQ centroids wants ~39 points each
+IVFPQ_MIN_PHOTOS = 10_000  # k-means over 256 PQ centroids wants ~39 points each (ivfflat: same floor)
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,21 @@ def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
     return v
 
 
+def choose_kind(n_photos: int) -> tuple[str, dict[str, int]]:
+    """The index kind (and its options) for a gallery of ``n_photos``: exact below the cut-over."""
+    if n_photos <= AUTO_EXACT_MAX_PHOTOS:
+        return "flat", {}
+    kind, options = AUTO_APPROXIMATE
+    return kind, dict(options)
+
+
+def _resolve_kind(kind: str, n_photos: int, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    if kind != AUTO:
+        return kind, options
+    chosen, defaults = choose_kind(n_photos)
+    return chosen, {**defaults, **options}
+
+
 def _pq_subquantizers(dim: int) -> int:
     # ~8 dims per sub-vector: 16x smaller than float32, still a usable approximation
     for m in (64, 48, 32, 16, 8, 4, 2):
@@ -110,8 +139,10 @@ class GalleryIndex:
         contrast: float = DEFAULT_CONTRAST,
         views: GalleryViews | Mapping[str, Any] | None = None,
     ) -> None:
+        if kind == AUTO:
+            raise BadInputError("kind 'auto' is chosen from the gallery's size: use from_vectors or build")
         if kind not in KINDS:
-            raise BadInputError(f"unknown index kind {kind!r}; known: {', '.join(KINDS)}")
+            raise BadInputError(f"unknown index kind {kind!r}; known: {', '.join(KINDS)} (or {AUTO})")
         self.card: dict[str, Any] = card_dict(card)
         self.dim = int(self.card["dim"])
         if self.dim <= 0:
@@ -130,7 +161,7 @@ class GalleryIndex:
         self.nprobe = nprobe
         self.created_at = datetime.now(UTC)
         self.version = ""
-        self._index: Any = None if kind == "ivfpq" else self._empty()  # faiss.IndexIDMap2
+        self._index: Any = None if kind in IVF_KINDS else self._empty()  # faiss.IndexIDMap2
         self._refresh_version()
 
     # ---- construction -------------------------------------------------------------------
@@ -142,6 +173,18 @@ class GalleryIndex:
         elif self.kind == "hnsw":
             inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = 40  # build time grows with it; 40 keeps top-1 exact in the bench
+        elif self.kind == "ivfflat":
+            assert train is not None
+            # ~sqrt(n) lists, full vectors in them: exact scores for every photo in the probed lists
+            nlist = int(min(4096, max(16, math.sqrt(len(train)))))
+            quantizer = faiss.IndexFlatIP(self.dim)
+            inner = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            inner.cp.niter = 15
+            inner.cp.min_points_per_centroid = 8
+            sample = max(IVFPQ_MIN_PHOTOS, 20 * nlist)
+            if len(train) > sample:
+                train = train[np.sort(np.random.default_rng(0).choice(len(train), sample, replace=False))]
+            inner.train(train)
         else:
             assert train is not None
             # ~sqrt(n) lists; k-means (lists and PQ codebooks) on a sample of ~20 points per list
@@ -172,7 +215,9 @@ class GalleryIndex:
         calibrate: bool = True,
         **options: Any,
     ) -> GalleryIndex:
-        """An index over already computed vectors; ``calibrate`` sets the threshold from them."""
+        """An index over already computed vectors; ``calibrate`` sets the threshold from them.
+        ``kind="auto"``: exact up to ``AUTO_EXACT_MAX_PHOTOS`` photos, else ``AUTO_APPROXIMATE``."""
+        kind, options = _resolve_kind(kind, len(vectors), options)
         index = cls(card, kind=kind, **options)
         index.add(photo_ids, artefact_ids, vectors)
         if calibrate:
@@ -201,6 +246,7 @@ class GalleryIndex:
             raise BadInputError("cannot build a gallery index from no photos")
         images = [p.pixels() for p in items]
         artefact_ids = [p.artefact_id for p in items]
+        kind, options = _resolve_kind(kind, len(items), options)
         views = options.get("views")
         views = views if isinstance(views, GalleryViews) else GalleryViews.from_dict(views)
         vectors = embed_views(descriptor, images, views, batch_size=batch_size, progress=progress)
@@ -282,7 +328,7 @@ class GalleryIndex:
         if self._index is None:  # ivfpq: the first batch is the training set
             if len(v) < IVFPQ_MIN_PHOTOS:
                 raise BadInputError(
-                    f"an ivfpq index needs at least {IVFPQ_MIN_PHOTOS} photos to train on, got {len(v)}; "
+                    f"an {self.kind} index needs at least {IVFPQ_MIN_PHOTOS} photos to train on, got {len(v)}; "
                     "use kind='flat' (exact, fast enough for galleries this size)"
                 )
             self._index = self._empty(train=v)
@@ -315,9 +361,9 @@ class GalleryIndex:
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, their stored vectors) of the live photos, sorted by id (flat and HNSW only:
-        IVF-PQ keeps compressed codes, not vectors)."""
-        if self.kind == "ivfpq":
-            raise BadInputError("an IVF-PQ index keeps compressed codes: its vectors cannot be read back")
+        IVF-PQ keeps compressed codes, IVF-Flat keeps vectors in lists without a direct map)."""
+        if self.kind in IVF_KINDS:
+            raise BadInputError(f"an {self.kind} index cannot read its vectors back")
         ids = np.asarray(sorted(self.artefact_of), dtype=np.int64)
         if self._index is None or not len(ids):
             return ids, np.zeros((0, self.dim), dtype=np.float32)
@@ -389,7 +435,7 @@ class GalleryIndex:
         inner: Any = faiss.downcast_index(self._index.index)
         if self.kind == "hnsw":
             inner.hnsw.efSearch = max(self.ef_search, fetch)
-        elif self.kind == "ivfpq":
+        elif self.kind in IVF_KINDS:
             inner.nprobe = self.nprobe
 
     def is_alert(self, hit: ArtefactHit) -> bool:

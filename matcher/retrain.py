@@ -7,6 +7,12 @@ and publishes it. Only a finished, loadable checkpoint is published, and only th
 move: matching keeps the previous version the whole time, and a failed training leaves it untouched.
 ``workers.jobs.retrain_classifier`` runs it as an RQ job.
 
+Whether to fuse at all is decided before the refit, on views of held-out gallery photos the
+classifier never trained on (``matcher.fusion.fusion_judge``): the descriptor alone, the logit
+pool, or the classifier alone, whichever has the best AP there. ``fusion.json`` records the check
+(``fusion_check``) and ``use``: ``descriptor`` (the worker then matches with the descriptor alone
+and the index's threshold) or ``fusion`` (with the chosen weight and its calibrated threshold).
+
 Idempotent: the gallery's identity (every live artefact and photo sha256) plus the training
 settings are recorded in the card; a call that finds them equal to CURRENT's does nothing.
 """
@@ -27,6 +33,7 @@ from lootwatch.matcher.classifier_store import (
     member_name,
 )
 from lootwatch.matcher.fusion_threshold import calibrate_fusion
+from lootwatch.matcher.store import live_descriptor_spec, live_views
 from lootwatch.models.classifier_data import select_artefacts
 from lootwatch.models.errors import ModelError
 
@@ -37,6 +44,8 @@ from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
 
 log = logging.getLogger(__name__)
+
+FUSION_MODES = ("auto", "always")
 
 
 class RetrainError(LootwatchError):
@@ -70,8 +79,13 @@ def retrain(
     input_size: int | None = None,
     views: int | None = None,
     pretrained: bool = True,
+    fusion: str = "auto",
 ) -> RetrainResult:
     """Train on the Postgres gallery and publish a new version, unless CURRENT already is that.
+
+    ``fusion``: ``auto`` decides on held-out gallery views whether the worker fuses this classifier
+    with the descriptor (module doc); ``always`` fuses at the default weight whatever the check says
+    (the check is still run and recorded), for operators who want the classifier's scores regardless.
 
     One classifier per ``settings.classifier_backbones`` (several: an ensemble, published as one version)."""
     from lootwatch.models.classifier import members_of  # heavy import: torch
@@ -85,6 +99,8 @@ def retrain(
         overrides.update(input_size=(input_size, input_size))
     if views is not None:
         overrides.update(views_per_photo=views, val_views_per_photo=max(1, views))
+    if fusion not in FUSION_MODES:
+        raise RetrainError(f"fusion must be one of {', '.join(FUSION_MODES)}, got {fusion!r}")
     configs = [benchmark_config(**overrides, backbone=b) for b in settings.classifier_backbones]
     try:
         ts = select_artefacts(photos, configs[0].min_images)
@@ -104,18 +120,38 @@ def retrain(
             return RetrainResult("unchanged", live, reason, len(ts.classes), ts.excluded)
 
     seconds = 0.0
+    check: dict[str, Any] | None = None
     with versions.staging() as staging:
         for n, cfg in enumerate(configs, start=1):
             log.info("training classifier member %d/%d (%s)", n, len(configs), cfg.backbone)
+            # the first member's held-out views decide whether the published version fuses at all
+            judge = _fusion_judge(settings) if n == 1 else None
             try:
-                result = train_classifier(ts.photos, staging / member_name(n), cfg, say=log.info, progress=False)
+                result = train_classifier(
+                    ts.photos, staging / member_name(n), cfg, say=log.info, progress=False, judge=judge
+                )
             except ModelError as exc:  # e.g. an unknown backbone in classifier_backbones
                 raise RetrainError(f"cannot train classifier member {cfg.backbone}: {exc}") from exc
             seconds += result.seconds
+            check = result.fusion_check if n == 1 else check
         clf = load_published(staging)  # only loadable checkpoints are published
         version = clf.version
-        fusion = calibrate_fusion(settings, clf, photos)
-        (staging / FUSION_FILE).write_text(json.dumps(fusion, indent=1))
+        published: dict[str, Any]
+        if fusion == "auto" and check is not None and check["use"] == "descriptor":
+            # the classifier did not beat the descriptor alone on held-out views: published (and
+            # recorded) but not fused, so the worker matches with the descriptor and its threshold
+            published = {
+                "use": "descriptor",
+                "descriptor": check["descriptor"],
+                "classifier": version,
+                "threshold": None,
+            }
+        else:
+            weight = float(check["weight"]) if check is not None and fusion == "auto" else 0.5
+            published = {"use": "fusion", **calibrate_fusion(settings, clf, photos, weight=weight)}
+        published["fusion_check"] = check
+        published["mode"] = fusion
+        (staging / FUSION_FILE).write_text(json.dumps(published, indent=1))
         members = members_of(clf)
         card_doc = {
             **members[0].card.to_dict(),
@@ -130,3 +166,12 @@ def retrain(
         versions.publish(staging, version, exist_ok=True)
     log.info("classifier %s published (%s), previous %s", version, reason, live)
     return RetrainResult("published", version, reason, len(ts.classes), ts.excluded, seconds)
+
+
+def _fusion_judge(settings: Settings) -> Any:
+    """Held-out fusion check against the live index's descriptor, embedded as the index holds photos."""
+    from lootwatch.matcher.fusion import fusion_judge  # heavy import: torch
+    from lootwatch.models.descriptor import load_descriptor  # heavy import: torch
+
+    descriptor = load_descriptor(live_descriptor_spec(settings.index_dir, settings.descriptor))
+    return fusion_judge(descriptor, views=live_views(settings.index_dir))

@@ -20,7 +20,8 @@ from lootwatch.core.gallery_photos import GalleryPhoto
 
 __all__ = ["GalleryPhoto", "Split", "TrainingSet", "read_gallery", "select_artefacts", "split_per_artefact"]
 
-DEFAULT_MIN_IMAGES = 3  # the paper's smallest --min-images
+DEFAULT_MIN_IMAGES = 1  # every artefact gets a class: one photo still gives its listing-style views
+# (the paper used --min-images 3; an artefact left out could only ever be matched by the descriptor)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 

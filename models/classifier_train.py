@@ -2,32 +2,38 @@
 
 Protocol (documented choices, see ``TrainConfig``):
 
-1. Artefacts with fewer than ``min_images`` photos are excluded and listed (never silently).
+1. Every artefact gets a class by default (``min_images`` 1): one with a single photo learns from that
+   photo and its listing-style views, and sits in training only. A larger ``min_images`` excludes
+   and lists the others (never silently); the descriptor alone scores them.
 2. Photos are split per artefact (``split_per_artefact``): every artefact keeps photos in training;
    with 4 photos per object, 3 train and 1 is held out. Validation = listing-style augmented views
    of the held-out photos (``models.augment.listing_style``), i.e. unseen viewpoints re-staged as a
    seller would, which is what the classifier meets in production.
 3. The backbone is frozen except its last ``trainable_stages`` stages. Because the frozen prefix
-   never changes, each augmented view goes through it ONCE and its activation is cached; epochs
-   only run the trainable tail + head. This is what makes CPU training take minutes.
+   never changes, each augmented view goes through it ONCE, streamed batch by batch, and only its
+   output is kept -- on disk (``models.classifier_features``), not in memory, so the resident
+   memory of a training does not grow with the gallery; epochs only run the trainable tail + head.
+   This is what makes CPU training take minutes.
 4. Loss: the paper's log-softmax + NLL with inverse-frequency class weights, plus optional outlier
    exposure (Hendrycks et al. 2019): views of objects outside the gallery (``negatives``, e.g.
    coil100-train, never benchmark listings) are pushed towards a uniform softmax, so that the max
    softmax becomes a usable open-set rejection score.
 5. Adam, early stopping on validation NLL; then the temperature that minimises validation NLL is
-   fitted (calibrated probabilities for fusion), and the model is refitted on ALL photos for the
+   fitted (calibrated probabilities for fusion); a ``judge`` (``matcher.fusion.fusion_judge``) may
+   then decide on these held-out views whether fusion beats the descriptor alone (recorded in the
+   card); and the model is refitted on ALL photos for the
    best number of epochs (held-out views are too precious to leave out of the final model).
 6. The partial state is saved after every epoch beside the output (``<out>.partial``, with the
-   view cache in ``<out>.cache``); ``resume=True`` continues from it.
+   view features in the folder ``<out>.cache``); ``resume=True`` continues from it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +41,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lootwatch.models.augment import listing_style
 from lootwatch.models.classifier import (
     InstanceClassifier,
     backbone_weights_source,
@@ -56,6 +61,14 @@ from lootwatch.models.classifier_data import (
     read_gallery,
     select_artefacts,
     split_per_artefact,
+)
+from lootwatch.models.classifier_features import (
+    FeatureFile,
+    Features,
+    iter_views,
+    load_manifest,
+    save_manifest,
+    write_features,
 )
 from lootwatch.models.errors import ModelError
 from lootwatch.models.focus import FOCUS_MODES
@@ -126,9 +139,34 @@ class TrainResult:
     temperature: float
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    fusion_check: dict[str, Any] | None = None
+
+
+@dataclass
+class HeldOut:
+    """The phase-1 model's view of photos it never trained on, for deciding whether fusion helps.
+
+    ``probs`` (n, C): its temperature-calibrated softmax on the listing-style views of the held-out
+    photos ``val`` (``views_per_photo`` each, photo by photo; ``labels`` their class index in
+    ``classes``). ``images()`` re-makes exactly those views (deterministic, see
+    ``models.classifier_features.view_rng``), so the descriptor can be scored on the same queries
+    with a gallery of the ``train`` photos only.
+    """
+
+    classes: list[str]
+    train: list[GalleryPhoto]
+    val: list[GalleryPhoto]
+    views_per_photo: int
+    seed: int
+    labels: np.ndarray
+    probs: np.ndarray
+
+    def images(self) -> Iterator[Image.Image]:
+        return iter_views(self.val, self.views_per_photo, self.seed, keep_original=False)
 
 
 Say = Callable[[str], None]
+Judge = Callable[[HeldOut], dict[str, Any]]
 
 
 def train_classifier(
@@ -139,9 +177,14 @@ def train_classifier(
     resume: bool = False,
     say: Say = log.info,
     progress: bool = True,
+    judge: Judge | None = None,
 ) -> TrainResult:
     """Train on ``gallery`` (gallery.csv, a folder per artefact, or photos already listed, e.g. from
-    the Postgres gallery), write the checkpoint ``out``."""
+    the Postgres gallery), write the checkpoint ``out``.
+
+    ``judge``: given the phase-1 model's held-out views (``HeldOut``), decides whether fusing this
+    classifier with the descriptor helps (``matcher.fusion.fusion_judge``); its answer is recorded
+    in the card (``extra["fusion_check"]``) and the result."""
     cfg = config or TrainConfig()
     if cfg.focus not in FOCUS_MODES:
         raise ModelError(f"focus must be one of {', '.join(FOCUS_MODES)}, got {cfg.focus!r}")
@@ -166,14 +209,20 @@ def train_classifier(
         extra={"focus": cfg.focus},
     )
 
-    cache_path = out.with_name(out.name + ".cache")
-    cache_path.parent.mkdir(parents=True, exist_ok=True)  # a fresh data dir has no checkpoints/ yet
-    cache = _load_cache(cache_path, cfg) if resume else None
-    if cache is None:
-        cache = _build_cache(model, card_probe, ts, cfg, frozen, progress)
-        torch.save(cache, cache_path)
+    folder = out.with_name(out.name + ".cache")
+    folder.mkdir(parents=True, exist_ok=True)  # a fresh data dir has no checkpoints/ yet
+    key = _cache_key(cfg, ts)
+    cached = load_manifest(folder, key) if resume else None
+    if cached is None:
+        files, labels = _build_features(model, card_probe, ts, cfg, frozen, folder, progress)
+        save_manifest(folder, key, files, labels)
     else:
-        say(f"resuming with cached views from {cache_path}")
+        files, labels = cached
+        say(f"resuming with cached view features from {folder}")
+    train_x, val_x = Features([files["train"]]), Features([files["val"]])
+    neg_x = Features([files["neg"]]) if "neg" in files else Features([])
+    train_y = torch.tensor(labels["train"], dtype=torch.long)
+    val_y = torch.tensor(labels["val"], dtype=torch.long)
 
     weights_t = class_weights(ts.counts)
     partial = out.with_name(out.name + ".partial")
@@ -182,7 +231,7 @@ def train_classifier(
     # Phase 1: train on the split, early-stop and calibrate on held-out views.
     phase1 = _fit(
         model,
-        cache,
+        (train_x, train_y, val_x, val_y, neg_x),
         weights_t,
         cfg,
         frozen,
@@ -192,22 +241,26 @@ def train_classifier(
         max_epochs=cfg.epochs,
         progress=progress,
     )
-    temperature = _fit_temperature(model, cache["val_x"], cache["val_y"], frozen)
-    val_acc, val_nll = _evaluate(model, cache["val_x"], cache["val_y"], frozen, temperature)
+    temperature = _fit_temperature(model, val_x, val_y, frozen)
+    val_acc, val_nll = _evaluate(model, val_x, val_y, frozen, temperature)
     say(
         f"validation: best epoch {phase1['best_epoch']}, accuracy {val_acc:.3f}, NLL {val_nll:.3f}, "
         f"temperature {temperature:.2f}"
     )
+    fusion_check: dict[str, Any] | None = None
+    if judge is not None and len(val_x):
+        split = split_per_artefact(ts.photos, cfg.val_fraction, cfg.seed)
+        probs = torch.softmax(tail_logits(model, val_x, frozen) / temperature, dim=1).numpy()
+        held = HeldOut(ts.classes, split.train, split.val, cfg.val_views_per_photo, cfg.seed, val_y.numpy(), probs)
+        fusion_check = judge(held)
+        say(f"fusion check on held-out views: {fusion_check.get('use')} ({fusion_check.get('reason', '')})")
 
     # Phase 2: refit on every photo (train + held-out) for the selected number of epochs.
-    if cfg.refit and len(cache["val_x"]):
+    if cfg.refit and len(val_x):
         model.load_state_dict(initial)  # same frozen prefix as the cached activations
-        merged = dict(cache)
-        merged["train_x"] = torch.cat([cache["train_x"], cache["val_x"]])
-        merged["train_y"] = torch.cat([cache["train_y"], cache["val_y"]])
         _fit(
             model,
-            merged,
+            (Features([files["train"], files["val"]]), torch.cat([train_y, val_y]), Features([]), val_y[:0], neg_x),
             weights_t,
             cfg,
             frozen,
@@ -233,6 +286,7 @@ def train_classifier(
         "config": TrainConfig.recorded(cfg),
         "protocol": "per-artefact split, listing-style augmented held-out views, early stop on val NLL, "
         "temperature fitted on val, refit on all photos",
+        "fusion_check": fusion_check,
     }
     card = make_card(
         model,
@@ -246,8 +300,8 @@ def train_classifier(
     )
     model.eval()
     save_checkpoint(out, model, card, ts.classes)
-    for leftover in (partial, cache_path):
-        leftover.unlink(missing_ok=True)
+    partial.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
     seconds = time.monotonic() - started
     say(f"wrote {out} ({card.version}) in {seconds:.0f} s")
     return TrainResult(
@@ -261,6 +315,7 @@ def train_classifier(
         temperature,
         seconds,
         phase1["history"],
+        fusion_check,
     )
 
 
@@ -296,60 +351,51 @@ def _pool_if_done(x: torch.Tensor, frozen: int, n_stages: int) -> torch.Tensor:
     return x.mean(dim=(2, 3)) if frozen == n_stages else x
 
 
-# --- the view cache ---------------------------------------------------------------------------
+# --- the view features -------------------------------------------------------------------------
 
 
-def _views(photos: Sequence[GalleryPhoto | Path], n: int, rng: random.Random, keep_original: bool) -> list[Image.Image]:
-    out: list[Image.Image] = []
-    for p in photos:
-        path = p.file() if isinstance(p, GalleryPhoto) else p
-        with Image.open(path) as im:
-            img = im.convert("RGB")
-        if keep_original:
-            out.append(img)
-        out.extend(listing_style(img, rng) for _ in range(n))
-    return out
-
-
-def _encode(
-    model: InstanceClassifier, card: Any, images: list[Image.Image], frozen: int, desc: str, progress: bool
-) -> torch.Tensor:
-    model.eval()
-    chunks = []
-    bs = 32
+def _encoder(model: InstanceClassifier, card: Any, frozen: int) -> Callable[[list[Image.Image]], torch.Tensor]:
     n_stages = len(model.trunk.stages)
-    for i in tqdm(range(0, len(images), bs), desc=desc, disable=not progress, leave=False):
-        x = to_tensor(images[i : i + bs], card)
-        chunks.append(_pool_if_done(_prefix(model, x, frozen), frozen, n_stages))
-    return torch.cat(chunks) if chunks else torch.zeros(0)
+
+    def encode(images: list[Image.Image]) -> torch.Tensor:
+        model.eval()
+        return _pool_if_done(_prefix(model, to_tensor(images, card), frozen), frozen, n_stages)
+
+    return encode
 
 
-def _build_cache(
-    model: InstanceClassifier, card: Any, ts: TrainingSet, cfg: TrainConfig, frozen: int, progress: bool
-) -> dict[str, Any]:
-    rng = random.Random(cfg.seed)
+def _build_features(
+    model: InstanceClassifier, card: Any, ts: TrainingSet, cfg: TrainConfig, frozen: int, folder: Path, progress: bool
+) -> tuple[dict[str, FeatureFile], dict[str, list[int]]]:
+    """Every training, held-out and negative view, streamed through the frozen trunk into ``folder``."""
     split = split_per_artefact(ts.photos, cfg.val_fraction, cfg.seed)
     index = {a: i for i, a in enumerate(ts.classes)}
-    train_imgs = _views(split.train, cfg.views_per_photo, rng, keep_original=True)
-    train_y = [index[p.artefact_id] for p in split.train for _ in range(cfg.views_per_photo + 1)]
-    val_imgs = _views(split.val, cfg.val_views_per_photo, rng, keep_original=False)
-    val_y = [index[p.artefact_id] for p in split.val for _ in range(cfg.val_views_per_photo)]
-    cache: dict[str, Any] = {
-        "key": _cache_key(cfg),
-        "train_x": _encode(model, card, train_imgs, frozen, "train views", progress),
-        "train_y": torch.tensor(train_y, dtype=torch.long),
-        "val_x": _encode(model, card, val_imgs, frozen, "val views", progress),
-        "val_y": torch.tensor(val_y, dtype=torch.long),
-        "neg_x": torch.zeros(0),
-    }
+    encode = _encoder(model, card, frozen)
+    plan: list[tuple[str, Sequence[GalleryPhoto | Path], int, bool]] = [
+        ("train", split.train, cfg.views_per_photo, True),
+        ("val", split.val, cfg.val_views_per_photo, False),
+    ]
     if cfg.negatives is not None and cfg.outlier_weight > 0:
-        negs = negative_photos(cfg.negatives, cfg.negatives_per_object, cfg.seed)
-        neg_imgs = _views(negs, 1, rng, keep_original=False)
-        cache["neg_x"] = _encode(model, card, neg_imgs, frozen, "negative views", progress)
-    return cache
+        plan.append(("neg", negative_photos(cfg.negatives, cfg.negatives_per_object, cfg.seed), 1, False))
+    files: dict[str, FeatureFile] = {}
+    for name, photos, n, keep in plan:
+        total = len(photos) * (n + int(keep))
+        with tqdm(total=total, desc=f"{name} views", disable=not progress, leave=False) as bar:
+
+            def tick(rows: int, bar: tqdm = bar) -> None:
+                bar.update(rows - bar.n)
+
+            files[name] = write_features(
+                folder / f"{name}.f32", iter_views(photos, n, cfg.seed, keep), encode, tick=tick
+            )
+    labels = {
+        "train": [index[p.artefact_id] for p in split.train for _ in range(cfg.views_per_photo + 1)],
+        "val": [index[p.artefact_id] for p in split.val for _ in range(cfg.val_views_per_photo)],
+    }
+    return files, labels
 
 
-def _cache_key(cfg: TrainConfig) -> str:
+def _cache_key(cfg: TrainConfig, ts: TrainingSet) -> str:
     keep = (
         "backbone",
         "pretrained",
@@ -365,14 +411,8 @@ def _cache_key(cfg: TrainConfig) -> str:
         "seed",
     )
     d = asdict(cfg)
-    return repr([(k, str(d[k])) for k in keep])
-
-
-def _load_cache(path: Path, cfg: TrainConfig) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    cache = torch.load(path, weights_only=True)
-    return cache if cache.get("key") == _cache_key(cfg) else None
+    photos = sorted(f"{p.artefact_id}:{p.path}" for p in ts.photos)
+    return repr([(k, str(d[k])) for k in keep] + [("photos", photos)])
 
 
 def _load_partial(path: Path) -> dict[str, Any] | None:
@@ -382,9 +422,12 @@ def _load_partial(path: Path) -> dict[str, Any] | None:
 # --- fitting ----------------------------------------------------------------------------------
 
 
+Data = tuple[Features, torch.Tensor, Features, torch.Tensor, Features]  # train x, y; val x, y; negatives
+
+
 def _fit(
     model: InstanceClassifier,
-    cache: dict[str, Any],
+    data: Data,
     weights: torch.Tensor,
     cfg: TrainConfig,
     frozen: int,
@@ -401,8 +444,7 @@ def _fit(
     if trunk_params:
         groups.append({"params": trunk_params, "lr": cfg.lr * 0.1})
     opt = torch.optim.Adam(groups, weight_decay=cfg.weight_decay)
-    x, y = cache["train_x"], cache["train_y"]
-    val_x, val_y, neg_x = cache["val_x"], cache["val_y"], cache["neg_x"]
+    x, y, val_x, val_y, neg_x = data
     gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"nll": float("inf"), "epoch": 0, "state": None}
@@ -432,10 +474,10 @@ def _fit(
             idx = order[i : i + cfg.batch_size]
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
-            loss = classifier_loss(forward_tail(model, x[idx], frozen), y[idx], weights)
+            loss = classifier_loss(forward_tail(model, x.take(idx), frozen), y[idx], weights)
             if len(neg_x) and cfg.outlier_weight > 0:
                 nidx = torch.randint(len(neg_x), (max(2, cfg.batch_size // 2),), generator=gen)
-                neg_logp = F.log_softmax(forward_tail(model, neg_x[nidx], frozen), dim=1)
+                neg_logp = F.log_softmax(forward_tail(model, neg_x.take(nidx), frozen), dim=1)
                 loss = loss + cfg.outlier_weight * (-neg_logp.mean(dim=1)).mean()  # CE to uniform
             opt.zero_grad()
             loss.backward()
@@ -481,15 +523,17 @@ def _trainable_state(model: InstanceClassifier, frozen: int) -> dict[str, torch.
 
 
 @torch.no_grad()
-def tail_logits(model: InstanceClassifier, x: torch.Tensor, frozen: int, bs: int = 256) -> torch.Tensor:
+def tail_logits(model: InstanceClassifier, x: Features | torch.Tensor, frozen: int, bs: int = 256) -> torch.Tensor:
+    """Logits of cached view features (read back in chunks) or of a tensor of them."""
     model.eval()
     if not len(x):
         return torch.zeros(0, model.head.fc2.out_features)
-    return torch.cat([forward_tail(model, x[i : i + bs], frozen) for i in range(0, len(x), bs)])
+    chunks = x.chunks(bs) if isinstance(x, Features) else (x[i : i + bs] for i in range(0, len(x), bs))
+    return torch.cat([forward_tail(model, c, frozen) for c in chunks])
 
 
 def _evaluate(
-    model: InstanceClassifier, x: torch.Tensor, y: torch.Tensor, frozen: int, temperature: float
+    model: InstanceClassifier, x: Features, y: torch.Tensor, frozen: int, temperature: float
 ) -> tuple[float, float]:
     if not len(x):
         return float("nan"), float("nan")
@@ -498,7 +542,7 @@ def _evaluate(
     return acc, float(F.cross_entropy(logits, y))
 
 
-def _fit_temperature(model: InstanceClassifier, x: torch.Tensor, y: torch.Tensor, frozen: int) -> float:
+def _fit_temperature(model: InstanceClassifier, x: Features, y: torch.Tensor, frozen: int) -> float:
     """Temperature minimising held-out NLL (Guo et al. 2017), searched on a log grid."""
     if not len(x):
         return 1.0

@@ -25,7 +25,8 @@ With one, each artefact ``a`` of the index gets (see :mod:`matcher.fusion`)
 The fused alert threshold is calibrated on the gallery alone when the classifier is published
 (``matcher.fusion_threshold.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.calibrate`
 applied to fused scores) and read from the version's ``fusion.json``; a version without one for
-this descriptor is refused.
+this descriptor is refused. A version whose held-out check chose the descriptor alone
+(``"use": "descriptor"``) is loaded but not run: scores and threshold stay the descriptor's.
 
 The forward pass runs on CUDA with autocast where there is a GPU. On a CPU the fastest of fp32,
 bf16 autocast and channels_last is not knowable in advance (it depends on the CPU's AMX/AVX-512
@@ -80,6 +81,11 @@ class LiveClassifier:
     @property
     def threshold(self) -> float:
         return float(self.fusion["threshold"])
+
+    @property
+    def fuses(self) -> bool:
+        """False when the held-out check at publication found the descriptor alone better."""
+        return self.fusion.get("use", "fusion") != "descriptor"
 
 
 class MatchEngine:
@@ -148,7 +154,7 @@ class MatchEngine:
     @property
     def models_version(self) -> str:
         """What ``matches.model_version`` records: the descriptor, plus the classifier when fused."""
-        if self._classifier is None:
+        if self._classifier is None or not self._classifier.fuses:
             return self.model_version
         return f"{self.model_version}+{self._classifier.version}"
 
@@ -221,13 +227,13 @@ class MatchEngine:
                 f"{fusion_path} was calibrated with descriptor {fusion.get('descriptor')!r}, "
                 f"this worker runs {self.model_version!r}: retrain the classifier"
             )
-        if fusion.get("threshold") is None:
+        if fusion.get("use", "fusion") != "descriptor" and fusion.get("threshold") is None:
             raise ConfigError(f"{fusion_path} holds no threshold (a gallery too small to calibrate on)")
         return LiveClassifier(version, load_published(folder, device=self.device), fusion)
 
     def alert_threshold(self, settings: Settings) -> float:
         """The threshold on the score this engine writes to ``matches.score``."""
-        if self._classifier is not None:
+        if self._classifier is not None and self._classifier.fuses:
             override = settings.fused_alert_threshold
             return float(override) if override is not None else self._classifier.threshold
         threshold = settings.alert_threshold if settings.alert_threshold is not None else self.index.threshold
@@ -240,7 +246,7 @@ class MatchEngine:
         """The most pixels a side any live model reads of a photo (descriptor, classifier): decoding a
         photo larger than that at a reduced scale loses nothing they see (see ``vet_image``)."""
         sizes = [*self.descriptor.card.input_size]
-        if self._classifier is not None:
+        if self._classifier is not None and self._classifier.fuses:
             from lootwatch.models.classifier import focuses, members_of  # heavy import: torch
 
             for member in members_of(self._classifier.model):
@@ -300,7 +306,7 @@ class MatchEngine:
     def match(self, images: list[Image.Image], x: torch.Tensor | None = None) -> list[list[Hit]]:
         """The top-k artefacts of each photo: descriptor scores, or fused ones with a classifier."""
         vectors = self.embed(images, x)
-        if self._classifier is None or not images:
+        if self._classifier is None or not self._classifier.fuses or not images:
             return self.search(vectors)
         return self._fused_hits(images, vectors, self._classifier)
 

@@ -95,9 +95,15 @@ def add_to_gallery(review_item_id: int) -> dict:
     )  # fmt: skip
     return added.to_dict()
 def retrain_classifier(
-    reason: str, epochs: int | None = None, input_size: int | None = None, views: int | None = None
+    reason: str,
+    epochs: int | None = None,
+    input_size: int | None = None,
+    views: int | None = None,
+    fusion: str = "auto",
 ) -> dict[str, Any]:
     """RQ job (training queue): retrain the classifier from the Postgres gallery of this worker's settings
     (``matcher.retrain``)."""
     ctx = training_context()
-    return retrain(ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views).to_dict()
+    return retrain(
+        ctx.settings, ctx.db, reason, epochs=epochs, input_size=input_size, views=views, fusion=fusion
+    ).to_dict()

@@ -15,7 +15,10 @@ index_app = typer.Typer(help="Build and inspect the gallery index.", no_args_is_
 @index_app.command("build")
 def build(
     descriptor: str = typer.Option(None, help="Descriptor checkpoint or name (default: the setting)."),
-    kind: str = typer.Option("flat", help="flat (exact), hnsw or ivfpq (approximate, for very large galleries)."),
+    kind: str = typer.Option(
+        "auto",
+        help="auto (exact up to the size bench/bench_faiss.py measured, then HNSW), flat, hnsw, ivfflat, ivfpq.",
+    ),
     fine_tune_steps: int = typer.Option(
         None,
         "--fine-tune-steps",

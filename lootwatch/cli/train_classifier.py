@@ -32,7 +32,12 @@ def classifier_cmd(
         "inception_v3/v4 (timm hub weights: need internet).",
     ),
     min_images: int = typer.Option(
-        3, "--min-images", min=3, max=6, help="Keep artefacts with at least N photos (paper: 3..6)."
+        1,
+        "--min-images",
+        min=1,
+        max=6,
+        help="Keep artefacts with at least N photos (default 1: every artefact, a single photo trains on its "
+        "re-staged views; the paper used 3..6). Artefacts left out are matched by the descriptor alone.",
     ),
     epochs: int = typer.Option(40, "--epochs", min=1, help="Most epochs (early stopping on validation)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run that was writing --out."),

@@ -25,7 +25,9 @@ from tests.integration.pipeline_helpers import add_listing, coil_view, restaged
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-TINY = {"epochs": 2, "input_size": 64, "views": 1}  # a real training, sized for a test
+# a real training, sized for a test; "always": this test is about the fused path, which the
+# held-out check would (rightly) decline for a 2-epoch 64 px classifier
+TINY = {"epochs": 2, "input_size": 64, "views": 1, "fusion": "always"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -117,6 +119,9 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     )
     assert fusion["descriptor"] == engine.model_version and 0.0 < fusion["threshold"] < 1.0
     assert fusion["queries"] == "restaged gallery photos" and fusion["n_queries"] == 2 * 12
+    # the held-out check ran and is recorded, though "always" fuses at the default weight
+    assert fusion["use"] == "fusion" and fusion["mode"] == "always" and fusion["weight"] == 0.5
+    assert set(fusion["fusion_check"]["candidates"]) == {"0", "0.5", "1"}
 
     rows = _matches(db, first + stranger)
     assert rows and all(r["model_version"] == f"{engine.model_version}+{v1}" for r in rows)

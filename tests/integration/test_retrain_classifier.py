@@ -56,6 +56,16 @@ def test_retrain_publishes_versions_and_keeps_the_last_good_one(
     assert card["reason"] == "initial gallery" and card["classes"] == ["A1", "A2", "A3"]
     assert card["kind"] == "classifier" and card["previous"] is None
     assert load_classifier(root / first.version / "classifier.pt").classes == ["A1", "A2", "A3"]
+    # whether the worker fuses was decided on held-out gallery views, and the numbers are kept:
+    # the chosen weight has the best held-out AP of the three candidates (descriptor alone first)
+    fusion = json.loads((root / first.version / "fusion.json").read_text())
+    check = fusion["fusion_check"]
+    assert fusion["mode"] == "auto" and check["n_views"] > 0
+    best_ap = max(c["ap"] for c in check["candidates"].values())
+    assert check["candidates"][f"{check['weight']:g}"]["ap"] == best_ap
+    assert fusion["use"] == ("descriptor" if check["weight"] == 0 else "fusion")
+    assert (fusion["threshold"] is None) == (fusion["use"] == "descriptor")
+    assert load_classifier(root / first.version / "classifier.pt").card.extra["fusion_check"] == check
 
     # idempotent: the same gallery and settings train nothing
     again = retrain(settings, db, "initial gallery", **TINY)

@@ -205,3 +205,53 @@ def test_build_embeds_photos_and_calibrates_on_restaged_copies(hist_descriptor, 
     assert hits[0].photo_id == 11 and hits[0].similarity == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(BadInputError, match="no photos"):
         GalleryIndex.build(hist_descriptor, [])
+
+
+def test_auto_is_exact_up_to_the_cut_over_then_the_measured_approximate_setting(
+    card_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lootwatch.matcher import index as index_module
+    from lootwatch.matcher.index import AUTO_APPROXIMATE, AUTO_EXACT_MAX_PHOTOS, choose_kind
+
+    assert choose_kind(AUTO_EXACT_MAX_PHOTOS) == ("flat", {})
+    kind, options = choose_kind(AUTO_EXACT_MAX_PHOTOS + 1)
+    assert (kind, options) == (AUTO_APPROXIMATE[0], AUTO_APPROXIMATE[1]) and options is not AUTO_APPROXIMATE[1]
+    rng = np.random.default_rng(6)
+    vectors = unit(rng, 300)
+    artefacts = [f"A{i // 3:03d}" for i in range(300)]
+    small = GalleryIndex.from_vectors(card_factory(), np.arange(300), artefacts, vectors, kind="auto")
+    assert small.kind == "flat"
+    # the same gallery over a lowered cut-over: the approximate kind, with its measured options,
+    # an option given explicitly still winning; the artefact ranking stays that of exact search here
+    monkeypatch.setattr(index_module, "AUTO_EXACT_MAX_PHOTOS", 100)
+    big = GalleryIndex.from_vectors(card_factory(), np.arange(300), artefacts, vectors, kind="auto", ef_search=200)
+    assert big.kind == AUTO_APPROXIMATE[0] and big.ef_search == 200
+    assert big.hnsw_m == AUTO_APPROXIMATE[1]["hnsw_m"]
+    q = unit(rng, 20)
+    assert [[h.artefact_id for h in r] for r in big.search(q, 3)] == [
+        [h.artefact_id for h in r] for r in small.search(q, 3)
+    ]
+    with pytest.raises(BadInputError, match="auto"):
+        GalleryIndex(card_factory(), kind="auto")
+
+
+def test_ivfflat_searches_full_vectors_in_the_probed_lists(card_factory, tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    n = 10_000
+    vectors = unit(rng, n)
+    artefacts = [f"A{i // 4:04d}" for i in range(n)]
+    exact = GalleryIndex.from_vectors(card_factory(), np.arange(n), artefacts, vectors, calibrate=False)
+    ivf = GalleryIndex.from_vectors(card_factory(), np.arange(n), artefacts, vectors, kind="ivfflat", calibrate=False)
+    # queries next to gallery photos: their list is probed, the scores are the exact cosines
+    q = vectors[:50] + 0.01 * rng.normal(size=(50, vectors.shape[1])).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    for a, b in zip(ivf.search(q, 1), exact.search(q, 1), strict=True):
+        assert a[0].artefact_id == b[0].artefact_id and a[0].similarity == pytest.approx(b[0].similarity, abs=1e-5)
+    ivf.remove_photos([0, 1, 2, 3])
+    assert "A0000" not in {h.artefact_id for h in ivf.search(q[:1], 3)[0]}
+    ivf.save(tmp_path / "ivf")
+    assert GalleryIndex.load(tmp_path / "ivf").kind == "ivfflat"
+    with pytest.raises(BadInputError, match="cannot read its vectors back"):
+        ivf.vectors()
+    with pytest.raises(BadInputError, match="ivfflat index needs at least"):
+        GalleryIndex.from_vectors(card_factory(), [1, 2], ["a", "b"], vectors[:2], kind="ivfflat")

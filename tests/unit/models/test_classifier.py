@@ -203,6 +203,43 @@ def test_training_accepts_listed_photos(tiny_checkpoint: Path, tmp_path: Path) -
     }
 
 
+def test_one_photo_artefacts_get_a_class_and_the_judge_sees_held_out_views(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """Every artefact is a class by default, one with a single photo too (trained on its views);
+    the judge gets the phase-1 model's calibrated softmax on views of photos it never trained on,
+    and what it answers is recorded in the card."""
+    from lootwatch.models.classifier_features import iter_views
+    from lootwatch.models.classifier_train import HeldOut, TrainConfig, train_classifier
+
+    photos = read_gallery(tiny_checkpoint.parent / "gallery")
+    single = [p for p in photos if p.artefact_id == "obj004"][:1]
+    gallery = [p for p in photos if p.artefact_id != "obj004"] + single
+    seen: list[HeldOut] = []
+
+    def judge(held: HeldOut) -> dict[str, object]:
+        seen.append(held)
+        return {"use": "descriptor", "weight": 0.0, "reason": "test"}
+
+    cfg = TrainConfig(pretrained=False, input_size=(64, 64), views_per_photo=1, val_views_per_photo=2, epochs=1)
+    result = train_classifier(gallery, tmp_path / "one.pt", cfg, progress=False, judge=judge)
+    assert result.classes == ["obj002", "obj003", "obj004"] and result.excluded == {}
+    clf = load_classifier(tmp_path / "one.pt")
+    assert clf.card.extra["photo_counts"]["obj004"] == 1
+    assert (
+        clf.card.extra["fusion_check"] == result.fusion_check == {"use": "descriptor", "weight": 0.0, "reason": "test"}
+    )
+    (held,) = seen
+    assert {p.artefact_id for p in held.train} == {"obj002", "obj003", "obj004"}  # the single photo trains
+    assert {p.artefact_id for p in held.val} == {"obj002", "obj003"} and not set(held.val) & set(held.train)
+    assert held.probs.shape == (2 * len(held.val), 3) and np.allclose(held.probs.sum(axis=1), 1.0, atol=1e-5)
+    assert [held.classes[i] for i in held.labels] == [p.artefact_id for p in held.val for _ in range(2)]
+    remade = list(held.images())
+    again = list(iter_views(held.val, 2, cfg.seed, keep_original=False))
+    assert [np.asarray(a).tobytes() for a in remade] == [np.asarray(b).tobytes() for b in again]
+    assert not (tmp_path / "one.pt.cache").exists()  # the feature files are gone once the model is written
+
+
 def _on_backdrop(photo: Image.Image) -> Image.Image:
     """The studio photo small on a plain grey backdrop, as a seller might shoot it."""
     canvas = Image.new("RGB", (256, 256), (170, 170, 170))

@@ -119,6 +119,27 @@ def test_a_classifier_calibrated_for_another_descriptor_is_refused(
     assert (engine.classifier.version if engine.classifier else None) == before
 
 
+def test_a_version_whose_held_out_check_chose_the_descriptor_is_not_fused(
+    engine_dirs: tuple[MatchEngine, Path], shared_dir: Path, settings: Settings
+) -> None:
+    """fusion.json "use": "descriptor" (no threshold): loaded and recorded, but the worker scores,
+    thresholds and decodes photos as with the descriptor alone."""
+    engine, _ = engine_dirs
+    root = engine_dirs[1].parent / "checked-classifiers"
+    check = {"use": "descriptor", "weight": 0.0, "candidates": {"0": {"ap": 0.8}, "0.5": {"ap": 0.6}}}
+    fusion = {"use": "descriptor", "descriptor": engine.model_version, "threshold": None, "fusion_check": check}
+    publish_tiny_classifier(root, "declined", ["A1", "A2", "A3"], seed=8, fusion=fusion, input_size=(400, 400))
+    engine.follow_classifiers(root)
+    listing = [_view(shared_dir, 3, 45)]
+    assert engine.classifier is not None and not engine.classifier.fuses
+    assert engine.models_version == engine.model_version  # matches record the descriptor alone
+    hits = engine.match(listing)[0]
+    assert hits[0].artefact_id == "A2"
+    assert all(set(_scores(h)) == {"descriptor", "descriptor_contrast"} for h in hits)
+    assert engine.alert_threshold(settings) == engine.index.threshold
+    assert engine.input_side == max(engine.descriptor.card.input_size)  # the 400 px classifier never runs
+
+
 def test_fusion_keeps_descriptor_probability_for_unknown_artefacts() -> None:
     p = np.array([[0.9, 0.0]], dtype=np.float32)
     q = np.array([[0.8, 0.6]], dtype=np.float32)
