@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from lootwatch.core.db import Database
-from lootwatch.core.queueing import photo_queue
+from lootwatch.core.queueing import photo_queue, training_queue
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
 from lootwatch.gallery import import_gallery
@@ -142,7 +142,7 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     # a new artefact through the CLI: it queues the retraining, matching keeps v1 meanwhile
     out = _cli_import(settings, _gallery(tmp_path / "g2", shared_dir, {"A4": 5}))
     assert "classifier retraining queued" in out, out
-    queued = queue.fetch_job(JOB_ID)
+    queued = training_queue(redis_url).fetch_job(JOB_ID)  # the CLI queues on the training queue
     assert queued is not None and "1 artefacts" in (queued.args[0] if queued.args else "")
     queued.delete()  # the CLI's job trains at full size; the test runs the same job at TINY size
     build_and_publish(db, settings, progress=False)
