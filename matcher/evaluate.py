@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 from lootwatch.matcher.benchmark import Benchmark, open_image
-from lootwatch.matcher.calibrate import Calibration
 from lootwatch.matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, card_dict, embed_images
 from lootwatch.matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
+from lootwatch.matcher.threshold import Calibration
 from lootwatch.matcher.views import GalleryViews, embed_views
 from PIL import Image
 

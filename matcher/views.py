@@ -80,8 +80,6 @@ class GalleryViews:
         return f"{self.count} views (scales {scales}{', mirrored' if self.mirror else ''})"
 
 
-
-
 def embed_views(
     descriptor: Any,
     images: Sequence[Image.Image],

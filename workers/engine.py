@@ -23,7 +23,7 @@ With one, each artefact ``a`` of the index gets (see :mod:`matcher.fusion`)
   until the retraining job publishes a version that knows it.
 
 The fused alert threshold is calibrated on the gallery alone when the classifier is published
-(``workers.retrain.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.calibrate`
+(``workers.retrain.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.threshold`
 applied to fused scores) and read from the version's ``fusion.json``; a version without one for
 this descriptor is refused.
 

@@ -15,14 +15,14 @@ its version folder, and only then does CURRENT move (write-then-rename). Matchin
 the previous CURRENT the whole time, and a failed training leaves it untouched.
 
 Fused alert threshold (``calibrate_fusion``), on the gallery alone, by the rule the index uses for
-the descriptor (:mod:`matcher.calibrate`): re-staged copies of the gallery photos are the queries;
+the descriptor (:mod:`matcher.threshold`): re-staged copies of the gallery photos are the queries;
 each is scored against every artefact exactly as the worker scores a listing photo (descriptor
 cosine with the query's own source photo left out -> calibrated ``q``; classifier ``p``; fused with
 ``matcher.fusion.fuse``, logit pool w = 0.5). genuine = the fused score of the query's own artefact
 (artefacts with another photo), impostor = its best fused score among the other artefacts, with
 the classifier's softmax renormalised over those other artefacts: the query's object plays an
 UNPROTECTED one, which a closed-set classifier forces into some protected class (the descriptor
-side is its cosine to the other artefacts' photos, as in :mod:`matcher.calibrate`). Without the
+side is its cosine to the other artefacts' photos, as in :mod:`matcher.threshold`). Without the
 renormalisation a classifier trained on these very photos would give the other artefacts ~0 and
 the threshold would say nothing about unknown objects. ``threshold = quantile(impostor, 0.95)``,
 capped at ``quantile(genuine, 0.5)``. Caveat: the classifier was trained on these photos
@@ -228,7 +228,7 @@ def calibrate_fusion(
     weight: float = 0.5,
 ) -> dict[str, Any]:
     """The fused alert threshold for ``clf`` + the worker's descriptor, from gallery photos only."""
-    from lootwatch.matcher.calibrate import ScoreStats, restage_queries, threshold_from_scores
+    from lootwatch.matcher.threshold import ScoreStats, restage_queries, threshold_from_scores
     from lootwatch.matcher.fusion import calibrate_descriptor
     from lootwatch.matcher.index import embed_images
     from lootwatch.matcher.store import live_descriptor_spec, live_views

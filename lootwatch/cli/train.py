@@ -14,7 +14,12 @@ ARCHS = "pan|pan-noatt|pan-single|gem|gem-learn|rmac|spoc|mac|netvlad"
 
 @train_app.command("descriptor")
 def descriptor_cmd(
-    images: Path = typer.Option(..., "--images", help="Folder of per-object sub-folders, or a gallery.csv."),
+    images: list[Path] = typer.Option(
+        ...,
+        "--images",
+        help="Folder of per-object sub-folders, or a gallery.csv; repeat to combine sources "
+        "(object ids then get the source's name).",
+    ),
     out: Path = typer.Option(..., "--out", help="Checkpoint to write (.pt); rewritten every epoch."),
     arch: str = typer.Option("pan", "--arch", help=ARCHS),
     backbone: str = typer.Option("lite0", "--backbone", help="lite0|lite1|lite2|mobilenetv2|any timm name."),
@@ -37,6 +42,17 @@ def descriptor_cmd(
         help="Whole objects held out to choose the best epoch (default: a fifth when there are >= 10; 0: none).",
     ),
     val_seed: int = typer.Option(0, "--val-seed", help="Which objects are held out."),
+    same_category: int = typer.Option(
+        2, "--same-category", min=1, help="Objects of one category drawn together (hard negatives); 1: off."
+    ),
+    steps_per_epoch: int | None = typer.Option(None, "--steps-per-epoch", min=1, help="Default: photos // batch."),
+    freeze_stages: int = typer.Option(5, "--freeze-stages", min=0, help="Backbone stages kept frozen."),
+    name: str | None = typer.Option(None, "--name", help="Model name on the card."),
+    val_distractors: bool = typer.Option(
+        True,
+        "--val-distractors/--no-val-distractors",
+        help="Training objects' gallery views join the validation gallery (costs an embedding per epoch).",
+    ),
     retrain_all: bool = typer.Option(
         False, "--retrain-all", help="After choosing the epoch count, train again on every object."
     ),
@@ -46,9 +62,10 @@ def descriptor_cmd(
     from lootwatch.models.descriptor import read_checkpoint
     from lootwatch.models.train_descriptor import train_descriptor
 
-    logging.getLogger("models").setLevel(logging.INFO)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("lootwatch.models").setLevel(logging.INFO)
     path = train_descriptor(
-        images,
+        list(images),
         out,
         arch=arch,
         backbone=backbone,
@@ -66,6 +83,11 @@ def descriptor_cmd(
         val_objects=val_objects,
         val_seed=val_seed,
         retrain_all=retrain_all,
+        same_category=same_category,
+        steps_per_epoch=steps_per_epoch,
+        freeze_stages=freeze_stages,
+        name=name,
+        val_distractors=val_distractors,
     )
     card: ModelCard = read_checkpoint(path)[0]
     left_out = card.extra.get("left_out_objects") or []

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lootwatch.matcher.calibrate import calibrate_threshold, leave_one_out_scores, query_scores
+from lootwatch.matcher.threshold import (
+    LEVELS,
+    alert_levels,
+    calibrate_threshold,
+    fp_threshold,
+    leave_one_out_scores,
+    prior_scores,
+    query_scores,
+)
+
+from lootwatch.core.errors import BadInputError
 
 
 def clusters(n_artefacts: int, per: int, noise: float, dim: int = 32, seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -13,25 +23,62 @@ def clusters(n_artefacts: int, per: int, noise: float, dim: int = 32, seed: int 
     return x.astype(np.float32), [f"A{i}" for i in range(n_artefacts) for _ in range(per)]
 
 
-def test_well_separated_gallery_threshold_sits_between_impostors_and_genuines() -> None:
+def test_well_separated_gallery_levels_sit_above_the_impostors() -> None:
     x, ids = clusters(20, 4, noise=0.2)
     cal = calibrate_threshold(x, ids)
     genuine, impostor, n = leave_one_out_scores(x, ids)
     assert n == 80 and genuine.size == 80 and impostor.size == 80
-    assert cal.threshold == pytest.approx(np.quantile(impostor, 0.95))
-    assert cal.rule.startswith("quantile(impostor")
-    assert genuine.min() > cal.threshold  # every genuine pair would alert
-    assert (impostor >= cal.threshold).mean() <= 0.05 + 1e-9
+    review, notify = cal.levels["review"], cal.levels["notify"]
+    assert cal.threshold == review["threshold"] and cal.notify_threshold == notify["threshold"]
+    assert (impostor >= cal.threshold).mean() <= LEVELS["review"]
+    assert (impostor >= cal.notify_threshold).mean() <= LEVELS["notify"]
+    assert notify["threshold"] >= review["threshold"]  # the stricter level for e-mail and Slack
+    assert genuine.min() > cal.notify_threshold  # every genuine pair would notify
+    assert review["expected_recall"] == 1.0 and review["expected_fp"] == pytest.approx(review["fp_gallery"])
     assert cal.genuine.n == 80 and cal.impostor.max == pytest.approx(impostor.max())
 
 
-def test_overlapping_distributions_cap_the_threshold_at_the_genuine_median() -> None:
+def test_overlapping_distributions_keep_the_false_alert_rate_not_the_recall() -> None:
     x, ids = clusters(20, 4, noise=3.0)
     cal = calibrate_threshold(x, ids)
     genuine, impostor, _ = leave_one_out_scores(x, ids)
-    assert np.quantile(impostor, 0.95) > np.quantile(genuine, 0.5)
-    assert cal.threshold == pytest.approx(np.quantile(genuine, 0.5))
-    assert cal.rule.startswith("quantile(genuine, 0.5)")
+    # the old rule pulled the threshold down to the genuine median; the levels hold their false-alert rate
+    assert cal.threshold > np.quantile(genuine, 0.5)
+    assert (impostor >= cal.threshold).mean() <= 0.10
+    assert cal.levels["review"]["expected_recall"] < 0.5
+
+
+def test_fp_threshold_is_the_lowest_score_within_the_target() -> None:
+    scores = np.arange(100, dtype=np.float64)  # 0..99
+    t = fp_threshold(scores, 0.05)
+    assert (scores >= t).sum() == 5 and t == pytest.approx(94.5)
+    assert fp_threshold(scores, 0.001) > 99  # not even one may alert
+    assert fp_threshold(np.array([3.0, 3.0, 3.0, 1.0]), 0.5) > 3.0  # ties enter together
+
+
+def test_prior_scores_grow_with_the_gallery_and_raise_the_threshold() -> None:
+    u = np.linspace(0.0, 1.0, 101)
+    prior = {"impostor_one": 0.2 + 0.4 * u, "genuine": 0.5 + 0.4 * u}
+    _, small = prior_scores(prior, 5)
+    _, big = prior_scores(prior, 500)
+    assert np.median(big) > np.median(small)  # the best of more artefacts scores higher
+    # the max of n draws has cdf F^n: check one point of it
+    assert (small <= 0.5).mean() == pytest.approx(0.75**5, abs=0.01)
+    genuine, impostor = prior_scores(prior, 50, contrast=0.5)
+    assert np.isneginf(genuine).any()  # some own views lose to another artefact: no recall there
+    x, ids = clusters(20, 4, noise=3.0)
+    without = calibrate_threshold(x, ids)
+    shifted = {"impostor_one": 0.9 + 0.05 * u, "genuine": 0.95 + 0.05 * u}
+    with_prior = calibrate_threshold(x, ids, prior=shifted)
+    assert with_prior.threshold > without.threshold  # the stricter estimate binds
+    assert "held-out prior binding" in with_prior.levels["review"]["rule"]
+    lv = with_prior.levels["notify"]
+    assert lv["expected_fp"] == max(lv["fp_gallery"], lv["fp_prior"]) and lv["fp_prior"] <= 0.02
+
+
+def test_levels_refuse_a_meaningless_target() -> None:
+    with pytest.raises(BadInputError):
+        alert_levels(np.ones(3), np.zeros(3), levels={"notify": 1.5})
 
 
 def test_leave_one_out_never_scores_a_photo_against_itself() -> None:
@@ -63,6 +110,7 @@ def test_degenerate_galleries() -> None:
     x, ids = clusters(1, 3, noise=0.3)
     one = calibrate_threshold(x, ids)
     assert one.impostor.n == 0 and one.threshold is not None and "no other artefact" in one.rule
+    assert one.notify_threshold == one.threshold
     single = calibrate_threshold(x[:1], ids[:1])
     assert single.threshold is None and single.genuine.n == 0
 
