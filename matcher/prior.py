@@ -82,3 +82,39 @@ def measure_score_prior(
         seed=seed,
     )
     return prior
+
+
+def write_score_prior(
+    checkpoint: Path,
+    sources: Sequence[Path],
+    *,
+    views: GalleryViews | None = None,
+    batch_size: int = 32,
+) -> dict[str, Any]:
+    """Measure the prior of a trained checkpoint on the objects its card says were held out of its
+    training (``extra["validation"]["held_out_objects"]``, read from ``sources`` as training read them)
+    and record it on the card as ``extra["score_prior"]``; returns it."""
+    from lootwatch.models.descriptor import load_checkpoint
+    from lootwatch.models.train_descriptor import update_card
+    from lootwatch.models.training_data import read_training_sets
+
+    descriptor = load_checkpoint(Path(checkpoint))
+    validation = descriptor.card.extra.get("validation") or {}
+    held_out = list(validation.get("held_out_objects") or [])
+    if len(held_out) < 2:
+        raise BadInputError(f"{checkpoint}: its card names no held-out objects to measure a score prior on")
+    data = read_training_sets(list(sources))
+    missing = [o for o in held_out if o not in data.objects]
+    if missing:
+        raise BadInputError(f"held-out objects not in the training sources: {', '.join(missing[:5])}")
+    descriptor.eval()
+    prior = measure_score_prior(
+        descriptor,
+        {o: data.objects[o] for o in held_out},
+        kinds=data.kinds,
+        views=views,
+        seed=int(validation.get("seed") or 0) + 1,  # other views and re-stagings than epoch selection saw
+        batch_size=batch_size,
+    )
+    update_card(Path(checkpoint), score_prior=prior)
+    return prior

@@ -220,7 +220,7 @@ def train_descriptor(
             }
             save_checkpoint(model, out, half=cfg.half_checkpoint, **extra)
         else:  # keep the best epoch's weights; only its card learns the newer epochs' numbers
-            _update_card(out, epochs_trained=epoch + 1, **validation)
+            update_card(out, epochs_trained=epoch + 1, **validation)
         torch.save(
             {
                 "config": dataclasses.asdict(cfg),
@@ -283,7 +283,7 @@ def _validation_extra(
     }
 
 
-def _update_card(path: Path, **extra: Any) -> None:
+def update_card(path: Path, **extra: Any) -> None:  # also used to add a measured score prior
     """Rewrite the card of the checkpoint at ``path`` (weights untouched, so their hash still holds)."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
     blob["card"].setdefault("extra", {}).update(extra)
@@ -308,7 +308,7 @@ def _retrain_on_all(
     full = out.with_name(out.stem + ".all.pt")
     log.info("retraining on all objects for %d epoch(s) (chosen by validation)", epochs)
     train_descriptor(images_path, full, cfg.arch, cfg.backbone, epochs, overwrite=True, progress=progress, **options)
-    _update_card(
+    update_card(
         full,
         retrained_on_all_objects=True,
         **_validation_extra(held_out, history, best, cfg),

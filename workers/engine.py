@@ -263,6 +263,16 @@ class MatchEngine:
             raise ConfigError("the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD")
         return float(threshold)
 
+    def notify_threshold(self, settings: Settings) -> float:
+        """The score at which a new review item also sends notices (e-mail, Slack): the setting, else the
+        index's notify level; never below :meth:`alert_threshold`. A live classifier's fused score has a
+        single level, so there every item notifies."""
+        review = self.alert_threshold(settings)
+        if self._classifier is not None:
+            return review
+        level = settings.notify_threshold if settings.notify_threshold is not None else self.index.notify_threshold
+        return max(review, float(level)) if level is not None else review
+
     @property
     def input_side(self) -> int:
         """The most pixels a side any live model reads of a photo (descriptor, classifier): decoding a

@@ -228,10 +228,10 @@ def calibrate_fusion(
     weight: float = 0.5,
 ) -> dict[str, Any]:
     """The fused alert threshold for ``clf`` + the worker's descriptor, from gallery photos only."""
-    from lootwatch.matcher.threshold import ScoreStats, restage_queries, threshold_from_scores
     from lootwatch.matcher.fusion import calibrate_descriptor
     from lootwatch.matcher.index import embed_images
     from lootwatch.matcher.store import live_descriptor_spec, live_views
+    from lootwatch.matcher.threshold import ScoreStats, restage_queries, threshold_from_scores
     from lootwatch.matcher.views import embed_views
     from lootwatch.models.descriptor import load_descriptor
     from lootwatch.workers.engine import classifier_columns, fused_matrix

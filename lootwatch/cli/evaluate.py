@@ -30,13 +30,14 @@ def eval_cmd(
     compare: bool = typer.Option(
         False,
         "--compare",
-        help="Also train and score the baselines (gem, rmac, spoc, mac, netvlad, pan-noatt, "
-        "pan-single) the same way, and untrained ImageNet features (imagenet-lite0-gem).",
+        help="Also score untrained ImageNet features (imagenet-lite0-gem, imagenet-lite2-gem: BENCHMARK.md's "
+        "reference rows); with --train-images also train and score the baselines (gem, rmac, spoc, mac, "
+        "netvlad, pan-noatt, pan-single) the same way.",
     ),
     train_images: Path | None = typer.Option(
         None,
         "--train-images",
-        help="Folder of training photos, one sub-folder per object (needed by --compare).",
+        help="Folder of training photos, one sub-folder per object (--compare trains baselines on it).",
     ),
     epochs: int | None = typer.Option(
         None,
@@ -111,8 +112,6 @@ def eval_cmd(
     from lootwatch.matcher.benchmark import read_benchmark
 
     # cheap checks first: a usage mistake is reported before torch loads
-    if compare and train_images is None:
-        raise BadInputError("--compare trains the baselines: give --train-images DIR (e.g. coil100-train)")
     from lootwatch.matcher.fusion import RULES
 
     if fusion_rule not in RULES:
@@ -131,7 +130,7 @@ def eval_cmd(
     from tqdm import tqdm
 
     from lootwatch.matcher.evaluate import (
-        UNTRAINED_BASELINE,
+        UNTRAINED_BASELINES,
         BenchImages,
         evaluate_descriptor,
         train_baselines,
@@ -221,8 +220,7 @@ def eval_cmd(
         extra_payload["classification"] = tables
         extra_payload["fusion"] = {"rule": fusion_rule, "weight": fusion_weight, **fs.calibration.to_dict()}
         print_classification(console, tables)
-    if compare:
-        assert train_images is not None
+    if compare and train_images is not None:
         card = runs[0].card
         n_epochs = epochs or int((card.get("extra") or {}).get("epochs_done") or 3)
         paths = train_baselines(
@@ -236,8 +234,10 @@ def eval_cmd(
         )
         for arch, path in paths.items():
             run(str(path), f"{arch} (trained, {n_epochs} ep)")
-        if spec != UNTRAINED_BASELINE:
-            run(UNTRAINED_BASELINE, f"{UNTRAINED_BASELINE} (no training)")
+    if compare:
+        for baseline in UNTRAINED_BASELINES:
+            if baseline != spec:
+                run(baseline, f"{baseline} (no training)")
 
     print_runs(console, runs)
     if json_path is not None:
@@ -297,6 +297,9 @@ def _row(label: str, m: Metrics) -> list[str]:
         _fmt(m.ap),
         _fmt(m.r_at_p95),
         "nan" if math.isnan(m.fp_at_r90) else _fmt(m.fp_at_r90),
+        _fmt(m.notify_threshold),
+        _fmt(m.recall_at_notify),
+        _fmt(m.fp_rate_at_notify),
         _fmt(m.threshold),
         _fmt(m.precision_at_threshold),
         _fmt(m.recall_at_threshold),
@@ -307,7 +310,10 @@ def _row(label: str, m: Metrics) -> list[str]:
 def print_runs(console: Console, runs: list[RunResult]) -> None:
     from rich.table import Table
 
-    table = Table(title="listing photos: protected/unprotected; t = threshold calibrated on the gallery alone")
+    table = Table(
+        title="listing photos: protected/unprotected; n = notify level (e-mail, Slack), t = review level (the "
+        "queue), both set on the gallery alone (matcher.threshold)"
+    )
     for col in (
         "descriptor / subset",
         "n",
@@ -317,6 +323,9 @@ def print_runs(console: Console, runs: list[RunResult]) -> None:
         "AP",
         "R@P95",
         "FP@R90",
+        "n",
+        "R@n",
+        "FP@n",
         "t",
         "P@t",
         "R@t",
@@ -325,13 +334,20 @@ def print_runs(console: Console, runs: list[RunResult]) -> None:
         table.add_column(col, justify="left" if col.startswith("desc") else "right")
     for i, r in enumerate(runs):
         table.add_row(*_row(r.name, r.metrics), style="bold")
+        if r.per_listing is not None:
+            table.add_row(*_row("  per listing (photos combined)", r.per_listing))
         for coll, m in r.by_collection.items():
             table.add_row(*_row(f"  collection {coll or '(none)'}", m))
-        for n, m in sorted(r.by_photos.items(), key=lambda kv: int(kv[0])):
-            table.add_row(*_row(f"  {n} gallery photo(s)/artefact", m))
+        for n, m in sorted(r.by_photos.items(), key=lambda kv: _bucket_order(kv[0])):
+            table.add_row(*_row(f"  {n} gallery photos/artefact", m))
         if i < len(runs) - 1:
             table.add_section()
     console.print(table)
+
+
+def _bucket_order(label: str) -> int:
+    digits = "".join(c for c in label.split("-")[0] if c.isdigit())
+    return int(digits or 0)
 
 
 def _listing_labels(bench: Any) -> list[str]:

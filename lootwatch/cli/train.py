@@ -90,6 +90,18 @@ def descriptor_cmd(
         val_distractors=val_distractors,
     )
     card: ModelCard = read_checkpoint(path)[0]
+    if (card.extra.get("validation") or {}).get("held_out_objects"):
+        from lootwatch.cli.context import settings
+        from lootwatch.matcher.prior import write_score_prior
+        from lootwatch.matcher.views import GalleryViews
+
+        s = settings()
+        prior = write_score_prior(path, list(images), views=GalleryViews(s.gallery_scales, s.gallery_mirror))
+        typer.echo(
+            f"score prior measured on {prior['n_artefacts']} held-out objects ({prior['n_queries']} listing photos), "
+            "recorded on the card: index builds set their alert levels with it"
+        )
+        card = read_checkpoint(path)[0]
     left_out = card.extra.get("left_out_objects") or []
     if left_out:
         typer.secho(f"left out (fewer than two photos): {', '.join(left_out)}", fg=typer.colors.YELLOW)

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         description="Artefact score a listing's best match must reach to open a review item. "
         "Unset: the threshold calibrated on the gallery when the index was built.",
     )
+    notify_threshold: float | None = Field(
+        None,
+        description="Artefact score at which a new review item also sends its e-mail / Slack notices (items below it "
+        "wait in the queue). Unset: the index's notify level (matcher.threshold); never below the queue's threshold.",
+    )
     fused_alert_threshold: float | None = Field(
         None,
         description="Fused (descriptor + classifier) score that opens a review item when a classifier is live. "
