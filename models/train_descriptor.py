@@ -246,6 +246,20 @@ def train_descriptor(
     return out
 
 
+def options_from_card(card: Any) -> tuple[str, str, int, dict[str, Any]]:
+    """(arch, backbone, epochs, other TrainConfig options) that retrain the model a card describes:
+    its recorded training settings, for the epoch count validation chose (else the epochs it ran)."""
+    training = dict((card.extra or {}).get("training") or {})
+    if not training:
+        raise ModelError(f"card {card.name} records no training settings: it was not trained by lootwatch")
+    validation = (card.extra or {}).get("validation") or {}
+    epochs = int(validation.get("chosen_epoch") or card.extra.get("epochs_done") or training.get("epochs") or 1)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    options = {k: v for k, v in training.items() if k in known and k not in ("arch", "backbone", "epochs", "threads")}
+    options["bf16"] = None  # decided for the CPU at hand, not the one that trained it
+    return str(training.get("arch", card.arch)), str(training.get("backbone", "lite0")), epochs, options
+
+
 def _load(path: Path, max_side: int | None = None) -> Image.Image:
     with Image.open(path) as img:
         img = img.convert("RGB")

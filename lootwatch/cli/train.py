@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -53,6 +54,12 @@ def descriptor_cmd(
         "--val-distractors/--no-val-distractors",
         help="Training objects' gallery views join the validation gallery (costs an embedding per epoch).",
     ),
+    from_card: Path | None = typer.Option(
+        None,
+        "--from-card",
+        help="Retrain the model this checkpoint's card describes (its recorded settings and chosen epoch count; "
+        "other options are ignored); --images must be the photos it was trained on (the card's data hash is checked).",
+    ),
     retrain_all: bool = typer.Option(
         False, "--retrain-all", help="After choosing the epoch count, train again on every object."
     ),
@@ -62,6 +69,9 @@ def descriptor_cmd(
     from lootwatch.models.descriptor import read_checkpoint
     from lootwatch.models.train_descriptor import train_descriptor
 
+    if from_card is not None:
+        _retrain_from_card(from_card, list(images), out, resume=resume, overwrite=overwrite, threads=threads)
+        return
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("lootwatch.models").setLevel(logging.INFO)
     path = train_descriptor(
@@ -90,22 +100,53 @@ def descriptor_cmd(
         val_distractors=val_distractors,
     )
     card: ModelCard = read_checkpoint(path)[0]
-    if (card.extra.get("validation") or {}).get("held_out_objects"):
-        from lootwatch.cli.context import settings
-        from lootwatch.matcher.prior import write_score_prior
-        from lootwatch.matcher.views import GalleryViews
-
-        s = settings()
-        prior = write_score_prior(path, list(images), views=GalleryViews(s.gallery_scales, s.gallery_mirror))
-        typer.echo(
-            f"score prior measured on {prior['n_artefacts']} held-out objects ({prior['n_queries']} listing photos), "
-            "recorded on the card: index builds set their alert levels with it"
-        )
+    if _record_prior(path, list(images)):
         card = read_checkpoint(path)[0]
     left_out = card.extra.get("left_out_objects") or []
     if left_out:
         typer.secho(f"left out (fewer than two photos): {', '.join(left_out)}", fg=typer.colors.YELLOW)
     typer.echo(f"wrote {path} ({card.version}, {card.extra.get('epochs_done')} epochs)")
+
+
+def _retrain_from_card(card_path: Path, images: list[Path], out: Path, **run: Any) -> None:
+    from lootwatch.core.errors import BadInputError
+    from lootwatch.models.descriptor import read_checkpoint
+    from lootwatch.models.train_descriptor import options_from_card, train_descriptor
+    from lootwatch.models.training_data import read_training_sets
+
+    card = read_checkpoint(card_path)[0]
+    data = read_training_sets(images)
+    if card.training_data_sha256 and data.sha256 != card.training_data_sha256:
+        raise BadInputError(
+            f"--images differ from the photos {card_path.name} was trained on (data hash {data.sha256[:12]} != "
+            f"{card.training_data_sha256[:12]}): give the same sources in the same order"
+        )
+    arch, backbone, epochs, options = options_from_card(card)
+    options["threads"] = run.pop("threads")
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("lootwatch.models").setLevel(logging.INFO)
+    typer.echo(f"retraining {card.name}: {arch} on {backbone}, {epochs} epoch(s), recorded settings {options}")
+    path = train_descriptor(images, out, arch=arch, backbone=backbone, epochs=epochs, **run, **options)
+    _record_prior(path, images)
+    typer.echo(f"wrote {path} ({read_checkpoint(path)[0].version})")
+
+
+def _record_prior(path: Path, images: list[Path]) -> bool:
+    """Measure the score prior on the held-out objects and record it on the card (matcher.prior)."""
+    from lootwatch.cli.context import settings
+    from lootwatch.matcher.prior import write_score_prior
+    from lootwatch.matcher.views import GalleryViews
+    from lootwatch.models.descriptor import read_checkpoint
+
+    if not (read_checkpoint(path)[0].extra.get("validation") or {}).get("held_out_objects"):
+        return False
+    s = settings()
+    prior = write_score_prior(path, images, views=GalleryViews(s.gallery_scales, s.gallery_mirror))
+    typer.echo(
+        f"score prior measured on {prior['n_artefacts']} held-out objects ({prior['n_queries']} listing photos), "
+        "recorded on the card: index builds set their alert levels with it"
+    )
+    return True
 
 
 def register(app: typer.Typer) -> None:
