@@ -151,7 +151,9 @@ def train_descriptor(
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # the projection's initial weights
 
-    card = new_card(cfg.arch, cfg.backbone, name=cfg.name, dim=cfg.dim, input_size=(cfg.input_size, cfg.input_size))
+    card = new_card(
+        cfg.arch, cfg.backbone, name=cfg.name, dim=cfg.dim or None, input_size=(cfg.input_size, cfg.input_size)
+    )
     card.training_data_sha256 = data.sha256
     model = build_descriptor(card, pretrained=not (resume and state_path.exists()))
     model.trunk.freeze(cfg.freeze_stages)
@@ -187,6 +189,31 @@ def train_descriptor(
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     loss_fn = MINERS[cfg.mining]
+    if vset is not None and start == 0:
+        # epoch 0, the starting weights: training must beat them to be chosen (else they are what ships)
+        model.eval()
+        scores = evaluate_descriptor(model, vset, cfg.val_folds)
+        history.append(
+            {
+                "epoch": 0,
+                "loss": None,
+                "score": round(selection_score(scores), 4),
+                **rounded({k: scores[k] for k in METRIC_KEYS}),
+            }
+        )
+        best = {**history[-1], "folds": rounded(scores["folds"])}
+        log.info("epoch 0 (starting weights) validation %s", history[-1])
+        save_checkpoint(
+            model,
+            out,
+            half=cfg.half_checkpoint,
+            training={k: v for k, v in dataclasses.asdict(cfg).items() if k != "threads"},
+            epochs_done=0,
+            objects=len(train_objects),
+            images=n_images,
+            left_out_objects=data.single_photo,
+            **_validation_extra(held_out, history, best, cfg),
+        )
     steps = cfg.steps_per_epoch or max(1, n_images // (cfg.objects_per_batch * cfg.photos_per_object))
     began = time.monotonic()
     for epoch in range(start, cfg.epochs):
@@ -241,7 +268,7 @@ def train_descriptor(
             used = (time.monotonic() - began) / 60
             log.warning("stopping after epoch %d: %.1f minutes used", epoch + 1, used)
             break
-    if cfg.retrain_all and best is not None:
+    if cfg.retrain_all and best is not None and int(best["epoch"]) > 0:
         _retrain_on_all(images_path, out, cfg, int(best["epoch"]), progress, held_out, history, best)
     return out
 
@@ -253,7 +280,10 @@ def options_from_card(card: Any) -> tuple[str, str, int, dict[str, Any]]:
     if not training:
         raise ModelError(f"card {card.name} records no training settings: it was not trained by lootwatch")
     validation = (card.extra or {}).get("validation") or {}
-    epochs = int(validation.get("chosen_epoch") or card.extra.get("epochs_done") or training.get("epochs") or 1)
+    chosen = validation.get("chosen_epoch")
+    if chosen == 0:
+        raise ModelError(f"validation chose {card.name}'s starting weights (epoch 0): there is nothing to retrain")
+    epochs = int(chosen or card.extra.get("epochs_done") or training.get("epochs") or 1)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     options = {k: v for k, v in training.items() if k in known and k not in ("arch", "backbone", "epochs", "threads")}
     options["bf16"] = None  # decided for the CPU at hand, not the one that trained it

@@ -31,7 +31,7 @@ def descriptor_cmd(
     mining: str = typer.Option("batch-hard", "--mining", help="batch-hard|semi-hard"),
     margin: float = typer.Option(0.3, "--margin"),
     lr: float = typer.Option(5e-4, "--lr"),
-    dim: int = typer.Option(512, "--dim"),
+    dim: int = typer.Option(512, "--dim", min=0, help="Output size; 0: the pooled size, no projection."),
     view_window: int | None = typer.Option(
         None, "--view-window", help="Positives within +-N neighbouring photos (turntable series)."
     ),
