@@ -37,17 +37,17 @@ class TrainingSet:
 
 def read_training_sets(paths: Sequence[Path | str]) -> TrainingSet:
     """Several sources as one set; with more than one, object ids become ``<source name>/<object>``."""
-    paths = [Path(p) for p in paths]
-    if not paths:
+    roots = [Path(p) for p in paths]
+    if not roots:
         raise ModelError("no training data given")
-    if len(paths) == 1:
-        return read_training_set(paths[0])
-    names = [p.stem if p.is_file() else p.name for p in paths]
+    if len(roots) == 1:
+        return read_training_set(roots[0])
+    names = [p.stem if p.is_file() else p.name for p in roots]
     if len(set(names)) != len(names):
         raise ModelError(f"training sources need distinct names, got {', '.join(names)}")
     merged = TrainingSet({})
     h = hashlib.sha256()
-    for name, path in zip(names, paths, strict=True):
+    for name, path in zip(names, roots, strict=True):
         part = read_training_set(path)
         for obj, photos in part.objects.items():
             merged.objects[f"{name}/{obj}"] = photos

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # --- models and matching --------------------------------------------------------------
     descriptor: str = Field(
         "default",
-        description="Descriptor checkpoint path, or 'default' (the trained PAN checkpoint shipped with "
+        description="Descriptor checkpoint path, or 'default' (the trained descriptor checkpoint shipped with "
         "lootwatch, else ImageNet EfficientNet-Lite0 + GeM).",
     )
     device: str = Field("auto", description="torch device: auto, cpu or cuda.")
