@@ -291,8 +291,8 @@ def options_from_card(card: Any) -> tuple[str, str, int, dict[str, Any]]:
 
 
 def _load(path: Path, max_side: int | None = None) -> Image.Image:
-    with Image.open(path) as img:
-        img = img.convert("RGB")
+    with Image.open(path) as src:
+        img = src.convert("RGB")
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return img
@@ -337,7 +337,7 @@ def update_card(path: Path, **extra: Any) -> None:  # also used to add a measure
 
 
 def _retrain_on_all(
-    images_path: Path | str,
+    images_path: Path | str | list[Path] | list[str],
     out: Path,
     cfg: TrainConfig,
     epochs: int,
