@@ -311,8 +311,8 @@ def print_runs(console: Console, runs: list[RunResult]) -> None:
     from rich.table import Table
 
     table = Table(
-        title="listing photos: protected/unprotected; n = notify level (e-mail, Slack), t = review level (the "
-        "queue), both set on the gallery alone (matcher.threshold)"
+        title="listing photos: protected/unprotected; notify = the e-mail / Slack level, t = the review (queue) "
+        "level, both set without the listings (matcher.threshold)"
     )
     for col in (
         "descriptor / subset",
@@ -323,9 +323,9 @@ def print_runs(console: Console, runs: list[RunResult]) -> None:
         "AP",
         "R@P95",
         "FP@R90",
-        "n",
-        "R@n",
-        "FP@n",
+        "notify",
+        "R@notify",
+        "FP@notify",
         "t",
         "P@t",
         "R@t",

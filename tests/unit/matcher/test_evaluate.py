@@ -73,7 +73,7 @@ def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "top1" in out.stdout and "collection coil" in out.stdout and "1-2 gallery photos/artefact" in out.stdout
-    assert "per listing (photos combined)" in out.stdout and "R@n" in out.stdout
+    assert "per listing (photos combined)" in out.stdout and "R@notify" in out.stdout
     result = json.loads((tmp_path / "eval.json").read_text())
     run = result["runs"][0]
     assert run["name"] == "imagenet-lite0-gem" and run["card"]["dim"] == 1280
