@@ -154,7 +154,7 @@ def eval_cmd(
     spec = descriptor or s.descriptor
     console = Console()
     if not console.is_terminal:  # piped or logged: do not squeeze the table into 80 columns
-        console = Console(width=max(console.width, 150))
+        console = Console(width=max(console.width, 200))
 
     console.print(f"benchmark {bench.root}: {bench.summary()}")
     console.print(f"gallery photos embedded as {views.describe()}; listing photos once")
