@@ -120,13 +120,15 @@ def decide_alerts(
     *,
     store: BlobStore | None = None,
     rules: AlertRules | None = None,
+    notify_threshold: float | None = None,
 ) -> list[int]:
     """Apply the rule to every listing showing one of ``photo_ids``, on ``conn`` (the caller's
     transaction): open review items with their notices, link relistings, raise the score of
     existing items. Returns the ids of the items opened now.
 
     ``threshold`` is the global one (settings or the index's calibration); ``rules`` overrides
-    what is otherwise read from ``settings``.
+    what is otherwise read from ``settings``. ``notify_threshold``: only items scoring at least this
+    (and their collection's threshold) send notices; the others wait in the queue. None: every item.
     """
     rules = rules or AlertRules.from_settings(settings, threshold)
     store = store or BlobStore(settings.store_dir)
@@ -155,14 +157,18 @@ def decide_alerts(
         evidence = _evidence(conn, store, rules, thr, matches[0]["collection"], agreeing)
         if evidence is None:
             continue
+        notify = notify_threshold is None or best["score"] >= max(notify_threshold, thr)
+        evidence["notify_threshold"] = notify_threshold
+        evidence["notified"] = notify
         row = conn.execute(
             """INSERT INTO review_items (listing_id, artefact_id, best_match_id, score, rule_evidence)
                VALUES (%s, %s, %s, %s, %s) ON CONFLICT (listing_id, artefact_id) DO NOTHING RETURNING id""",
             (listing_id, artefact_id, best["match_id"], best["score"], Jsonb(evidence)),
         ).fetchone()
         if row is not None:
-            # enqueue_notices is annotated for tuple rows; it only reads columns by name
-            enqueue_notices(conn, row["id"], settings)  # type: ignore[arg-type]
+            if notify:
+                # enqueue_notices is annotated for tuple rows; it only reads columns by name
+                enqueue_notices(conn, row["id"], settings)  # type: ignore[arg-type]
             opened.append(row["id"])
     return opened
 

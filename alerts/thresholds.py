@@ -6,9 +6,15 @@ among those, recall the share of all confirmed items kept. Items below the thres
 when they were matched never reached the queue, so recall here is relative to what was alerted:
 the data can justify raising a threshold, never lowering it below the lowest score seen.
 
-The suggestion is the threshold with the best precision among those keeping at least
-``min_recall`` of the confirmed items (ties: the lowest, which keeps the most). A collection
-with too few verdicts, or no dismissal at all, gets no suggestion.
+Two suggestions, one per alert level (:mod:`matcher.threshold`):
+
+- **review** (the queue; ``collection_thresholds``): the threshold with the best precision among
+  those keeping at least ``min_recall`` of the confirmed items (ties: the lowest, which keeps the most);
+- **notify** (e-mail and Slack; ``notify_threshold``): the lowest threshold whose decided items at or
+  above it were confirmed at least ``notify_precision`` of the time, so that a notice is rarely a
+  false alarm while as many confirmed items as that allows still notify.
+
+A collection with too few verdicts, or no dismissal at all, gets no suggestion.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ class CollectionReport:
     confirmed: int
     dismissed: int
     points: list[Point] = field(default_factory=list)  # candidate thresholds, ascending
-    suggested: Point | None = None
+    suggested: Point | None = None  # the review level
+    notify: Point | None = None  # the notify level
     reason: str = ""  # why there is no suggestion
 
     def to_dict(self) -> dict:
@@ -74,6 +81,7 @@ def suggest_for(
     min_recall: float = 0.95,
     min_decisions: int = 5,
     step: float = 0.05,
+    notify_precision: float = 0.9,
 ) -> CollectionReport:
     confirmed = sum(1 for _, ok in scores if ok)
     report = CollectionReport(collection, confirmed, len(scores) - confirmed)
@@ -90,17 +98,27 @@ def suggest_for(
         report.reason = "no dismissed item: no evidence of false alarms, keep the current threshold"
         return report
     # candidates: the scores seen (a threshold at a confirmed score still keeps that item)
-    exact = [p for p in curve(scores, [s for s, _ in scores]) if p.recall >= min_recall]
+    seen = curve(scores, [s for s, _ in scores])
+    exact = [p for p in seen if p.recall >= min_recall]
     report.suggested = max(exact, key=lambda p: (p.precision, -p.threshold))
+    precise = [p for p in seen if p.confirmed and p.precision >= notify_precision]
+    report.notify = min(precise, key=lambda p: p.threshold) if precise else None
     return report
 
 
 def suggest(
-    db: Database, *, min_recall: float = 0.95, min_decisions: int = 5, step: float = 0.05
+    db: Database,
+    *,
+    min_recall: float = 0.95,
+    min_decisions: int = 5,
+    step: float = 0.05,
+    notify_precision: float = 0.9,
 ) -> list[CollectionReport]:
     """One report over all collections, then one per collection (by name)."""
     if not 0.0 < min_recall <= 1.0:
         raise BadInputError(f"min_recall must be in (0, 1], got {min_recall}")
+    if not 0.0 < notify_precision <= 1.0:
+        raise BadInputError(f"notify_precision must be in (0, 1], got {notify_precision}")
     if not 0.0 < step <= 1.0:
         raise BadInputError(f"step must be in (0, 1], got {step}")
     rows = decided_scores(db)
@@ -112,6 +130,7 @@ def suggest(
             min_recall=min_recall,
             min_decisions=min_decisions,
             step=step,
+            notify_precision=notify_precision,
         )
         for name, group in groups
     ]

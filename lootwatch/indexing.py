@@ -89,6 +89,31 @@ def build_and_publish(
     return index
 
 
+def describe_levels(calibration: dict) -> list[str]:  # noqa: ANN001 - an index's calibration record
+    """One line per alert level: its threshold and the estimate behind it (matcher.threshold)."""
+    levels = calibration.get("levels") or {}
+    lines = []
+    for name, use in (("notify", "e-mail and Slack"), ("review", "the review queue")):
+        lv = levels.get(name)
+        if not lv or lv.get("threshold") is None:
+            continue
+        parts = [f"{name} threshold {lv['threshold']:.4f} ({use}):"]
+        parts.append(f"expected false alerts {_pct(lv.get('expected_fp'))} of unprotected listing photos")
+        detail = [f"gallery {_pct(lv.get('fp_gallery'))}"]
+        if lv.get("fp_prior") is not None:
+            detail.append(f"held-out prior {_pct(lv.get('fp_prior'))}")
+        parts.append(f"({', '.join(detail)}; target {_pct(lv.get('target_fp'))}),")
+        recall = lv.get("expected_recall")
+        source = "held-out prior" if lv.get("fp_prior") is not None else "re-staged gallery views, optimistic"
+        parts.append(f"expected recall {_pct(recall)} ({source})")
+        lines.append(" ".join(parts))
+    return lines
+
+
+def _pct(value: float | None) -> str:
+    return "?" if value is None else f"{100 * value:.1f}%"
+
+
 def _photo_hashes(db: Database) -> dict[str, list[str]]:
     hashes: dict[str, list[str]] = {}
     for row in db.fetchall(

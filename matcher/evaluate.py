@@ -16,9 +16,18 @@ from typing import Any
 
 import numpy as np
 from lootwatch.matcher.benchmark import Benchmark, open_image
-from lootwatch.matcher.calibrate import Calibration
 from lootwatch.matcher.index import DEFAULT_CONTRAST, EmbedsImages, GalleryIndex, embed_images
-from lootwatch.matcher.metrics import ListingResult, Metrics, PRCurve, compute_metrics, grouped_metrics, pr_curve
+from lootwatch.matcher.metrics import (
+    ListingResult,
+    Metrics,
+    PRCurve,
+    compute_metrics,
+    gallery_size_bucket,
+    grouped_metrics,
+    listing_level,
+    pr_curve,
+)
+from lootwatch.matcher.threshold import Calibration
 from lootwatch.matcher.views import GalleryViews, embed_views
 from lootwatch.models.card import card_dict, card_version
 from PIL import Image
@@ -30,6 +39,8 @@ K = 10  # artefacts kept per listing photo (top-10 is the widest metric)
 # trained the same way as the evaluated descriptor for `--compare` (BENCHMARK.md's ablations)
 BASELINE_ARCHS = ("gem", "rmac", "spoc", "mac", "netvlad", "pan-noatt", "pan-single")
 UNTRAINED_BASELINE = "imagenet-lite0-gem"
+# the reference rows of BENCHMARK.md: untrained ImageNet features, always in `eval --compare`
+UNTRAINED_BASELINES = ("imagenet-lite0-gem", "imagenet-lite2-gem")
 
 
 @dataclass
@@ -59,12 +70,13 @@ class RunResult:
     card: dict[str, Any]
     metrics: Metrics
     by_collection: dict[str, Metrics]
-    by_photos: dict[str, Metrics]  # key: number of gallery photos of the artefact
+    by_photos: dict[str, Metrics]  # key: the artefact's gallery-photo count bucket (1-2, 3-4, 5+)
     calibration: dict[str, Any]
     curve: PRCurve
     listings: list[dict[str, Any]]
     seconds: dict[str, float] = field(default_factory=dict)
     gallery_views: dict[str, Any] = field(default_factory=lambda: GalleryViews().to_dict())
+    per_listing: Metrics | None = None  # listings (photos combined, matcher.metrics.listing_level)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +86,7 @@ class RunResult:
             "metrics": self.metrics.to_dict(),
             "by_collection": {k: m.to_dict() for k, m in self.by_collection.items()},
             "by_photos_per_artefact": {k: m.to_dict() for k, m in self.by_photos.items()},
+            "per_listing": self.per_listing.to_dict() if self.per_listing is not None else None,
             "calibration": self.calibration,
             "gallery_views": self.gallery_views,
             "seconds": self.seconds,
@@ -145,14 +158,22 @@ def evaluate_descriptor(
         )
         for row, row_hits in zip(bench.listings, hits, strict=True)
     ]
-    threshold = index.threshold
+    threshold, notify = index.threshold, index.notify_threshold
     photos = bench.photos_per_artefact
+    _, per_listing = listing_level(
+        [
+            (row.listing_id, row.artefact_id, [(h.artefact_id, h.score) for h in row_hits])
+            for row, row_hits in zip(bench.listings, hits, strict=True)
+        ]
+    )
+    buckets = {a: gallery_size_bucket(n) for a, n in photos.items()}
     return RunResult(
         name=label,
         card=card,
-        metrics=compute_metrics(results, threshold),
-        by_collection=grouped_metrics(results, bench.collection_of, threshold),
-        by_photos=grouped_metrics(results, {a: str(n) for a, n in photos.items()}, threshold),
+        metrics=compute_metrics(results, threshold, notify),
+        by_collection=grouped_metrics(results, bench.collection_of, threshold, notify),
+        by_photos=grouped_metrics(results, buckets, threshold, notify),
+        per_listing=compute_metrics(per_listing, threshold, notify),
         calibration=index.calibration,
         gallery_views=views.to_dict(),
         curve=pr_curve(results),

@@ -6,7 +6,7 @@ Both models give, for a listing photo and each protected artefact ``a``, a score
   (``card.extra["temperature"]``); an ensemble averages its members' calibrated softmax;
 - descriptor: ``q(a) = sigmoid(alpha * (s(a) - beta))`` where ``s(a)`` is the cosine similarity
   of the best gallery photo of ``a`` and (alpha, beta) is a logistic fit of genuine vs impostor
-  leave-one-out scores among the GALLERY photos (``matcher.calibrate.leave_one_out_scores``) --
+  leave-one-out scores among the GALLERY photos (``matcher.threshold.leave_one_out_scores``) --
   the same gallery-only data the alert threshold is calibrated on; never listing photos.
 
 Fusion rules (``fuse``); the default is ``logit`` (below), w = 0.5. ``rule="mean"`` is
@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from lootwatch.matcher.calibrate import leave_one_out_scores
 from lootwatch.matcher.evaluate import BenchImages, RunResult
 from lootwatch.matcher.index import EmbedsImages, GalleryIndex, card_dict, embed_images
 from lootwatch.matcher.metrics import ListingResult, compute_metrics, grouped_metrics, pr_curve
+from lootwatch.matcher.threshold import leave_one_out_scores
 from lootwatch.matcher.views import GalleryViews, embed_views
 from PIL import Image
 

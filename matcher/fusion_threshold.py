@@ -1,14 +1,14 @@
 """The fused alert threshold of a classifier + the live descriptor, calibrated on the gallery alone.
 
 Fused alert threshold (``calibrate_fusion``), on the gallery alone, by the rule the index uses for
-the descriptor (:mod:`matcher.calibrate`): re-staged copies of the gallery photos are the queries;
+the descriptor (:mod:`matcher.threshold`): re-staged copies of the gallery photos are the queries;
 each is scored against every artefact exactly as the worker scores a listing photo (descriptor
 cosine with the query's own source photo left out -> calibrated ``q``; classifier ``p``; fused with
 ``matcher.fusion.fuse``, logit pool w = 0.5). genuine = the fused score of the query's own artefact
 (artefacts with another photo), impostor = its best fused score among the other artefacts, with
 the classifier's softmax renormalised over those other artefacts: the query's object plays an
 UNPROTECTED one, which a closed-set classifier forces into some protected class (the descriptor
-side is its cosine to the other artefacts' photos, as in :mod:`matcher.calibrate`). Without the
+side is its cosine to the other artefacts' photos, as in :mod:`matcher.threshold`). Without the
 renormalisation a classifier trained on these very photos would give the other artefacts ~0 and
 the threshold would say nothing about unknown objects. ``threshold = quantile(impostor, 0.95)``,
 capped at ``quantile(genuine, 0.5)``. Caveat: the classifier was trained on these photos
@@ -22,11 +22,11 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from lootwatch.matcher.calibrate import ScoreStats, restage_queries, threshold_from_scores
 from lootwatch.matcher.fused_scores import classifier_columns, fused_matrix
 from lootwatch.matcher.fusion import DEFAULT_RULE, DEFAULT_WEIGHT, calibrate_descriptor
 from lootwatch.matcher.index import embed_images
 from lootwatch.matcher.store import live_descriptor_spec, live_views
+from lootwatch.matcher.threshold import ScoreStats, restage_queries, threshold_from_scores
 from lootwatch.matcher.views import embed_views
 
 from lootwatch.core.gallery_photos import GalleryPhoto

@@ -49,8 +49,8 @@ from typing import Any, Protocol
 
 import faiss
 import numpy as np
-from lootwatch.matcher.calibrate import calibrate_threshold, calibrate_with_descriptor
 from lootwatch.matcher.errors import IndexMismatchError, IndexNotFoundError
+from lootwatch.matcher.threshold import calibrate_threshold, calibrate_with_descriptor, usable_prior
 from lootwatch.matcher.views import GalleryViews, embed_views
 from lootwatch.models.card import IDENTITY_FIELDS, card_dict, card_version
 from PIL import Image
@@ -239,7 +239,7 @@ class GalleryIndex:
         """Embed gallery photos with ``descriptor`` and index them.
 
         ``calibrate``: set the threshold from re-staged copies of these photos (see
-        :mod:`matcher.calibrate`; embeds up to ~2 more images per gallery photo).
+        :mod:`matcher.threshold`; embeds up to ~2 more images per gallery photo).
         """
         items = list(photos)
         if not items:
@@ -282,6 +282,7 @@ class GalleryIndex:
     ) -> None:
         """Set ``threshold`` from the gallery alone: re-staged copies of ``images`` when given
         with their ``descriptor``, else the gallery vectors themselves (leave-one-out)."""
+        prior = usable_prior(descriptor, self.views.to_dict()) if descriptor is not None else None
         if descriptor is not None and images is not None:
             result = calibrate_with_descriptor(
                 lambda imgs: embed_images(descriptor, imgs, batch_size=batch_size, progress=progress),
@@ -289,13 +290,21 @@ class GalleryIndex:
                 vectors,
                 artefact_ids,
                 contrast=self.contrast,
+                prior=prior,
             )
         else:
-            result = calibrate_threshold(vectors, artefact_ids, contrast=self.contrast)
+            result = calibrate_threshold(vectors, artefact_ids, contrast=self.contrast, prior=prior)
         self.apply_calibration(result)
 
+    @property
+    def notify_threshold(self) -> float | None:
+        """The stricter level for e-mail and Slack (:mod:`matcher.threshold`); the queue's ``threshold``
+        where the calibration has none (indexes calibrated before there were two levels)."""
+        value = self.calibration.get("notify_threshold")
+        return float(value) if value is not None else self.threshold
+
     def apply_calibration(self, calibration: Any, **extra: Any) -> None:
-        """Take ``threshold`` and the record of how it was found from a :class:`matcher.calibrate.Calibration`
+        """Take ``threshold`` and the record of how it was found from a :class:`matcher.threshold.Calibration`
         (``extra``: more to record beside it)."""
         self.threshold = calibration.threshold
         self.calibration = {**calibration.to_dict(), **extra}

@@ -13,6 +13,11 @@ right one (a protected photo matched to the wrong artefact is a false alert too)
 - FP@R90: at the strictest threshold whose recall reaches 0.90 -- the loosest an operator
   needs to go to catch 90% -- the share of *unprotected* listing photos flagged;
   nan when recall 0.90 is never reached (or there is no unprotected photo).
+- FP@t, R@t (and P@t): at a threshold the system set without the listings; two of them, the
+  ``review`` level (the queue, ``threshold``) and the ``notify`` level (e-mail and Slack).
+
+The same metrics are taken per listing (:func:`listing_level`): a listing's photos are combined
+into one ranking, each artefact scored by its best photo, the way an analyst sees a listing.
 """
 
 from __future__ import annotations
@@ -65,6 +70,11 @@ class Metrics:
     precision_at_threshold: float | None = None
     recall_at_threshold: float | None = None
     fp_rate_at_threshold: float | None = None
+    # the stricter notify level (e-mail and Slack), when one is given
+    notify_threshold: float | None = None
+    precision_at_notify: float | None = None
+    recall_at_notify: float | None = None
+    fp_rate_at_notify: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # JSON has no nan: write null
@@ -136,7 +146,9 @@ def operating_point(results: Sequence[ListingResult], threshold: float) -> tuple
     return precision, recall, fp_rate
 
 
-def compute_metrics(results: Sequence[ListingResult], threshold: float | None = None) -> Metrics:
+def compute_metrics(
+    results: Sequence[ListingResult], threshold: float | None = None, notify_threshold: float | None = None
+) -> Metrics:
     curve = pr_curve(results)
     n_pos = sum(r.protected for r in results)
     extra: dict[str, Any] = {}
@@ -147,6 +159,14 @@ def compute_metrics(results: Sequence[ListingResult], threshold: float | None = 
             "precision_at_threshold": p,
             "recall_at_threshold": r,
             "fp_rate_at_threshold": f,
+        }
+    if notify_threshold is not None:
+        p, r, f = operating_point(results, notify_threshold)
+        extra |= {
+            "notify_threshold": float(notify_threshold),
+            "precision_at_notify": p,
+            "recall_at_notify": r,
+            "fp_rate_at_notify": f,
         }
     return Metrics(
         n_protected=n_pos,
@@ -162,7 +182,10 @@ def compute_metrics(results: Sequence[ListingResult], threshold: float | None = 
 
 
 def grouped_metrics(
-    results: Sequence[ListingResult], group_of: dict[str, str], threshold: float | None = None
+    results: Sequence[ListingResult],
+    group_of: dict[str, str],
+    threshold: float | None = None,
+    notify_threshold: float | None = None,
 ) -> dict[str, Metrics]:
     """Metrics per group of artefacts (e.g. collection): a group's protected listing photos plus
     ALL unprotected ones, since false alarms come from the same pool whatever the group."""
@@ -171,5 +194,54 @@ def grouped_metrics(
     out = {}
     for g in groups:
         members = [r for r in results if r.truth is not None and group_of.get(r.truth) == g]
-        out[g] = compute_metrics([*members, *unprotected], threshold)
+        out[g] = compute_metrics([*members, *unprotected], threshold, notify_threshold)
     return out
+
+
+GALLERY_SIZE_BUCKETS = ((1, 2, "1-2"), (3, 4, "3-4"), (5, None, "5+"))
+
+
+def gallery_size_bucket(n_photos: int) -> str:
+    """The gallery-size row an artefact with ``n_photos`` gallery photos falls in: 1-2, 3-4 or 5+."""
+    for low, high, label in GALLERY_SIZE_BUCKETS:
+        if n_photos >= low and (high is None or n_photos <= high):
+            return label
+    return "0"
+
+
+def listing_level(
+    photos: Sequence[tuple[str, str | None, Sequence[tuple[str, float]]]],
+) -> tuple[list[str], list[ListingResult]]:
+    """One result per listing from its photos' (listing id, truth, [(artefact, score), ...] best first).
+
+    A listing scores each artefact by its best photo (a seller's close-up of the base matches where
+    the front view does not; photos of other things in the lot do not pull it down) and ranks the
+    artefacts by that. Its truth is its photos' artefact (empty on every photo: unprotected; a listing
+    whose photos name two artefacts counts the first named). Returns the listing ids in first-seen
+    order and their results.
+    """
+    order: list[str] = []
+    truth: dict[str, str | None] = {}
+    best: dict[str, dict[str, float]] = {}
+    for listing_id, photo_truth, ranked in photos:
+        if listing_id not in best:
+            order.append(listing_id)
+            best[listing_id] = {}
+            truth[listing_id] = None
+        if truth[listing_id] is None and photo_truth:
+            truth[listing_id] = photo_truth
+        scores = best[listing_id]
+        for artefact, score in ranked:
+            if score > scores.get(artefact, -math.inf):
+                scores[artefact] = score
+    results = []
+    for lid in order:
+        ranked_items = sorted(best[lid].items(), key=lambda kv: (-kv[1], kv[0]))
+        results.append(
+            ListingResult(
+                truth[lid],
+                tuple(a for a, _ in ranked_items),
+                ranked_items[0][1] if ranked_items else -math.inf,
+            )
+        )
+    return order, results

@@ -52,8 +52,19 @@ def plot_scores(run: RunResult, path: Path) -> Path:
     for label, scores in groups.items():
         if scores:
             ax.hist(scores, bins=30, alpha=0.55, label=f"{label} ({len(scores)})")
-    if run.metrics.threshold is not None:
-        ax.axvline(run.metrics.threshold, color="black", ls="--", lw=1, label="calibrated threshold")
+    m = run.metrics
+    if m.threshold is not None:
+        ax.axvline(
+            m.threshold, color="black", ls="--", lw=1, label=_level("review", m.threshold, m.fp_rate_at_threshold)
+        )
+    if m.notify_threshold is not None:
+        ax.axvline(
+            m.notify_threshold,
+            color="red",
+            ls="-.",
+            lw=1,
+            label=_level("notify", m.notify_threshold, m.fp_rate_at_notify),
+        )
     ax.set(xlabel="best artefact score", ylabel="listing photos", title=run.name)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -61,6 +72,11 @@ def plot_scores(run: RunResult, path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _level(name: str, threshold: float, fp_rate: float | None) -> str:
+    fp = "" if fp_rate is None else f", {100 * fp_rate:.1f}% of unprotected"
+    return f"{name} {threshold:.3f}{fp}"
 
 
 def safe_name(name: str) -> str:

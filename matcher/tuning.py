@@ -2,7 +2,7 @@
 
 A descriptor trained on other objects separates a new gallery's look-alikes poorly; a few triplet
 steps on re-staged copies of the gallery photos (:mod:`models.finetune`) teach it the protected
-artefacts' own patterns. The catch is the threshold. :mod:`matcher.calibrate` plays an unprotected
+artefacts' own patterns. The catch is the threshold. :mod:`matcher.threshold` plays an unprotected
 object by a gallery artefact left out of the comparison, but the fine-tuned model was trained to
 push exactly those artefacts apart, so their scores fall far below what a truly unseen object
 scores (measured on the demo gallery: calibrated threshold 0.207, 12 false alerts).
@@ -14,15 +14,13 @@ a copy of the descriptor is fine-tuned, the same way, on the *other* groups only
   objects the model never trained on, as an unprotected listing is (score: best artefact's
   cosine less ``contrast`` x the second's, the index's scale);
 - **genuine** scores: re-staged photos of the trained groups against the other photos of their
-  own artefact (the source photo left out), as in :mod:`matcher.calibrate`.
+  own artefact (the source photo left out), as in :mod:`matcher.threshold`.
 
-The pooled scores go through :func:`matcher.calibrate.threshold_from_scores` -- impostor q95, but
-capped at the genuine scores' **q10** (not q50): at least 9 in 10 re-staged views of a protected artefact
-must alert. The held-out impostors are photographed in the gallery's own studio light, closer to the
-gallery than sellers' photos are, so their q95 overshoots what unprotected listings score; on the demo's
-galleries (seeds 7, 11, 13, 21) the q50 cap left 1-2 protected lots unalerted on the two seeds whose lots
-a threshold can separate, the q10 cap none, with no more false alerts on any (README). The threshold is
-applied to the descriptor fine-tuned on every artefact. Cost: ``folds + 1`` fine-tunings.
+The pooled scores set the two alert levels (:func:`matcher.threshold.alert_levels`: the lowest
+threshold whose estimated false-alert rate is within the level's target, the estimate being the larger
+of these held-out impostors' and the starting descriptor's held-out score prior; recall does not cap
+it). The thresholds are applied to the descriptor fine-tuned on every artefact. Cost: ``folds + 1``
+fine-tunings.
 """
 
 from __future__ import annotations
@@ -34,8 +32,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from lootwatch.matcher.calibrate import Calibration, ScoreStats, query_scores, restage_queries, threshold_from_scores
 from lootwatch.matcher.index import embed_images
+from lootwatch.matcher.threshold import (
+    Calibration,
+    calibration_from_scores,
+    query_scores,
+    restage_queries,
+    usable_prior,
+)
 from lootwatch.matcher.views import GalleryViews, embed_views
 from PIL import Image
 
@@ -44,7 +48,6 @@ from lootwatch.core.errors import BadInputError
 log = logging.getLogger(__name__)
 
 MIN_ARTEFACTS = 3  # two to train each fold on, one held out as the unseen object
-GENUINE_CAP_QUANTILE = 0.10
 
 
 @dataclass
@@ -113,7 +116,12 @@ def tune_on_gallery(
             if aid in keep:
                 by_artefact.setdefault(aid, []).append(image)
         say(f"fine-tuning the descriptor on {what} ({len(by_artefact)} artefacts, {steps} steps)")
-        return fine_tune(load(), by_artefact, steps, data_sha256=data_sha256, progress=progress)
+        start = load()
+        if not priors:  # the starting descriptor's card, read before fine-tuning changes its weights
+            priors.append(usable_prior(start, (views or GalleryViews()).to_dict()))
+        return fine_tune(start, by_artefact, steps, data_sha256=data_sha256, progress=progress)
+
+    priors: list[dict[str, Any] | None] = []
 
     genuine, impostor = [], []
     for k in range(folds):
@@ -130,17 +138,18 @@ def tune_on_gallery(
         genuine.append(g)
         impostor.append(open_set_scores(qv[~trained_q], vectors[kept], list(labels[kept]), contrast))
     all_genuine, all_impostor = np.concatenate(genuine), np.concatenate(impostor)
-    threshold, rule = threshold_from_scores(all_genuine, all_impostor, genuine_cap_quantile=GENUINE_CAP_QUANTILE)
-    calibration = Calibration(
-        threshold=threshold,
-        rule=rule,
-        genuine=ScoreStats.of(all_genuine),
-        impostor=ScoreStats.of(all_impostor),
+    # the starting descriptor's held-out prior: a few dozen gallery steps move scores far less than
+    # the gap between re-staged gallery views and unseen objects that the prior corrects for
+    prior = priors[0] if priors else None
+    calibration: Calibration = calibration_from_scores(
+        all_genuine,
+        all_impostor,
         n_photos=len(ids),
         n_artefacts=n_artefacts,
         n_queries=len(queries) * folds,
         queries=f"restaged gallery photos, cross-fitted over {folds} folds of fine-tuning",
         contrast=contrast,
+        prior=prior,
     )
     final = tuned_on(set(ids), "the whole gallery")
     return TunedDescriptor(final, calibration, folds, steps)

@@ -145,6 +145,35 @@ def watermark(img: Image.Image, rng: random.Random) -> Image.Image:
     return Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
 
 
+def centre_mark(img: Image.Image, rng: random.Random) -> Image.Image:
+    """A large semi-transparent mark across the centre, as image portals and auction houses stamp
+    on every photo; trained with it on some photos of an object and not others, the descriptor learns
+    that a mark shared by unrelated photos says nothing about the object."""
+    w, h = img.size
+    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    text = rng.choice(WATERMARKS + ("MUSEUM", "collection", "(c) photo archive"))
+    size = max(10, int(min(w, h) * rng.uniform(0.08, 0.16)))
+    try:
+        font: ImageFont.ImageFont | ImageFont.FreeTypeFont = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has no sized default font
+        font = ImageFont.load_default()
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x = (w - (right - left)) / 2 + rng.uniform(-0.05, 0.05) * w
+    y = (h - (bottom - top)) / 2 + rng.uniform(-0.05, 0.05) * h
+    shade = rng.choice((255, 128, 0))
+    draw.text((x, y), text, fill=(shade, shade, shade, rng.randint(50, 130)), font=font)
+    if rng.random() < 0.5:  # a ring logo beside the text, as many portal marks have
+        r = size * rng.uniform(0.8, 1.5)
+        cx, cy = x - r * 1.3, y + (bottom - top) / 2
+        draw.ellipse(
+            (cx - r, cy - r, cx + r, cy + r),
+            outline=(shade, shade, shade, rng.randint(50, 130)),
+            width=max(1, size // 6),
+        )
+    return Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
+
+
 def tight_crop(img: Image.Image, rng: random.Random) -> Image.Image:
     """Crop up to ~15% off each side, as sellers frame close on the object."""
     w, h = img.size
@@ -166,9 +195,13 @@ def jpeg(img: Image.Image, rng: random.Random) -> Image.Image:
     return out.convert("RGB")
 
 
-def listing_style(img: Image.Image, rng: random.Random) -> Image.Image:
-    """A random listing-style re-staging of ``img`` (RGB out)."""
-    img = restage(img.convert("RGB"), rng)
+def listing_style(img: Image.Image, rng: random.Random, *, centre_mark_p: float = 0.0) -> Image.Image:
+    """A random listing-style re-staging of ``img`` (RGB out); ``centre_mark_p``: chance of a portal
+    mark across the centre first (training; listing photos of the benchmarks are not given one)."""
+    img = img.convert("RGB")
+    if centre_mark_p and rng.random() < centre_mark_p:
+        img = centre_mark(img, rng)
+    img = restage(img, rng)
     if rng.random() < 0.7:
         img = tilt(img, rng)
     img = relight(img, rng)

@@ -1,6 +1,6 @@
 """Retrieval descriptors behind one interface: image(s) -> L2-normalised float32 vectors.
 
-``load_descriptor(spec)`` accepts a checkpoint path, ``"default"`` (the shipped trained PAN when
+``load_descriptor(spec)`` accepts a checkpoint path, ``"default"`` (the shipped trained descriptor when
 present, else ``imagenet-lite0-gem``) or a built-in ``imagenet-<backbone>-<pooling>`` name such as
 ``imagenet-lite0-gem``, ``imagenet-lite2-gem``, ``imagenet-mobilenetv2-rmac`` or
 ``imagenet-resnet50-gem`` (timm hub weights, needs internet).
@@ -25,7 +25,9 @@ from torch import nn
 from lootwatch.core.files import atomic_write
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "pan-lite0-coil.pt"
+# Lite0 + GeM triplet-trained on 152 real antiquities + 16 COIL objects, its epoch chosen on 44 held-out
+# objects (card: extra.validation); docs/MEASUREMENTS-matching.md
+DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "gem-lite0-antiquities.pt"
 DEFAULT_BUILTIN = "imagenet-lite0-gem"
 
 # arch -> (pooling head factory, learned projection to `dim` when trained)

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lootwatch.models.augment import listing_style
+from lootwatch.models.augment import centre_mark, listing_style
 from lootwatch.models.cpu import native_bf16
 from lootwatch.models.descriptor import Descriptor, build_descriptor, new_card, preprocess, save_checkpoint
 from lootwatch.models.errors import ModelError
-from lootwatch.models.training_data import TrainingSet, read_training_set
+from lootwatch.models.training_data import TrainingSet, read_training_sets
 from lootwatch.models.triplet import MINERS
 from lootwatch.models.validation import (
     METRIC_KEYS,
@@ -45,6 +45,7 @@ from lootwatch.models.validation import (
     rounded,
     selection_score,
     split_objects,
+    split_stratified,
 )
 from PIL import Image
 
@@ -62,6 +63,11 @@ class TrainConfig:
     photos_per_object: int = 4  # K
     clean_per_object: int = 2  # of the K, left studio-clean (gallery-like)
     view_window: int | None = None  # positives within +-N neighbours in sorted order (turntable views)
+    same_category: int = 2  # objects of one category drawn together: same-category hard negatives
+    centre_mark: float = 0.25  # chance a training photo gets a portal mark across its centre
+    max_side: int = 320  # photos are kept in memory at most this long side (bounded memory)
+    val_distractors: bool = True  # training objects' gallery views join the validation gallery
+    val_folds: int | None = 3  # held-out objects unprotected in turn: 3 groups (None: one at a time)
     steps_per_epoch: int | None = None  # default: images // (P * K)
     margin: float = 0.3
     mining: str = "batch-hard"
@@ -97,7 +103,7 @@ RESUME_KEYS = ("arch", "backbone", "input_size", "dim", "freeze_stages", "val_ob
 
 
 def train_descriptor(
-    images_path: Path | str,
+    images_path: Path | str | list[Path] | list[str],
     out_path: Path | str,
     arch: str = "pan",
     backbone: str = "lite0",
@@ -110,7 +116,8 @@ def train_descriptor(
     on_epoch: Callable[[int, Descriptor], None] | None = None,
     **options: Any,
 ) -> Path:
-    """Train a descriptor on ``images_path`` and write the checkpoint ``out_path``; returns it.
+    """Train a descriptor on ``images_path`` (one source or a list, see
+    :func:`models.training_data.read_training_sets`) and write the checkpoint ``out_path``; returns it.
 
     ``options`` are :class:`TrainConfig` fields. ``max_minutes`` stops after the epoch that
     crosses it (the checkpoint is complete and resumable). ``on_epoch(epoch, model)`` runs after
@@ -130,19 +137,25 @@ def train_descriptor(
         raise ModelError(
             f"{out} exists: resume (--resume) continues its training, overwrite (--overwrite) starts again"
         )
-    data = read_training_set(Path(images_path))
+    sources = [Path(p) for p in images_path] if isinstance(images_path, list) else [Path(images_path)]
+    data = read_training_sets(sources)
     for obj in data.single_photo:
         log.warning("object %s has fewer than two photos: no positive pair, left out", obj)
     if cfg.val_objects is None:
         cfg.val_objects = auto_val_objects(len(data.objects))
     train_objects, held_out = list(data.objects), list[str]()
     if cfg.val_objects:
-        train_objects, held_out = split_objects(list(data.objects), cfg.val_objects, cfg.val_seed)
+        if len(set(data.categories.values())) > 1:
+            train_objects, held_out = split_stratified(data.categories, cfg.val_objects, cfg.val_seed)
+        else:
+            train_objects, held_out = split_objects(list(data.objects), cfg.val_objects, cfg.val_seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # the projection's initial weights
 
-    card = new_card(cfg.arch, cfg.backbone, name=cfg.name, dim=cfg.dim, input_size=(cfg.input_size, cfg.input_size))
+    card = new_card(
+        cfg.arch, cfg.backbone, name=cfg.name, dim=cfg.dim or None, input_size=(cfg.input_size, cfg.input_size)
+    )
     card.training_data_sha256 = data.sha256
     model = build_descriptor(card, pretrained=not (resume and state_path.exists()))
     model.trunk.freeze(cfg.freeze_stages)
@@ -157,14 +170,17 @@ def train_descriptor(
         log.warning("%s already trained for %d epochs", out, start)
         return out
 
-    images = {obj: [_load(p) for p in data.objects[obj]] for obj in train_objects}
+    images = {obj: [_load(p, cfg.max_side) for p in data.objects[obj]] for obj in train_objects}
+    categories = {obj: data.categories.get(obj, "") for obj in train_objects}
     n_images = sum(len(v) for v in images.values())
     vset = None
     if held_out:
         vset = build_validation_set(
             {o: data.objects[o] for o in held_out},
-            distractors={o: data.objects[o] for o in train_objects},
+            distractors={o: data.objects[o] for o in train_objects} if cfg.val_distractors else None,
             seed=cfg.val_seed,
+            kinds=data.kinds,
+            max_queries=8,
         )
         log.info(
             "validation: %s held out (%d gallery, %d listing photos)",
@@ -175,16 +191,41 @@ def train_descriptor(
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     loss_fn = MINERS[cfg.mining]
+    if vset is not None and start == 0:
+        # epoch 0, the starting weights: training must beat them to be chosen (else they are what ships)
+        model.eval()
+        scores = evaluate_descriptor(model, vset, cfg.val_folds)
+        history.append(
+            {
+                "epoch": 0,
+                "loss": None,
+                "score": round(selection_score(scores), 4),
+                **rounded({k: scores[k] for k in METRIC_KEYS}),
+            }
+        )
+        best = {**history[-1], "folds": rounded(scores["folds"])}
+        log.info("epoch 0 (starting weights) validation %s", history[-1])
+        save_checkpoint(
+            model,
+            out,
+            half=cfg.half_checkpoint,
+            training={k: v for k, v in dataclasses.asdict(cfg).items() if k != "threads"},
+            epochs_done=0,
+            objects=len(train_objects),
+            images=n_images,
+            left_out_objects=data.single_photo,
+            **_validation_extra(held_out, history, best, cfg),
+        )
     steps = cfg.steps_per_epoch or max(1, n_images // (cfg.objects_per_batch * cfg.photos_per_object))
     began = time.monotonic()
     for epoch in range(start, cfg.epochs):
         rng = random.Random(cfg.seed * 100_003 + epoch)  # per-epoch seed: a resumed run sees the same batches
         model.train()
-        mean_loss = _epoch(model, optimizer, loss_fn, images, cfg, steps, rng, epoch, progress)
+        mean_loss = _epoch(model, optimizer, loss_fn, images, cfg, steps, rng, epoch, progress, categories)
         improved = True
         if vset is not None:
             model.eval()
-            scores = evaluate_descriptor(model, vset)
+            scores = evaluate_descriptor(model, vset, cfg.val_folds)
             row = {
                 "epoch": epoch + 1,
                 "loss": round(mean_loss, 5),
@@ -208,7 +249,7 @@ def train_descriptor(
             }
             save_checkpoint(model, out, half=cfg.half_checkpoint, **extra)
         else:  # keep the best epoch's weights; only its card learns the newer epochs' numbers
-            _update_card(out, epochs_trained=epoch + 1, **validation)
+            update_card(out, epochs_trained=epoch + 1, **validation)
         torch.save(
             {
                 "config": dataclasses.asdict(cfg),
@@ -229,14 +270,34 @@ def train_descriptor(
             used = (time.monotonic() - began) / 60
             log.warning("stopping after epoch %d: %.1f minutes used", epoch + 1, used)
             break
-    if cfg.retrain_all and best is not None:
+    if cfg.retrain_all and best is not None and int(best["epoch"]) > 0:
         _retrain_on_all(images_path, out, cfg, int(best["epoch"]), progress, held_out, history, best)
     return out
 
 
-def _load(path: Path) -> Image.Image:
-    with Image.open(path) as img:
-        return img.convert("RGB")
+def options_from_card(card: Any) -> tuple[str, str, int, dict[str, Any]]:
+    """(arch, backbone, epochs, other TrainConfig options) that retrain the model a card describes:
+    its recorded training settings, for the epoch count validation chose (else the epochs it ran)."""
+    training = dict((card.extra or {}).get("training") or {})
+    if not training:
+        raise ModelError(f"card {card.name} records no training settings: it was not trained by lootwatch")
+    validation = (card.extra or {}).get("validation") or {}
+    chosen = validation.get("chosen_epoch")
+    if chosen == 0:
+        raise ModelError(f"validation chose {card.name}'s starting weights (epoch 0): there is nothing to retrain")
+    epochs = int(chosen or card.extra.get("epochs_done") or training.get("epochs") or 1)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    options = {k: v for k, v in training.items() if k in known and k not in ("arch", "backbone", "epochs", "threads")}
+    options["bf16"] = None  # decided for the CPU at hand, not the one that trained it
+    return str(training.get("arch", card.arch)), str(training.get("backbone", "lite0")), epochs, options
+
+
+def _load(path: Path, max_side: int | None = None) -> Image.Image:
+    with Image.open(path) as src:
+        img = src.convert("RGB")
+    if max_side and max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return img
 
 
 def optimizer_for(model: Descriptor, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -257,7 +318,10 @@ def _validation_extra(
         "validation": {
             "held_out_objects": held_out,
             "seed": cfg.val_seed,
-            "selection": "AP + R@P95 - FP@R90, mean over leave-one-object-out folds (models.validation)",
+            "selection": (
+                "AP + R@P95 - FP@R90, mean over folds in which held-out objects are unprotected in turn "
+                f"({'one at a time' if cfg.val_folds is None else f'{cfg.val_folds} groups'}; models.validation)"
+            ),
             "chosen_epoch": best["epoch"] if best else None,
             "chosen": best,
             "epochs": history,
@@ -265,7 +329,7 @@ def _validation_extra(
     }
 
 
-def _update_card(path: Path, **extra: Any) -> None:
+def update_card(path: Path, **extra: Any) -> None:  # also used to add a measured score prior
     """Rewrite the card of the checkpoint at ``path`` (weights untouched, so their hash still holds)."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
     blob["card"].setdefault("extra", {}).update(extra)
@@ -273,7 +337,7 @@ def _update_card(path: Path, **extra: Any) -> None:
 
 
 def _retrain_on_all(
-    images_path: Path | str,
+    images_path: Path | str | list[Path] | list[str],
     out: Path,
     cfg: TrainConfig,
     epochs: int,
@@ -288,7 +352,7 @@ def _retrain_on_all(
     full = out.with_name(out.stem + ".all.pt")
     log.info("retraining on all objects for %d epoch(s) (chosen by validation)", epochs)
     train_descriptor(images_path, full, cfg.arch, cfg.backbone, epochs, overwrite=True, progress=progress, **options)
-    _update_card(
+    update_card(
         full,
         retrained_on_all_objects=True,
         **_validation_extra(held_out, history, best, cfg),
@@ -315,12 +379,38 @@ def _restore(
     return dict(state)
 
 
+def choose_objects(
+    objects: list[str], categories: dict[str, str] | None, p: int, same: int, rng: random.Random
+) -> list[str]:
+    """``p`` distinct objects, drawn in groups of up to ``same`` from one category (an anchor object
+    drawn uniformly, then mates of its category), so every batch holds same-category negatives: a
+    bronze must be told from other bronzes, not only from a jade."""
+    if not categories or same <= 1:
+        return rng.sample(objects, min(p, len(objects)))
+    by_cat: dict[str, list[str]] = {}
+    for obj in objects:
+        by_cat.setdefault(categories.get(obj, ""), []).append(obj)
+    chosen: list[str] = []
+    taken: set[str] = set()
+    while len(chosen) < min(p, len(objects)):
+        anchor = rng.choice([o for o in objects if o not in taken])
+        mates = [o for o in by_cat[categories.get(anchor, "")] if o not in taken and o != anchor]
+        group = [anchor] + rng.sample(mates, min(same - 1, len(mates), p - len(chosen) - 1))
+        chosen += group
+        taken.update(group)
+    return chosen
+
+
 def sample_batch(
-    images: dict[str, list[Image.Image]], cfg: TrainConfig, rng: random.Random
+    images: dict[str, list[Image.Image]],
+    cfg: TrainConfig,
+    rng: random.Random,
+    categories: dict[str, str] | None = None,
 ) -> tuple[list[Image.Image], list[int]]:
-    """P objects x K photos; the first ``clean_per_object`` of each stay clean, the rest re-staged."""
+    """P objects x K photos; the first ``clean_per_object`` of each stay clean, the rest re-staged.
+    With ``categories``, objects come in same-category groups (:func:`choose_objects`)."""
     objects = sorted(images)
-    chosen = rng.sample(objects, min(cfg.objects_per_batch, len(objects)))
+    chosen = choose_objects(objects, categories, cfg.objects_per_batch, cfg.same_category, rng)
     batch: list[Image.Image] = []
     labels: list[int] = []
     for obj in chosen:
@@ -328,7 +418,10 @@ def sample_batch(
         picks = _pick_views(len(photos), cfg.photos_per_object, cfg.view_window, rng)
         for j, idx in enumerate(picks):
             img = photos[idx]
-            batch.append(img if j < cfg.clean_per_object else listing_style(img, rng))
+            if j < cfg.clean_per_object:
+                batch.append(centre_mark(img, rng) if rng.random() < cfg.centre_mark else img)
+            else:
+                batch.append(listing_style(img, rng, centre_mark_p=cfg.centre_mark))
             labels.append(objects.index(obj))
     return batch, labels
 
@@ -354,13 +447,14 @@ def _epoch(
     rng: random.Random,
     epoch: int,
     progress: bool,
+    categories: dict[str, str] | None = None,
 ) -> float:
     from tqdm import tqdm
 
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step", disable=not progress)
     total = 0.0
     for _ in bar:
-        loss = train_step(model, optimizer, loss_fn, *sample_batch(images, cfg, rng), cfg)
+        loss = train_step(model, optimizer, loss_fn, *sample_batch(images, cfg, rng, categories), cfg)
         total += loss
         bar.set_postfix(loss=f"{loss:.4f}")
     return total / steps

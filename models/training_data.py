@@ -1,9 +1,18 @@
-"""Read and check descriptor training data: one folder of photos per object, or a gallery.csv."""
+"""Read and check descriptor training data: one folder of photos per object, or a gallery.csv.
+
+Several sources may be combined (e.g. real antiquities and COIL): object ids are then prefixed with
+the source folder's name. Each object gets a category (``info.json``'s ``category`` when the object
+folder has one, else the source's name) used for same-category hard negatives and a stratified
+held-out split, and a kind: ``catalogue`` (distinct studio views: front, base, detail; an object
+folder with ``info.json``) or ``series`` (a turntable series sorted by angle, e.g. COIL).
+"""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +27,36 @@ class TrainingSet:
     objects: dict[str, list[Path]]  # object id -> photos (only objects with >= 2 photos)
     single_photo: list[str] = field(default_factory=list)  # objects left out: < 2 photos, no positive pair
     sha256: str = ""
+    categories: dict[str, str] = field(default_factory=dict)  # object id -> category
+    kinds: dict[str, str] = field(default_factory=dict)  # object id -> "catalogue" | "series"
 
     @property
     def n_images(self) -> int:
         return sum(len(v) for v in self.objects.values())
+
+
+def read_training_sets(paths: Sequence[Path | str]) -> TrainingSet:
+    """Several sources as one set; with more than one, object ids become ``<source name>/<object>``."""
+    roots = [Path(p) for p in paths]
+    if not roots:
+        raise ModelError("no training data given")
+    if len(roots) == 1:
+        return read_training_set(roots[0])
+    names = [p.stem if p.is_file() else p.name for p in roots]
+    if len(set(names)) != len(names):
+        raise ModelError(f"training sources need distinct names, got {', '.join(names)}")
+    merged = TrainingSet({})
+    h = hashlib.sha256()
+    for name, path in zip(names, roots, strict=True):
+        part = read_training_set(path)
+        for obj, photos in part.objects.items():
+            merged.objects[f"{name}/{obj}"] = photos
+            merged.categories[f"{name}/{obj}"] = part.categories[obj]
+            merged.kinds[f"{name}/{obj}"] = part.kinds[obj]
+        merged.single_photo += [f"{name}/{obj}" for obj in part.single_photo]
+        h.update(f"{name}\0{part.sha256}\0".encode())
+    merged.sha256 = h.hexdigest()
+    return merged
 
 
 def read_training_set(path: Path) -> TrainingSet:
@@ -54,7 +89,26 @@ def read_training_set(path: Path) -> TrainingSet:
             f"training data {path}: {len(usable)} object(s) with at least two photos; triplet training needs "
             f"two or more (objects with fewer than two photos: {', '.join(single) or 'none'})"
         )
-    return TrainingSet(usable, single, _hash(usable, path if path.is_dir() else path.parent))
+    root = path if path.is_dir() else path.parent
+    source = path.stem if path.is_file() else path.name
+    categories, kinds = {}, {}
+    for obj in usable:
+        info = _info(root / obj) if path.is_dir() else None
+        categories[obj] = str((info or {}).get("category") or source)
+        kinds[obj] = "catalogue" if info is not None or path.is_file() else "series"
+    return TrainingSet(usable, single, _hash(usable, root), categories, kinds)
+
+
+def _info(folder: Path) -> dict[str, object] | None:
+    """An object folder's info.json (name, era, category...), None when absent or unreadable."""
+    f = folder / "info.json"
+    if not f.is_file():
+        return None
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _from_folders(root: Path) -> dict[str, list[Path]]:

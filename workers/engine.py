@@ -23,7 +23,7 @@ With one, each artefact ``a`` of the index gets (see :mod:`matcher.fusion`)
   until the retraining job publishes a version that knows it.
 
 The fused alert threshold is calibrated on the gallery alone when the classifier is published
-(``matcher.fusion_threshold.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.calibrate`
+(``matcher.fusion_threshold.calibrate_fusion``: the re-staged-gallery rule of :mod:`matcher.threshold`
 applied to fused scores) and read from the version's ``fusion.json``; a version without one for
 this descriptor is refused. A version whose held-out check chose the descriptor alone
 (``"use": "descriptor"``) is loaded but not run: scores and threshold stay the descriptor's.
@@ -240,6 +240,16 @@ class MatchEngine:
         if threshold is None:
             raise ConfigError("the index has no calibrated alert threshold: set LOOTWATCH_ALERT_THRESHOLD")
         return float(threshold)
+
+    def notify_threshold(self, settings: Settings) -> float:
+        """The score at which a new review item also sends notices (e-mail, Slack): the setting, else the
+        index's notify level; never below :meth:`alert_threshold`. A live classifier's fused score has a
+        single level, so there every item notifies."""
+        review = self.alert_threshold(settings)
+        if self._classifier is not None:
+            return review
+        level = settings.notify_threshold if settings.notify_threshold is not None else self.index.notify_threshold
+        return max(review, float(level)) if level is not None else review
 
     @property
     def input_side(self) -> int:

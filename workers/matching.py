@@ -94,6 +94,7 @@ class _Batch:
     models_version: str = ""
     index_version: str = ""
     threshold: float = 0.0
+    notify_threshold: float | None = None
 
 
 def match_batch(ctx: WorkerContext, photo_id: int, on_commit: OnCommit | None = None) -> BatchResult:
@@ -258,6 +259,7 @@ def _score(ctx: WorkerContext, batch: _Batch) -> None:
         batch.models_version, batch.index_version = engine.models_version, engine.index_version
         # on the scale of matches.score: the index's (cosine) or the classifier version's (fused)
         batch.threshold = engine.alert_threshold(ctx.settings)
+        batch.notify_threshold = engine.notify_threshold(ctx.settings)
     batch.images, batch.x = [], None  # done with the pixels
 
 
@@ -283,7 +285,15 @@ def _write(ctx: WorkerContext, batch: _Batch) -> list[int]:
     )
     # the alert rule (per-collection thresholds, agreeing evidence, relisting links) opens
     # review items and writes their notices on this connection, in this transaction
-    return decide_alerts(conn, batch.ready, batch.index_version, ctx.settings, batch.threshold, store=ctx.store)
+    return decide_alerts(
+        conn,
+        batch.ready,
+        batch.index_version,
+        ctx.settings,
+        batch.threshold,
+        store=ctx.store,
+        notify_threshold=batch.notify_threshold,
+    )
 
 
 def _write_matches(conn: Conn, photo_ids: Sequence[int], hits: Sequence[Sequence[Hit]], model: str, index: str) -> None:

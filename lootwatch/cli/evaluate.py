@@ -38,13 +38,14 @@ def eval_cmd(
     compare: bool = typer.Option(
         False,
         "--compare",
-        help="Also train and score the baselines (gem, rmac, spoc, mac, netvlad, pan-noatt, "
-        "pan-single) the same way, and untrained ImageNet features (imagenet-lite0-gem).",
+        help="Also score untrained ImageNet features (imagenet-lite0-gem, imagenet-lite2-gem: BENCHMARK.md's "
+        "reference rows); with --train-images also train and score the baselines (gem, rmac, spoc, mac, "
+        "netvlad, pan-noatt, pan-single) the same way.",
     ),
     train_images: Path | None = typer.Option(
         None,
         "--train-images",
-        help="Folder of training photos, one sub-folder per object (needed by --compare).",
+        help="Folder of training photos, one sub-folder per object (--compare trains baselines on it).",
     ),
     epochs: int | None = typer.Option(
         None,
@@ -115,8 +116,6 @@ def eval_cmd(
 ) -> None:
     """Index the benchmark's gallery photos, score every listing photo against them, print the metrics."""
     # cheap checks first: a usage mistake is reported before torch loads
-    if compare and train_images is None:
-        raise BadInputError("--compare trains the baselines: give --train-images DIR (e.g. coil100-train)")
     from lootwatch.matcher.fusion import RULES  # heavy import: faiss
 
     if fusion_rule not in RULES:
@@ -131,7 +130,7 @@ def eval_cmd(
     import torch  # heavy import
 
     from lootwatch.matcher.evaluate import (  # heavy import: faiss
-        UNTRAINED_BASELINE,
+        UNTRAINED_BASELINES,
         BenchImages,
         evaluate_descriptor,
         train_baselines,
@@ -153,7 +152,7 @@ def eval_cmd(
     spec = descriptor or s.descriptor
     console = Console()
     if not console.is_terminal:  # piped or logged: do not squeeze the table into 80 columns
-        console = Console(width=max(console.width, 150))
+        console = Console(width=max(console.width, 200))
 
     console.print(f"benchmark {bench.root}: {bench.summary()}")
     console.print(f"gallery photos embedded as {views.describe()}; listing photos once")
@@ -196,7 +195,18 @@ def eval_cmd(
         from lootwatch.matcher.fusion import train_for_benchmark  # heavy import: faiss
 
         out = (checkpoints or s.checkpoints_dir) / f"classifier-{bench.root.name}.pt"
-        clf_paths.append(train_for_benchmark(images, out, negatives=train_images, retrain=retrain, say=console.print))
+        # the held-out fusion check judges against the descriptor the index deploys, embedded as it embeds
+        clf_paths.append(
+            train_for_benchmark(
+                images,
+                out,
+                negatives=train_images,
+                retrain=retrain,
+                say=console.print,
+                descriptor=main_descriptor,
+                views=views,
+            )
+        )
     clf_model = None
     if clf_paths:
         from lootwatch.matcher.fusion import classification_tables, classifier_runs, fuse  # heavy import: faiss
@@ -213,14 +223,13 @@ def eval_cmd(
             views=views,
         )
         # extra[1] is the descriptor on its calibrated scale: same ranking as runs[0], not repeated
-        runs[1:1] = [extra[0], extra[2]]
+        runs[1:1] = [extra[0], extra[2], *extra[3:]]  # extra[3]: the deployed choice, when the card has a check
         fused = fuse(fs.classifier, fs.descriptor, fusion_weight, fusion_rule)
         tables = classification_tables(images, fs, fused)
         extra_payload["classification"] = tables
         extra_payload["fusion"] = {"rule": fusion_rule, "weight": fusion_weight, **fs.calibration.to_dict()}
         print_classification(console, tables)
-    if compare:
-        assert train_images is not None
+    if compare and train_images is not None:
         card = runs[0].card
         n_epochs = epochs or int((card.get("extra") or {}).get("epochs_done") or 3)
         paths = train_baselines(
@@ -234,8 +243,10 @@ def eval_cmd(
         )
         for arch, path in paths.items():
             run(str(path), f"{arch} (trained, {n_epochs} ep)")
-        if spec != UNTRAINED_BASELINE:
-            run(UNTRAINED_BASELINE, f"{UNTRAINED_BASELINE} (no training)")
+    if compare:
+        for baseline in UNTRAINED_BASELINES:
+            if baseline != spec:
+                run(baseline, f"{baseline} (no training)")
 
     print_runs(console, runs)
     if json_path is not None:
@@ -293,6 +304,9 @@ def _row(label: str, m: Metrics) -> list[str]:
         _fmt(m.ap),
         _fmt(m.r_at_p95),
         "nan" if math.isnan(m.fp_at_r90) else _fmt(m.fp_at_r90),
+        _fmt(m.notify_threshold),
+        _fmt(m.recall_at_notify),
+        _fmt(m.fp_rate_at_notify),
         _fmt(m.threshold),
         _fmt(m.precision_at_threshold),
         _fmt(m.recall_at_threshold),
@@ -301,7 +315,10 @@ def _row(label: str, m: Metrics) -> list[str]:
 
 
 def print_runs(console: Console, runs: list[RunResult]) -> None:
-    table = Table(title="listing photos: protected/unprotected; t = threshold calibrated on the gallery alone")
+    table = Table(
+        title="listing photos: protected/unprotected; notify = the e-mail / Slack level, t = the review (queue) "
+        "level, both set without the listings (matcher.threshold)"
+    )
     for col in (
         "descriptor / subset",
         "n",
@@ -311,6 +328,9 @@ def print_runs(console: Console, runs: list[RunResult]) -> None:
         "AP",
         "R@P95",
         "FP@R90",
+        "notify",
+        "R@notify",
+        "FP@notify",
         "t",
         "P@t",
         "R@t",
@@ -319,13 +339,20 @@ def print_runs(console: Console, runs: list[RunResult]) -> None:
         table.add_column(col, justify="left" if col.startswith("desc") else "right")
     for i, r in enumerate(runs):
         table.add_row(*_row(r.name, r.metrics), style="bold")
+        if r.per_listing is not None:
+            table.add_row(*_row("  per listing (photos combined)", r.per_listing))
         for coll, m in r.by_collection.items():
             table.add_row(*_row(f"  collection {coll or '(none)'}", m))
-        for n, m in sorted(r.by_photos.items(), key=lambda kv: int(kv[0])):
-            table.add_row(*_row(f"  {n} gallery photo(s)/artefact", m))
+        for n, m in sorted(r.by_photos.items(), key=lambda kv: _bucket_order(kv[0])):
+            table.add_row(*_row(f"  {n} gallery photos/artefact", m))
         if i < len(runs) - 1:
             table.add_section()
     console.print(table)
+
+
+def _bucket_order(label: str) -> int:
+    digits = "".join(c for c in label.split("-")[0] if c.isdigit())
+    return int(digits or 0)
 
 
 def _listing_labels(bench: Any) -> list[str]:

@@ -7,7 +7,7 @@ import json
 import typer
 
 from lootwatch.cli.context import running, settings
-from lootwatch.indexing import build_and_publish
+from lootwatch.indexing import build_and_publish, describe_levels
 
 index_app = typer.Typer(help="Build and inspect the gallery index.", no_args_is_help=True)
 
@@ -33,7 +33,14 @@ def build(
         )
     typer.echo(f"published {index.version}: {index.ntotal} photos of {len(index.artefacts)} artefacts")
     how = index.calibration.get("queries", "the gallery")
-    typer.echo(f"alert threshold {index.threshold:.4f} (calibrated on {how}; LOOTWATCH_ALERT_THRESHOLD overrides)")
+    prior = index.calibration.get("prior", "none")
+    typer.echo(f"alert levels calibrated on {how}; score prior: {prior}")
+    for line in describe_levels(index.calibration):
+        typer.echo(line)
+    typer.echo(
+        f"queue threshold {index.threshold:.4f}, notify threshold {index.notify_threshold:.4f} "
+        "(LOOTWATCH_ALERT_THRESHOLD and LOOTWATCH_NOTIFY_THRESHOLD override)"
+    )
 
 
 @index_app.command("show")

@@ -20,11 +20,16 @@ def suggest_cmd(
     min_recall: float = typer.Option(0.95, help="Share of confirmed items a suggested threshold must keep."),
     min_decisions: int = typer.Option(5, min=1, help="Confirmed items a collection needs for a suggestion."),
     step: float = typer.Option(0.05, help="Spacing of the candidate thresholds shown."),
+    notify_precision: float = typer.Option(
+        0.9, help="Share of notified items that must have been confirmed (the notify level: e-mail, Slack)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
 ) -> None:
     """Precision / recall per candidate threshold, overall and per collection, with suggestions."""
     with running() as (_, db, _urls):
-        reports = suggest(db, min_recall=min_recall, min_decisions=min_decisions, step=step)
+        reports = suggest(
+            db, min_recall=min_recall, min_decisions=min_decisions, step=step, notify_precision=notify_precision
+        )
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in reports], indent=1))
         return
@@ -47,11 +52,22 @@ def suggest_cmd(
         if r.suggested is not None:
             s = r.suggested
             console.print(
-                f"suggested threshold {s.threshold:.4f}: precision {s.precision:.3f}, recall {s.recall:.3f} "
-                f"({s.dismissed} of {r.dismissed} false alarms left)"
+                f"suggested review (queue) threshold {s.threshold:.4f}: precision {s.precision:.3f}, "
+                f"recall {s.recall:.3f} ({s.dismissed} of {r.dismissed} false alarms left)"
             )
+            if r.notify is not None:
+                n = r.notify
+                console.print(
+                    f"suggested notify threshold {n.threshold:.4f}: precision {n.precision:.3f}, recall {n.recall:.3f} "
+                    f"({n.dismissed} of {r.dismissed} false alarms would still send a notice)"
+                )
         else:
             console.print(f"no suggestion: {escape(r.reason)}")
+    overall = reports[0].notify
+    if overall is not None:
+        console.print(
+            f"\nnotify level for lootwatch.toml / the environment: LOOTWATCH_NOTIFY_THRESHOLD={overall.threshold:.4f}"
+        )
     snippet = toml_snippet(reports)
     if snippet:
         console.print("\nper-collection thresholds for lootwatch.toml:")

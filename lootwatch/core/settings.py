@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # --- models and matching --------------------------------------------------------------
     descriptor: str = Field(
         "default",
-        description="Descriptor checkpoint path, or 'default' (the trained PAN checkpoint shipped with "
+        description="Descriptor checkpoint path, or 'default' (the trained descriptor checkpoint shipped with "
         "lootwatch, else ImageNet EfficientNet-Lite0 + GeM).",
     )
     device: str = Field("auto", description="torch device: auto, cpu or cuda.")
@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         None,
         description="Artefact score a listing's best match must reach to open a review item. "
         "Unset: the threshold calibrated on the gallery when the index was built.",
+    )
+    notify_threshold: float | None = Field(
+        None,
+        description="Artefact score at which a new review item also sends its e-mail / Slack notices (items below it "
+        "wait in the queue). Unset: the index's notify level (matcher.threshold); never below the queue's threshold.",
     )
     fused_alert_threshold: float | None = Field(
         None,

@@ -14,7 +14,7 @@ from lootwatch.workers.engine import MatchEngine
 from PIL import Image
 
 from lootwatch.core.db import Database
-from lootwatch.indexing import build_and_publish
+from lootwatch.indexing import build_and_publish, describe_levels
 from tests.integration.pipeline_helpers import coil_view, make_pipeline, restaged
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -43,8 +43,16 @@ def test_fine_tuned_index_brings_its_descriptor_to_the_workers(
     assert tuned.views == GalleryViews(settings.gallery_scales, settings.gallery_mirror)
     assert live_views(settings.index_dir) == tuned.views and not tuned.views.plain
 
+    # two levels, the estimate behind each printed by `index build`
+    assert tuned.notify_threshold is not None and tuned.notify_threshold >= tuned.threshold
+    notify_line, review_line = describe_levels(tuned.calibration)
+    assert notify_line.startswith("notify threshold") and "expected false alerts" in notify_line
+    assert review_line.startswith("review threshold") and "expected recall" in review_line
+
     assert engine.reload_if_changed(force=True)
     assert engine.model_version == card_version(tuned.card) != plain
+    assert engine.notify_threshold(settings) == max(engine.alert_threshold(settings), tuned.notify_threshold)
+    assert engine.notify_threshold(settings.model_copy(update={"notify_threshold": 5.0})) == 5.0
     listing = Image.open(io.BytesIO(restaged(coil_view(shared_dir, 5, 20), seed=3))).convert("RGB")
     assert engine.match([listing])[0][0].artefact_id == "ART-005"
     # a restarted worker starts on the live version's descriptor

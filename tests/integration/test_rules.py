@@ -95,9 +95,11 @@ class World:
             (photo_id, artefact_id, rank, score, score, gallery_photo_id, MODEL, INDEX),
         )
 
-    def decide(self, photo_ids: list[int], rules: AlertRules) -> list[int]:
+    def decide(self, photo_ids: list[int], rules: AlertRules, notify_threshold: float | None = None) -> list[int]:
         with self.db.transaction() as conn:
-            return decide_alerts(conn, photo_ids, INDEX, self.settings, rules.threshold, rules=rules)
+            return decide_alerts(
+                conn, photo_ids, INDEX, self.settings, rules.threshold, rules=rules, notify_threshold=notify_threshold
+            )
 
     def items(self) -> list[dict]:
         return self.db.fetchall("SELECT * FROM review_items ORDER BY id")
@@ -131,6 +133,22 @@ def test_one_passing_photo_opens_one_item_with_its_notice(world: World) -> None:
     assert world.decide([p], rules) == []
     assert len(world.items()) == 1
     assert len(world.db.fetchall("SELECT id FROM notifications")) == 1
+
+
+def test_items_below_the_notify_level_wait_in_the_queue_without_notices(world: World) -> None:
+    g1 = world.artefact("A1", jpeg(textured(1)))
+    g2 = world.artefact("A2", jpeg(textured(2)))
+    _, (p1,) = world.listing("lot-1", [jpeg(restage(textured(1)))])
+    _, (p2,) = world.listing("lot-2", [jpeg(restage(textured(2)))])
+    world.match(p1, "A1", 0.95, g1)  # above notify: queue + notice
+    world.match(p2, "A2", 0.85, g2)  # between review (0.8) and notify (0.9): queue only
+    opened = world.decide([p1, p2], AlertRules(threshold=0.8), notify_threshold=0.9)
+    items = {i["artefact_id"]: i for i in world.items()}
+    assert sorted(opened) == sorted(i["id"] for i in items.values())
+    assert items["A1"]["rule_evidence"]["notified"] is True and items["A2"]["rule_evidence"]["notified"] is False
+    assert items["A2"]["rule_evidence"]["notify_threshold"] == 0.9
+    notices = world.db.fetchall("SELECT review_item_id FROM notifications")
+    assert notices == [{"review_item_id": items["A1"]["id"]}]
 
 
 def test_collection_threshold_and_removed_artefacts(world: World) -> None:

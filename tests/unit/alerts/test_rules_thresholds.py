@@ -57,3 +57,14 @@ def test_toml_snippet_lists_collections_with_a_suggestion() -> None:
     assert toml_snippet(reports) == '[collection_thresholds]\n"Museum \\"A\\"" = 0.8200\n'
     assert tomllib.loads(toml_snippet(reports)) == {"collection_thresholds": {'Museum "A"': 0.82}}
     assert toml_snippet(reports[2:]) == ""
+
+
+def test_notify_level_is_the_lowest_threshold_precise_enough() -> None:
+    # ascending: a dismissal at 0.55 and 0.72; above 0.72 only confirmed items
+    verdicts = [(0.5, True), (0.55, False), (0.6, True), (0.72, False), (0.8, True), (0.9, True), (0.95, True)]
+    report = suggest_for("bronze", verdicts, min_decisions=2, notify_precision=0.9)
+    assert report.notify is not None and report.notify.threshold == 0.8
+    assert (report.notify.precision, report.notify.dismissed) == (1.0, 0)
+    loose = suggest_for("bronze", verdicts, min_decisions=2, notify_precision=0.75)
+    assert loose.notify is not None and loose.notify.threshold == 0.6  # 3 of 4 confirmed from 0.6 up
+    assert report.suggested is not None and report.suggested.threshold <= report.notify.threshold

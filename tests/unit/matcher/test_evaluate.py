@@ -22,7 +22,12 @@ def test_evaluate_descriptor_on_a_tiny_benchmark(tiny_bench: Path, hist_descript
     assert m.top1 == 1.0  # other views of these coloured objects keep their colours
     assert 0 < m.ap <= 1 and m.threshold == run.calibration["threshold"]
     assert set(run.by_collection) == {"coil", "other"} and run.by_collection["other"].n_protected == 2
-    assert set(run.by_photos) == {"2"}
+    assert set(run.by_photos) == {"1-2"}  # every artefact has 2 gallery photos
+    assert run.per_listing is not None and run.per_listing.n_protected + run.per_listing.n_unprotected == len(
+        {r.listing_id for r in images.bench.listings}
+    )
+    assert m.notify_threshold is not None and m.notify_threshold >= m.threshold  # type: ignore[operator]
+    assert m.notify_threshold == run.calibration["notify_threshold"]
     assert len(run.listings) == 8 and len(run.listings[0]["top"]) == 3  # only 3 artefacts to rank
     assert run.to_dict()["card_version"].startswith("hist-test-")
 
@@ -37,11 +42,6 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         env=env,
         timeout=280,
     )
-
-
-def test_compare_needs_training_images(tiny_bench: Path, tmp_path: Path) -> None:
-    out = run_cli("eval", str(tiny_bench), "--compare", data_dir=tmp_path / "data")
-    assert out.returncode == 2 and "--train-images" in out.stderr
 
 
 def test_eval_reports_a_broken_benchmark_clearly(tmp_path: Path) -> None:
@@ -68,10 +68,12 @@ def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
         str(tmp_path / "plots"),
         "--fine-tune-gallery",
         "1",
+        "--compare",  # without --train-images: the untrained ImageNet reference rows only
         data_dir=tmp_path / "data",
     )
     assert out.returncode == 0, out.stderr
-    assert "top1" in out.stdout and "collection coil" in out.stdout and "2 gallery photo(s)/artefact" in out.stdout
+    assert "top1" in out.stdout and "collection coil" in out.stdout and "1-2 gallery photos/artefact" in out.stdout
+    assert "per listing (photos combined)" in out.stdout and "R@notify" in out.stdout
     result = json.loads((tmp_path / "eval.json").read_text())
     run = result["runs"][0]
     assert run["name"] == "imagenet-lite0-gem" and run["card"]["dim"] == 1280
@@ -86,6 +88,9 @@ def test_lootwatch_eval_end_to_end(tiny_bench: Path, tmp_path: Path) -> None:
     assert tuned["card"]["weights_sha256"] != run["card"]["weights_sha256"]
     assert tuned["metrics"]["n_protected"] == 6
     assert "cross-fitted" in tuned["calibration"]["queries"]  # its threshold from artefacts held out of tuning
+    assert [r["name"] for r in result["runs"][2:]] == ["imagenet-lite2-gem (no training)"]  # lite0 is the main row
+    assert run["per_listing"]["n_protected"] == 6 and run["metrics"]["notify_threshold"] is not None
+    assert (tmp_path / "plots" / "scores_imagenet-lite2-gem_no_training.png").exists()
 
 
 def test_baseline_checkpoints_are_named_by_how_they_were_trained(tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ from lootwatch.matcher.metrics import (
     average_precision,
     compute_metrics,
     fp_at_recall,
+    gallery_size_bucket,
     grouped_metrics,
+    listing_level,
     operating_point,
     pr_curve,
     recall_at_precision,
@@ -116,3 +118,37 @@ def test_grouped_metrics_keep_every_unprotected_photo() -> None:
     assert (groups["x"].n_protected, groups["x"].n_unprotected) == (2, 2)
     assert groups["x"].top1 == 1.0
     assert groups["y"].top1 == 0.0 and groups["y"].ap == 0.0
+
+
+def test_notify_level_is_reported_beside_the_review_level() -> None:
+    m = compute_metrics(CASE_B, threshold=0.7, notify_threshold=0.88)
+    assert (m.recall_at_threshold, m.fp_rate_at_threshold) == pytest.approx((1.0, 2 / 3))
+    assert (m.recall_at_notify, m.fp_rate_at_notify, m.precision_at_notify) == pytest.approx((0.5, 0.0, 1.0))
+    assert compute_metrics(CASE_B).notify_threshold is None
+
+
+def test_gallery_size_rows_bucket_photo_counts() -> None:
+    assert [gallery_size_bucket(n) for n in (1, 2, 3, 4, 5, 30)] == ["1-2", "1-2", "3-4", "3-4", "5+", "5+"]
+    groups = grouped_metrics(CASE_A, {"a1": gallery_size_bucket(1), "a2": gallery_size_bucket(4), "a3": "3-4"})
+    assert set(groups) == {"1-2", "3-4"} and groups["3-4"].n_protected == 2
+
+
+def test_a_listing_scores_each_artefact_by_its_best_photo() -> None:
+    ids, results = listing_level(
+        [
+            ("L1", "a1", [("a2", 0.6), ("a1", 0.5)]),  # front view: the wrong artefact first
+            ("L2", None, [("a1", 0.4)]),
+            ("L1", "a1", [("a1", 0.9), ("a3", 0.2)]),  # a detail of the base finds it
+            ("L3", None, []),  # a photo nothing was found for
+            ("L4", None, [("a2", 0.7)]),
+            ("L4", "a2", [("a2", 0.65)]),  # a lot whose second photo shows a protected object
+        ]
+    )
+    assert ids == ["L1", "L2", "L3", "L4"]
+    l1, l2, l3, l4 = results
+    assert l1.truth == "a1" and l1.ranked == ("a1", "a2", "a3") and l1.best_score == 0.9 and l1.correct
+    assert l2.truth is None and l2.best_score == 0.4
+    assert l3.ranked == () and l3.best_score == -math.inf
+    assert l4.truth == "a2" and l4.correct and l4.best_score == 0.7
+    m = compute_metrics(results)
+    assert (m.n_protected, m.n_unprotected) == (2, 2) and m.ap == 1.0
