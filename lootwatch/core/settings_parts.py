@@ -55,6 +55,7 @@ class AlertSettings(Part):
     """What the alert rules read."""
 
     alert_threshold: float | None
+    notify_threshold: float | None
     fused_alert_threshold: float | None
     collection_thresholds: dict[str, float]
     alert_top_k: int
