@@ -83,7 +83,7 @@ def test_cli_prints_the_table_and_the_settings_snippet(world: World, tmp_path: P
     text = run("--min-recall", "1.0")
     assert text.returncode == 0, text.stderr
     assert "Museum A: 5 confirmed, 3 dismissed" in text.stdout
-    assert "suggested threshold 0.8200: precision 0.833, recall 1.000" in text.stdout
+    assert "suggested review (queue) threshold 0.8200: precision 0.833, recall 1.000" in text.stdout
     assert "no suggestion: only 2 confirmed item(s)" in text.stdout
     assert '"Museum A" = 0.8200' in text.stdout
     as_json = run("--json", "--min-recall", "1.0")

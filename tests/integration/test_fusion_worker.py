@@ -110,6 +110,7 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     listing_a2, first = add_listing(db, settings, "a2", [restaged(coil_view(shared_dir, 3, 45), seed=1)])
     _, stranger = add_listing(db, settings, "x", [restaged(coil_view(shared_dir, 14, 40), seed=2)])
     _drain(queue)  # retrain first (queued first), then the photos
+    first_checked = time.monotonic()  # the engine looked for new versions while scoring those photos
     v1 = current_version(settings)
     assert v1 is not None
     fusion = json.loads((classifier_root(settings) / v1 / "fusion.json").read_text())
@@ -147,6 +148,8 @@ def test_worker_fuses_the_live_classifier_and_follows_new_versions(
     queued.delete()  # the CLI's job trains at full size; the test runs the same job at TINY size
     build_and_publish(db, settings, progress=False)
     _, during = add_listing(db, settings, "a4-early", [restaged(coil_view(shared_dir, 5, 45), seed=3)])
+    # the engine looks for a new index at most every 5 s: past that, this batch is scored on the one with A4
+    time.sleep(max(0.0, first_checked + 5.5 - time.monotonic()))
     _drain(queue)
     checked_by = time.monotonic()  # the engine last looked for a new version before scoring that batch
     early = _matches(db, during)
