@@ -34,17 +34,7 @@ CARD_FIELDS = (
     "extra",
 )
 # the fields that change the vectors a descriptor gives: an index built under another value is refused
-IDENTITY_FIELDS = (
-    "name",
-    "arch",
-    "backbone",
-    "backbone_weights",
-    "dim",
-    "input_size",
-    "mean",
-    "std",
-    "weights_sha256",
-)
+IDENTITY_FIELDS = tuple(f for f in CARD_FIELDS if f not in ("kind", "training_data_sha256", "extra"))
 
 
 @dataclass

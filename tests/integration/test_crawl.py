@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,8 @@ from lootwatch.core.db import Database
 from lootwatch.core.queueing import redis_connection
 from lootwatch.core.settings import Settings
 from lootwatch.demo.site import PLAIN_SELECTORS
+from tests.fixtures.crawlers import site_server as _server
 
-_spec = importlib.util.spec_from_file_location(
-    "crawl_site_server", Path(__file__).resolve().parents[1] / "fixtures" / "crawlers" / "site_server.py"
-)
-assert _spec and _spec.loader
-_server = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_server)
 build_site, serve = _server.build_site, _server.serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]

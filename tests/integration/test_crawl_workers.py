@@ -3,7 +3,6 @@ across both (request times at the server), every listing is stored once, a secon
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from collections.abc import Iterator
@@ -25,14 +24,8 @@ from rq.serializers import JSONSerializer
 from lootwatch.core.db import Database
 from lootwatch.core.settings import Settings
 from lootwatch.demo.site import PLAIN_SELECTORS
+from tests.fixtures.crawlers import site_server as _server
 from tests.integration.crawl_worker_helpers import start_crawl_worker, worker_env, write_sites
-
-_spec = importlib.util.spec_from_file_location(
-    "crawl_site_server", Path(__file__).resolve().parents[1] / "fixtures" / "crawlers" / "site_server.py"
-)
-assert _spec and _spec.loader
-_server = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_server)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

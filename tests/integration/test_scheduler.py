@@ -3,7 +3,6 @@ overlap, incremental."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,14 +17,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from lootwatch.core.db import Database
+from tests.fixtures.crawlers import site_server as _server
 from tests.integration.crawl_worker_helpers import start_crawl_worker, worker_env, write_sites
-
-_spec = importlib.util.spec_from_file_location(
-    "crawl_site_server", Path(__file__).resolve().parents[1] / "fixtures" / "crawlers" / "site_server.py"
-)
-assert _spec and _spec.loader
-_server = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_server)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
