@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from lootwatch.crawlers.extract import extract_page
 from lootwatch.crawlers.extract.result import BLOCKED, ITEM, NEEDS_JS, NOT_FOUND, SEARCH, PageResult, SearchResult
 from lootwatch.crawlers.items import ListingItem, PhotoItem, RefusedPage, SeenItem
+from lootwatch.crawlers.middlewares import PoliteDelayMiddleware
 from lootwatch.crawlers.safety_text import clean_record, clean_text
 from lootwatch.crawlers.sites import SiteConfig
 from lootwatch.crawlers.store import CrawlStats, KnownPage, content_hash
@@ -141,8 +142,6 @@ class ListingSpider(Spider):
         yield from self._emit(RefusedPage(clean_text(url), clean_text(reason)))
 
     def _delay_mw(self) -> Any:
-        from lootwatch.crawlers.middlewares import PoliteDelayMiddleware
-
         for mw in self.crawler.engine.downloader.middleware.middlewares:  # type: ignore[union-attr]
             if isinstance(mw, PoliteDelayMiddleware):
                 return mw

@@ -11,8 +11,12 @@ from urllib.robotparser import RobotFileParser
 import typer
 
 from lootwatch.core.errors import BadInputError, ConfigError
+from lootwatch.core.settings import Settings
+from lootwatch.crawlers.extract import extract_page
 from lootwatch.crawlers.extract.result import PageResult
-from lootwatch.crawlers.extract.text import decode_page
+from lootwatch.crawlers.extract.suggest import site_entry, suggest_selectors
+from lootwatch.crawlers.extract.text import decode_page, strip_http_headers
+from lootwatch.crawlers.extract.variants import declared_size
 
 sites_app = typer.Typer(
     help="Try the crawler's extraction on a site before adding it to sites.toml.", no_args_is_help=True
@@ -60,10 +64,6 @@ def try_page(
     # deferred like every command module's own imports, so `lootwatch --help` does not load lxml/parsel
     from parsel import Selector
 
-    from lootwatch.core.settings import Settings
-    from lootwatch.crawlers.extract import extract_page
-    from lootwatch.crawlers.extract.suggest import site_entry, suggest_selectors
-    from lootwatch.crawlers.extract.text import strip_http_headers
 
     if urlsplit(target).scheme in ("http", "https"):
         page_url = url or target
@@ -90,7 +90,6 @@ def try_page(
 
 def report(page: PageResult, selectors: dict[str, str], entry: str) -> str:
     """The page's extraction as an analyst reads it."""
-    from lootwatch.crawlers.extract.variants import declared_size
 
     src = page.sources
     lines = [f"page:       {page.page_type} (adapter {page.adapter})  {page.url}"]

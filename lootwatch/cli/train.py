@@ -8,7 +8,9 @@ from typing import Any
 
 import typer
 
+from lootwatch.cli.context import settings
 from lootwatch.cli.train_classifier import register_classifier
+from lootwatch.core.errors import BadInputError
 from lootwatch.models.card import ModelCard
 
 train_app = typer.Typer(help="Train descriptors and classifiers.", no_args_is_help=True)
@@ -111,10 +113,9 @@ def descriptor_cmd(
 
 
 def _retrain_from_card(card_path: Path, images: list[Path], out: Path, **run: Any) -> None:
-    from lootwatch.core.errors import BadInputError
-    from lootwatch.models.descriptor import read_checkpoint
-    from lootwatch.models.train_descriptor import options_from_card, train_descriptor
-    from lootwatch.models.training_data import read_training_sets
+    from lootwatch.models.descriptor import read_checkpoint  # heavy import: torch
+    from lootwatch.models.train_descriptor import options_from_card, train_descriptor  # heavy import: torch
+    from lootwatch.models.training_data import read_training_sets  # heavy import: torch
 
     card = read_checkpoint(card_path)[0]
     data = read_training_sets(images)
@@ -135,10 +136,9 @@ def _retrain_from_card(card_path: Path, images: list[Path], out: Path, **run: An
 
 def _record_prior(path: Path, images: list[Path]) -> bool:
     """Measure the score prior on the held-out objects and record it on the card (matcher.prior)."""
-    from lootwatch.cli.context import settings
-    from lootwatch.matcher.prior import write_score_prior
-    from lootwatch.matcher.views import GalleryViews
-    from lootwatch.models.descriptor import read_checkpoint
+    from lootwatch.matcher.prior import write_score_prior  # heavy import: torch
+    from lootwatch.matcher.views import GalleryViews  # heavy import: torch
+    from lootwatch.models.descriptor import read_checkpoint  # heavy import: torch
 
     if not (read_checkpoint(path)[0].extra.get("validation") or {}).get("held_out_objects"):
         return False

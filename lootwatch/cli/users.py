@@ -30,7 +30,7 @@ def add_cmd(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ) -> None:
     """Create an account (the password is asked for, never taken as an argument)."""
-    from lootwatch.web.accounts import add_user
+    from lootwatch.web.accounts import add_user  # heavy import: argon2, FastAPI
 
     password = _password(password_stdin)
     with running() as (_, db, _urls):
@@ -44,7 +44,7 @@ def passwd_cmd(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ) -> None:
     """Set a new password; every session of the user ends."""
-    from lootwatch.web.accounts import set_password
+    from lootwatch.web.accounts import set_password  # heavy import: argon2, FastAPI
 
     password = _password(password_stdin)
     with running() as (_, db, _urls):
@@ -59,7 +59,7 @@ users_app.command("password", hidden=True)(passwd_cmd)
 @users_app.command("disable")
 def disable_cmd(username: str = typer.Argument(..., help="Login name.")) -> None:
     """Disable an account (kept, since decisions name it) and end all its sessions at once."""
-    from lootwatch.web.accounts import disable_user
+    from lootwatch.web.accounts import disable_user  # heavy import: argon2, FastAPI
 
     with running() as (_, db, _urls):
         ended = disable_user(db, username)
@@ -69,8 +69,8 @@ def disable_cmd(username: str = typer.Argument(..., help="Login name.")) -> None
 @users_app.command("list")
 def list_cmd() -> None:
     """Accounts, their last login and live sessions."""
-    from lootwatch.web.accounts import list_users
-    from lootwatch.web.sessions import live_sessions
+    from lootwatch.web.accounts import list_users  # heavy import: argon2, FastAPI
+    from lootwatch.web.sessions import live_sessions  # heavy import: argon2, FastAPI
 
     with running() as (_, db, _urls):
         rows, sessions = list_users(db), live_sessions(db)

@@ -33,11 +33,11 @@ def register(app: typer.Typer) -> None:
         with running() as (s, _db, urls):
             child_settings = resolved(s, urls)
             if queue is WorkerQueue.training:
-                from lootwatch.workers.training import run_training_worker
+                from lootwatch.workers.training import run_training_worker  # heavy import: torch
 
                 run_training_worker(child_settings, burst=burst)
                 return
-            from lootwatch.workers.process import run_pool, run_worker  # torch: only for photo workers
+            from lootwatch.workers.process import run_pool, run_worker  # heavy import: torch, faiss
 
             n = processes or s.worker_processes or (os.cpu_count() or 1)
             if n == 1:

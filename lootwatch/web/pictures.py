@@ -58,7 +58,7 @@ def _at_height(image: Image.Image, height: int) -> Image.Image:
 
 def saliency_png(clf: Any, image: Image.Image) -> bytes:
     # torch loads with the classifier, on the first saliency request only
-    from lootwatch.models.classifier_saliency import saliency_overlay
+    from lootwatch.models.classifier_saliency import saliency_overlay  # heavy import: torch
 
     buf = io.BytesIO()
     saliency_overlay(clf, image).save(buf, "PNG")

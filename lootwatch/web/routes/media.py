@@ -154,6 +154,6 @@ def _best_photo(ctx: WebContext, item_id: int) -> dict | None:
 
 def _load_classifier(checkpoint: Path) -> object:
     # torch loads here, on the first saliency request, not when the app starts
-    from lootwatch.models.classifier import load_classifier
+    from lootwatch.models.classifier import load_classifier  # heavy import: torch
 
     return load_classifier(checkpoint)
