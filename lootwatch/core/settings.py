@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     # --- crawling -------------------------------------------------------------------------
     sites_file: Path | None = Field(None, description="TOML file of auction sites (default: the bundled one).")
     user_agent: str = Field(
-        "lootwatch/0.1 (+heritage-protection crawler; contact: ops@example.org)",
+        "lootwatch/0.2 (+heritage-protection crawler; contact: ops@example.org)",
         description="User agent of the crawler; put a real contact here.",
     )
     contact: str = Field("ops@example.org", description="Contact for site operators (sent in the user agent).")
