@@ -18,20 +18,19 @@ from lootwatch.crawlers.crawl_queue import crawl_queue
 from lootwatch.crawlers.run import run_crawl_isolated
 from lootwatch.crawlers.sites import load_sites
 from redis import Redis
-from rq import SimpleWorker
 
 from lootwatch.core.errors import ConfigError, StateError
+from lootwatch.core.queueing import QuickStopWorker
 from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CRAWL_TIMEOUT_S = 6 * 3600.0
-LISTENER_POLL_S = 1.0
 
 
-class _CrawlWorker(SimpleWorker):
-    """RQ's in-process worker (the job starts the crawl in a child of its own); a SIGTERM also stops
-    the crawl in hand, and the command listener polls every second instead of every 60 s."""
+class _CrawlWorker(QuickStopWorker):
+    """The in-process worker (the job starts the crawl in a child of its own); a SIGTERM also stops
+    the crawl in hand."""
 
     def request_stop(self, signum: int, frame: object) -> None:
         """A SIGTERM (docker stop, a supervisor) reaches only this process: pass it on to the crawl in
@@ -42,16 +41,6 @@ class _CrawlWorker(SimpleWorker):
             for child in multiprocessing.active_children():
                 child.terminate()
         super().request_stop(signum, frame)
-
-    def subscribe(self) -> None:
-        """RQ's, polling every second: redis-py 8.2's ``PubSubWorkerThread.stop()`` waits for the thread,
-        and a listener caught in its 60 s wait held a stopping worker up to a minute."""
-        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
-        self.pubsub = self.connection.pubsub()
-        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ leaves it unannotated
-            sleep_time=LISTENER_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler
-        )
 
 
 @dataclass(frozen=True)

@@ -27,20 +27,19 @@ from lootwatch.workers.engine import MatchEngine
 from lootwatch.workers.resilience import Backoff, retry_transient, transient_reason
 from lootwatch.workers.sweeper import requeue_stale, worker_name
 from PIL import Image
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.serializers import JSONSerializer
 
 from lootwatch.core.db import Database
 from lootwatch.core.images import vet_image
 from lootwatch.core.metrics import INDEX_INFO, refresh_state_gauges, start_metrics_server
-from lootwatch.core.queueing import photo_queue
+from lootwatch.core.queueing import QuickStopWorker, photo_queue
 from lootwatch.core.settings import Settings
 from lootwatch.core.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
 DEFAULT_METRICS_PORT = 9108  # until Settings has metrics_port
-LISTENER_POLL_S = 1.0  # how long RQ's command listener waits for a message at a time (RQ's own: 60 s)
 
 
 def pick_device(requested: str) -> str:
@@ -123,7 +122,7 @@ def run_worker(settings: Settings, *, burst: bool = False, index: int = 0) -> bo
         stop.set()
 
 
-class _Worker(SimpleWorker):
+class _Worker(QuickStopWorker):
     """RQ's in-process worker; a warm shutdown also tells a job draining the queue to stop claiming."""
 
     stopping: threading.Event | None = None
@@ -132,17 +131,6 @@ class _Worker(SimpleWorker):
         if self.stopping is not None:
             self.stopping.set()
         super().request_stop(signum, frame)
-
-    def subscribe(self) -> None:
-        """RQ's, with the command listener polling every second instead of every 60 s. redis-py 8.2's
-        ``PubSubWorkerThread.stop()`` waits for the thread, and a listener caught in its 60 s wait held
-        a stopping worker (the end of a burst, a SIGTERM) up to a minute."""
-        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
-        self.pubsub = self.connection.pubsub()
-        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ leaves it unannotated
-            sleep_time=LISTENER_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler
-        )
 
 
 def _supervise(ctx: WorkerContext, queue: Queue, burst: bool) -> bool:

@@ -11,11 +11,10 @@ import logging
 from dataclasses import dataclass
 
 from lootwatch.workers.context import current
-from rq import SimpleWorker
 
 from lootwatch.core.db import Database
 from lootwatch.core.errors import ConfigError
-from lootwatch.core.queueing import training_queue
+from lootwatch.core.queueing import QuickStopWorker, training_queue
 from lootwatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,5 +50,5 @@ def run_training_worker(settings: Settings, *, burst: bool = False) -> bool:
     install_training(TrainingContext(settings, Database(settings.database_url)))
     queue = training_queue(settings.redis_url)
     log.info("training worker listening on queue %r", queue.name)
-    worker = SimpleWorker([queue], connection=queue.connection, serializer=queue.serializer)
+    worker = QuickStopWorker([queue], connection=queue.connection, serializer=queue.serializer)
     return bool(worker.work(burst=burst, logging_level="INFO", with_scheduler=False))

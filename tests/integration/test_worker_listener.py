@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from lootwatch.workers.process import LISTENER_POLL_S, _Worker
+from lootwatch.workers.process import _Worker
 from rq.serializers import JSONSerializer
 
-from lootwatch.core.queueing import photo_queue
+from lootwatch.core.queueing import LISTENER_POLL_S, photo_queue
 
 pytestmark = pytest.mark.redis
 
