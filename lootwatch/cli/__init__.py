@@ -91,7 +91,6 @@ def main() -> None:
 def _is_usage_error(exc: Exception) -> bool:
     """A usage error (bad option, missing argument, unknown command): typer raises its own copy of
     click's exceptions, and a plain click one may come from click-based code."""
-
     return isinstance(exc, typer.TyperException | click.ClickException) and callable(getattr(exc, "show", None))
 
 
